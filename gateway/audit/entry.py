@@ -1,0 +1,46 @@
+"""One access-log entry and its canonical byte form.
+
+The canonical bytes are what a Merkle leaf will hash (RFC 9162): sorted-key compact JSON, UTF-8.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import asdict, dataclass, fields
+
+
+class Decision:
+    ALLOW = "allow"
+    DENY = "deny"
+    INVALID = "invalid"  # the request was malformed (INVALID_ARGUMENT)
+    ERROR = "error"  # the gateway could not answer
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    time: str  # RFC 3339 UTC, microseconds
+    principal: str  # role/district/org of the verified certificate ("" if none)
+    serial: str  # certificate serial, hex
+    role: str
+    org: str
+    district: str
+    method: str  # full gRPC method name
+    purpose: str
+    case_id: str
+    operator_id: str
+    subject: str  # hex blind index of the identity number asked about; never the number
+    decision: str
+    reason: str  # a reason code (POLICY_DENIED, ...) or DOMAIN rule ID
+    policy_version: str
+    seq: int | None = None  # position in the log, set by the store
+
+    def canonical_bytes(self) -> bytes:
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "seq"}
+        return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def now_rfc3339() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

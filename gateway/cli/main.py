@@ -1,0 +1,218 @@
+"""Argument parsing and dispatch for `permitgw`; the work is done by the layers it calls.
+
+Exit codes: 0 success, 1 the operation failed (message on stderr), 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway import datadir
+from gateway.datadir import DataDir, DataDirError
+
+
+class CliError(Exception):
+    """A failure to report on one line, exit code 1."""
+
+
+def _data(args: argparse.Namespace) -> DataDir:
+    return DataDir(Path(args.data))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    created = datadir.init(Path(args.data))
+    if created:
+        for what in created:
+            print(f"created {what}")
+    else:
+        print(f"{args.data} already initialised; nothing overwritten")
+    return 0
+
+
+def cmd_cert_issue(args: argparse.Namespace) -> int:
+    from gateway.identity.ca import issue_client
+    from gateway.identity.principal import InvalidPrincipal, Principal
+
+    d = _data(args).require()
+    try:
+        principal = Principal(role=args.role, org=args.org, name=args.name, district=args.district, serial="")
+        issued = issue_client(d.keys, principal, Path(args.out), days=d.config()["certificates"]["client_days"])
+    except (InvalidPrincipal, FileExistsError) as exc:
+        raise CliError(str(exc)) from exc
+    print(f"issued {args.out}.crt, {args.out}.key, {args.out}.ca.crt: serial {issued.serial}, "
+          f"role {issued.role}, district {issued.district}")
+    return 0
+
+
+def cmd_cert_revoke(args: argparse.Namespace) -> int:
+    from gateway.identity.revocation import RevocationList, UnknownSerial, known_serials
+
+    d = _data(args).require()
+    serial = args.serial.strip().lower().removeprefix("0x").lstrip("0") or "0"
+    if serial not in known_serials(d.root):
+        raise CliError(str(UnknownSerial(f"serial {serial} was never issued by this gateway's CA")))
+    RevocationList(d.certs / "revoked.txt").revoke(serial)
+    print(f"revoked {serial}; a running server refuses it within 5 s")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from adapters.common import UnreadableFile
+    from gateway.importer import ImportFailed, import_files
+    from gateway.progress import Progress
+
+    d = _data(args).require()
+    store = d.open_store()
+    progress = None if args.json or not sys.stderr.isatty() else Progress(sys.stderr)
+    try:
+        summary = import_files(store, args.bureau, [Path(f) for f in args.files], d.rejects,
+                               batch_size=d.config()["import"]["batch_size"],
+                               on_progress=progress.update if progress else None)
+    except (ImportFailed, UnreadableFile) as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        store.close()
+        if progress:
+            progress.done()
+    if args.json:
+        print(json.dumps(summary.as_dict()))
+    else:
+        print(f"read {summary.read}: accepted {summary.accepted}, rejected {summary.rejected}, "
+              f"duplicates {summary.duplicates}")
+        if summary.rejects_file:
+            print(f"rejected rows (file, line, reason): {summary.rejects_file}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.server.app import ListenError, serve_forever
+
+    d = _data(args).require()
+    try:
+        serve_forever(d, args.listen or d.config()["server"]["listen"])
+    except ListenError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def cmd_audit_search(args: argparse.Namespace) -> int:
+    from gateway.audit.search import print_entries, search
+
+    d = _data(args).require()
+    store = d.open_store()
+    try:
+        entries = list(search(store, d.cipher(), subject=args.subject, principal=args.principal,
+                              since=args.since, until=args.until))
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        store.close()
+    print_entries(entries, as_json=args.json, out=sys.stdout)
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from gateway.synth.write import write_all
+
+    try:
+        written = write_all(Path(args.out), residents=args.residents, seed=args.seed, messy_rate=args.messy_rate)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    for path, count in written.items():
+        print(f"wrote {path} ({count} rows)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.cli.demo import run_demo
+
+    return run_demo(keep=args.keep)
+
+
+def not_built(stage: str) -> argparse.ArgumentParser:
+    def run(args: argparse.Namespace) -> int:
+        raise CliError(f"`permitgw {args.command}` is not built yet ({stage})")
+
+    return run  # type: ignore[return-value]
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="permitgw", description="Ningbo residence-permit data-sharing gateway")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def with_data(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--data", default=str(datadir.DEFAULT_DIR), help="data directory (default ./permitgw-data)")
+        return p
+
+    with_data(sub.add_parser("init", help="create a gateway's data directory")).set_defaults(fn=cmd_init)
+
+    cert = sub.add_parser("cert", help="client certificates").add_subparsers(dest="cert_command", required=True)
+    issue = with_data(cert.add_parser("issue", help="issue a client certificate from the gateway CA"))
+    issue.add_argument("--role", required=True,
+                       choices=("school", "health", "employment", "housing", "police", "auditor", "statistics"))
+    issue.add_argument("--org", required=True, help="organisation code")
+    issue.add_argument("--name", required=True, help="organisation name")
+    issue.add_argument("--district", required=True, help="district code (330203 …, or 330200 for the city)")
+    issue.add_argument("--out", required=True, help="write PREFIX.crt, PREFIX.key, PREFIX.ca.crt")
+    issue.set_defaults(fn=cmd_cert_issue)
+    revoke = with_data(cert.add_parser("revoke", help="revoke a client certificate"))
+    revoke.add_argument("--serial", required=True, help="certificate serial, hex")
+    revoke.set_defaults(fn=cmd_cert_revoke)
+
+    imp = with_data(sub.add_parser("import", help="import a bureau's files"))
+    imp.add_argument("--bureau", required=True, choices=("psb", "hrss", "housing", "market", "agri", "education"))
+    imp.add_argument("--json", action="store_true", help="print the summary as JSON, no progress bar")
+    imp.add_argument("files", nargs="+", metavar="FILE")
+    imp.set_defaults(fn=cmd_import)
+
+    serve = with_data(sub.add_parser("serve", help="run the gRPC server (mTLS)"))
+    serve.add_argument("--listen", help="HOST:PORT (default from config.toml)")
+    serve.add_argument("--metrics", help="HOST:PORT for Prometheus (Stage 4)")
+    serve.set_defaults(fn=cmd_serve)
+
+    explain = with_data(sub.add_parser("explain", help="permit eligibility for one person (Stage 3)"))
+    explain.add_argument("--id", required=True)
+    explain.add_argument("--as-of")
+    explain.add_argument("--json", action="store_true")
+    explain.set_defaults(fn=not_built("Stage 3: the eligibility rules"))
+
+    audit = sub.add_parser("audit", help="the access log").add_subparsers(dest="audit_command", required=True)
+    verify = with_data(audit.add_parser("verify", help="check the log is complete and unaltered (Stage 5)"))
+    verify.set_defaults(fn=not_built("Stage 5: the Merkle log"))
+    search = with_data(audit.add_parser("search", help="query the access log"))
+    search.add_argument("--subject", help="identity number of the person asked about")
+    search.add_argument("--principal", help="role/district/org of the caller")
+    search.add_argument("--since", help="RFC 3339 time or YYYY-MM-DD")
+    search.add_argument("--until", help="RFC 3339 time or YYYY-MM-DD")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(fn=cmd_audit_search)
+
+    synth = sub.add_parser("synth", help="synthetic bureau files")
+    synth.add_argument("--out", required=True)
+    synth.add_argument("--residents", type=int, required=True)
+    synth.add_argument("--seed", type=int, default=1)
+    synth.add_argument("--messy-rate", type=float, default=0.0)
+    synth.set_defaults(fn=cmd_synth)
+
+    demo = sub.add_parser("demo", help="the whole story on a fresh data directory")
+    demo.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    demo.set_defaults(fn=cmd_demo)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except (CliError, DataDirError) as exc:
+        print(f"permitgw: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The gateway's data directory (◆ DESIGN.md): keys, CA, signing key, database, config, policies.
+
+`init` creates what is missing and never overwrites a key; everything else opens what init made.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.identity import ca
+from gateway.store.crypto import FieldCipher
+from gateway.store.sqlite import SqliteStore
+
+DEFAULT_DIR = Path("./permitgw-data")
+
+
+class DataDirError(Exception):
+    """The data directory is missing, incomplete or its configuration is invalid."""
+
+
+def _defaults() -> dict[str, Any]:
+    return tomllib.loads(importlib.resources.files("gateway").joinpath("defaults.toml").read_text("utf-8"))
+
+
+def shipped_policies() -> importlib.resources.abc.Traversable:
+    """The policies that travel in the wheel (policies/ in the repository, or there in a source checkout)."""
+    try:
+        return importlib.resources.files("gateway._policies")
+    except ModuleNotFoundError:
+        checkout = Path(__file__).resolve().parent.parent / "policies"
+        if not (checkout / "policy.csv").is_file():
+            raise
+        return checkout
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def certs(self) -> Path:
+        return self.root / "certs"
+
+    @property
+    def policies(self) -> Path:
+        return self.root / "policies"
+
+    @property
+    def database(self) -> Path:
+        return self.root / "gateway.db"
+
+    @property
+    def rejects(self) -> Path:
+        return self.root / "rejects"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.toml"
+
+    def require(self) -> DataDir:
+        if not (self.keys / "ca.key").is_file() or not self.config_file.is_file():
+            raise DataDirError(f"{self.root} is not a gateway data directory: run `permitgw init --data {self.root}`")
+        return self
+
+    def config(self) -> dict[str, Any]:
+        merged = _defaults()
+        try:
+            own = tomllib.loads(self.config_file.read_text("utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise DataDirError(f"{self.config_file}: {exc}") from exc
+        for section, values in own.items():
+            if section not in merged or not isinstance(values, dict):
+                raise DataDirError(f"{self.config_file}: unknown section [{section}]")
+            for key, value in values.items():
+                if key not in merged[section]:
+                    raise DataDirError(f"{self.config_file}: unknown key {key!r} in [{section}]")
+                merged[section][key] = value
+        return merged
+
+    def cipher(self) -> FieldCipher:
+        return FieldCipher.from_keys_dir(self.keys)
+
+    def open_store(self) -> SqliteStore:
+        return SqliteStore(self.database, self.cipher())
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        key = serialization.load_pem_private_key((self.keys / "signing.key").read_bytes(), password=None)
+        assert isinstance(key, Ed25519PrivateKey)
+        return key
+
+
+def _write_private(path: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return True
+
+
+def init(root: Path) -> list[str]:
+    """Create whatever of the data directory is missing; return what was created. Never overwrites keys."""
+    d = DataDir(root)
+    created: list[str] = []
+    root.mkdir(parents=True, exist_ok=True)
+    for sub in (d.keys, d.certs, d.rejects):
+        sub.mkdir(mode=0o700, exist_ok=True)
+    if ca.init_ca(d.keys):
+        created.append("gateway CA and server certificate")
+    before = {p.name for p in d.keys.iterdir()}
+    FieldCipher.create_keys(d.keys)
+    if {p.name for p in d.keys.iterdir()} - before:
+        created.append("PII encryption and blind-index keys")
+    signing = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    if _write_private(d.keys / "signing.key", signing):
+        created.append("Ed25519 signing key for checkpoints and attestations")
+    if not d.config_file.exists():
+        d.config_file.write_text(importlib.resources.files("gateway").joinpath("defaults.toml").read_text("utf-8"))
+        created.append("config.toml")
+    if not d.policies.exists():
+        d.policies.mkdir()
+        for item in shipped_policies().iterdir():
+            if item.name.endswith((".conf", ".csv", ".toml")):
+                (d.policies / item.name).write_bytes(item.read_bytes())
+        created.append("policies/ (copied from the shipped defaults)")
+    if not d.database.exists():
+        d.open_store().close()
+        created.append("gateway.db")
+    return created
+

@@ -1,0 +1,56 @@
+"""Dates and months as bureaus write them: 20190305, 2019-03-05, 2019/3/5, 2019年3月5日; 201903, 2019-03.
+
+One parser for every adapter, so that a date means the same thing whichever bureau sent it.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+from gateway.domain.idnumber import fold_width
+
+
+class InvalidDate(ValueError):
+    """Text that is not a date (or month) in any accepted format."""
+
+
+_DATE_RES = (
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
+)
+_MONTH_RES = (
+    re.compile(r"^(\d{4})(\d{2})$"),
+    re.compile(r"^(\d{4})[-/.](\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月$"),
+)
+
+
+def parse_date(text: str) -> _dt.date:
+    t = fold_width(text).strip()
+    for rx in _DATE_RES:
+        m = rx.match(t)
+        if m:
+            try:
+                return _dt.date(int(m[1]), int(m[2]), int(m[3]))
+            except ValueError as exc:
+                raise InvalidDate(f"not a real date: {t!r}") from exc
+    raise InvalidDate(f"not a date in an accepted format: {t!r}")
+
+
+def parse_month(text: str) -> str:
+    """Return the month as canonical 'YYYY-MM'."""
+    t = fold_width(text).strip()
+    for rx in _MONTH_RES:
+        m = rx.match(t)
+        if m:
+            y, mo = int(m[1]), int(m[2])
+            if 1 <= mo <= 12 and y >= 1900:
+                return f"{y:04d}-{mo:02d}"
+            raise InvalidDate(f"not a real month: {t!r}")
+    raise InvalidDate(f"not a month in an accepted format: {t!r}")
+
+
+def month_index(month: str) -> int:
+    """'YYYY-MM' → a running month number, for counting consecutive months."""
+    return int(month[:4]) * 12 + int(month[5:7]) - 1

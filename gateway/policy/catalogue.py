@@ -1,0 +1,43 @@
+"""The vocabulary the policy speaks: roles, purposes, methods and how each role sees identity numbers.
+
+Read from `gateway.toml` beside model.conf and policy.csv, and validated, so a typo fails at start.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.identity.principal import ROLES
+
+
+class PolicyError(Exception):
+    """The policy files are missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    roles: tuple[str, ...]
+    purposes: dict[str, str]
+    methods: tuple[str, ...]
+    identity_numbers: dict[str, str]  # role -> "full" | "masked"
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{path}: {exc}") from exc
+    roles = tuple(data.get("roles", ()))
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise PolicyError(f"{path}: roles must be among {ROLES}; unknown: {sorted(unknown)}")
+    purposes = dict(data.get("purposes", {}))
+    methods = tuple(data.get("methods", ()))
+    if not purposes or not methods:
+        raise PolicyError(f"{path}: purposes and methods must not be empty")
+    ids = dict(data.get("identity_numbers", {}))
+    bad = {r: v for r, v in ids.items() if r not in roles or v not in ("full", "masked")}
+    if bad or set(ids) != set(roles):
+        raise PolicyError(f"{path}: identity_numbers must give 'full' or 'masked' for every role; bad: {bad}")
+    return Catalogue(roles, purposes, methods, ids)

@@ -1,0 +1,13 @@
+"""A reason behind a decision: a DOMAIN.md rule ID (R-EMP-1, S-3 …) or a reason code, and a message.
+
+Messages are written for officials and never contain identity numbers or names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    code: str
+    message: str

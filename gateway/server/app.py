@@ -1,0 +1,88 @@
+"""Assemble and run the gRPC server: mutual TLS, servicers, health, reflection, clean shutdown.
+
+The server trusts only client certificates from the gateway CA in the data directory.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from gateway.datadir import DataDir
+from gateway.identity.ca import server_credentials_material
+from gateway.identity.revocation import RevocationList
+from gateway.policy.decisions import PolicyEngine
+from gateway.server.gate import Gate
+from gateway.server.permit_service import SERVICE as PERMIT_SERVICE
+from gateway.server.permit_service import PermitService
+from gateway.store.sqlite import SqliteStore
+from permitgw.v1 import permit_pb2, permit_pb2_grpc
+
+log = logging.getLogger("permitgw.server")
+
+
+class ListenError(Exception):
+    """The server could not bind its address."""
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    store: SqliteStore
+    health: health.HealthServicer
+
+    def stop(self, grace: float = 2.0) -> None:
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self.store.close()
+
+
+def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServer:
+    """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once."""
+    data.require()
+    cfg = data.config()
+    store = data.open_store()
+    gate = Gate(store, PolicyEngine(data.policies), RevocationList(data.certs / "revoked.txt"))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))
+    permit_pb2_grpc.add_PermitServiceServicer_to_server(PermitService(gate), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = (permit_pb2.DESCRIPTOR.services_by_name["PermitService"].full_name,
+             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, server)
+    key, chain, ca = server_credentials_material(data.keys)
+    creds = grpc.ssl_server_credentials([(key, chain)], root_certificates=ca, require_client_auth=True)
+    try:
+        port = server.add_secure_port(listen, creds)
+    except RuntimeError as exc:
+        store.close()
+        raise ListenError(f"cannot listen on {listen}: {exc}") from exc
+    if port == 0:
+        store.close()
+        raise ListenError(f"cannot listen on {listen}: address in use or not valid")
+    server.start()
+    for name in ("", PERMIT_SERVICE):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, store, health_servicer)
+
+
+def serve_forever(data: DataDir, listen: str, on_ready: threading.Event | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then drain in-flight calls and close the store."""
+    running = start(data, listen)
+    host = listen.rsplit(":", 1)[0]
+    print(f"permitgw: serving on {host}:{running.port} (mTLS)", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    if on_ready:
+        on_ready.set()
+    stop.wait()
+    running.stop()
+    print("permitgw: stopped", flush=True)

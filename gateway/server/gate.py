@@ -1,0 +1,168 @@
+"""The request pipeline every handler walks: authenticate → authorise → decide → project → log → answer.
+
+Identity comes only from the verified client certificate; every call, allowed or refused, is written
+to the access log before its answer (or its error) leaves the server.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import grpc
+
+from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
+from gateway.domain.idnumber import IdNumber, InvalidIdNumber, check_char, fold_width
+from gateway.identity.principal import InvalidPrincipal, Principal, principal_from_pem
+from gateway.identity.revocation import RevocationList
+from gateway.policy.decisions import PolicyEngine
+from gateway.server import errors
+from gateway.store.port import Store
+
+log = logging.getLogger("permitgw.server")
+CHINA = _dt.timezone(_dt.timedelta(hours=8), "CST")  # Ningbo's civil date decides validity
+_CONTEXT_TEXT = re.compile(r"^[\w\-./:#（）()]{0,64}$")
+_DIGIT_RUN = re.compile(r"\d{17}[\dXx]|\d{15}")
+
+
+@dataclass
+class Call:
+    """What the pipeline knows about one request so far; whatever is known is logged."""
+
+    method: str
+    principal: Principal | None = None
+    purpose: str = ""
+    case_id: str = ""
+    operator_id: str = ""
+    subject: str = ""
+    policy_version: str = ""
+    logged: bool = field(default=False)
+
+
+def _holds_identity_number(text: str) -> bool:
+    for m in _DIGIT_RUN.finditer(text):
+        s = m.group().upper()
+        if len(s) == 15 or check_char(s[:17]) == s[17]:
+            return True
+    return False
+
+
+def _context_text(value: str, name: str) -> str:
+    v = fold_width(value).strip()
+    if not _CONTEXT_TEXT.match(v):
+        raise errors.invalid_argument(name, "at most 64 letters, digits and - . / : # ( )")
+    if _holds_identity_number(v):
+        raise errors.invalid_argument(name, "must not contain an identity number")
+    return v
+
+
+class Gate:
+    def __init__(self, store: Store, policy: PolicyEngine, revocations: RevocationList,
+                 today: Callable[[], _dt.date] | None = None) -> None:
+        self.store = store
+        self.policy = policy
+        self.revocations = revocations
+        self.today = today or (lambda: _dt.datetime.now(CHINA).date())
+        self._principals: dict[bytes, Principal] = {}
+
+    # --- authenticate --------------------------------------------------------------------------
+    def authenticate(self, context: grpc.ServicerContext, call: Call) -> Principal:
+        pems = context.auth_context().get("x509_pem_cert") or []
+        if not pems:
+            raise errors.unauthenticated("NO_CLIENT_CERTIFICATE", "a client certificate is required")
+        pem = pems[0]
+        principal = self._principals.get(pem)
+        if principal is None:
+            try:
+                principal = principal_from_pem(pem)
+            except InvalidPrincipal as exc:
+                raise errors.unauthenticated("NOT_A_GATEWAY_PRINCIPAL", str(exc)) from exc
+            if len(self._principals) > 4096:
+                self._principals.clear()
+            self._principals[pem] = principal
+        call.principal = principal
+        if self.revocations.is_revoked(principal.serial):
+            raise errors.unauthenticated("CERTIFICATE_REVOKED", "the client certificate has been revoked")
+        return principal
+
+    # --- authorise -----------------------------------------------------------------------------
+    def admit(self, call: Call, context: grpc.ServicerContext, req_ctx: Any, subject: str = "") -> Principal:
+        """Authenticate the caller and authorise (role, district, purpose, method); raise Refused if not.
+
+        `subject` (the raw identity number asked about) is noted for the log even when the call is refused;
+        it is validated strictly afterwards by `subject()`, so a refused caller learns nothing about it.
+        """
+        principal = self.authenticate(context, call)
+        if subject:
+            try:
+                call.subject = self.store.subject_index(IdNumber.parse(subject))
+            except InvalidIdNumber:
+                call.subject = ""
+        call.purpose = fold_width(req_ctx.purpose).strip()[:64]
+        decision = self.policy.decide(principal.role, principal.district, call.purpose, call.method)
+        call.policy_version = decision.policy_version
+        call.case_id = _context_text(req_ctx.case_id, "context.case_id")
+        call.operator_id = _context_text(req_ctx.operator_id, "context.operator_id")
+        if not decision.allowed:
+            what = f"for purpose {call.purpose!r}" if call.purpose else "without a stated purpose"
+            raise errors.permission_denied(decision.reason, f"role {principal.role} may not call "
+                                           f"{call.method.rsplit('/', 1)[-1]} {what}",
+                                           {"role": principal.role, "purpose": call.purpose})
+        return principal
+
+    def subject(self, call: Call, raw: str, field_name: str) -> IdNumber:
+        try:
+            who = IdNumber.parse(raw)
+        except InvalidIdNumber as exc:
+            raise errors.invalid_argument(field_name, str(exc)) from exc
+        call.subject = self.store.subject_index(who)
+        return who
+
+    # --- log -----------------------------------------------------------------------------------
+    def log(self, call: Call, decision: str, reason: str) -> int:
+        p = call.principal
+        entry = AccessEntry(
+            time=now_rfc3339(), principal=p.id if p else "", serial=p.serial if p else "",
+            role=p.role if p else "", org=p.org if p else "", district=p.district if p else "",
+            method=call.method, purpose=call.purpose, case_id=call.case_id, operator_id=call.operator_id,
+            subject=call.subject, decision=decision, reason=reason,
+            policy_version=call.policy_version or self.policy.table.version)
+        seq = self.store.append_access(entry)
+        call.logged = True
+        return seq
+
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def handler(method: str) -> Callable[[H], H]:
+    """Wrap a servicer method: refusals and failures are logged, then sent with their gRPC status."""
+
+    def deco(fn: H) -> H:
+        @functools.wraps(fn)
+        def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+            gate: Gate = self.gate
+            call = Call(method=method)
+            try:
+                return fn(self, request, context, call)
+            except errors.Refused as refused:
+                outcome = Decision.INVALID if refused.code is grpc.StatusCode.INVALID_ARGUMENT else Decision.DENY
+                failure = refused
+            except Exception:
+                log.exception("handler %s failed", method)
+                outcome, failure = Decision.ERROR, None
+            try:
+                # if the answer was logged but could not be built, say so; never log one call twice
+                seq = -1 if call.logged else gate.log(call, outcome, failure.reason if failure else "INTERNAL")
+            except Exception:
+                log.exception("access log unavailable")
+                context.abort(grpc.StatusCode.UNAVAILABLE, "the access log is unavailable: no answer given")
+            context.abort_with_status((failure or errors.internal(str(seq))).to_status())
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco

@@ -1,0 +1,75 @@
+"""Encryption of personal data at rest (AES-256-GCM) and keyed blind indexes (HMAC-SHA256).
+
+Identity numbers and names never reach the database in plaintext: rows hold ciphertext, and lookups
+go through an HMAC of the canonical identity number that only a holder of the index key can compute.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+ENC_KEY_FILE = "pii-enc.key"
+INDEX_KEY_FILE = "pii-index.key"
+_NONCE = 12
+
+
+class KeyFileError(Exception):
+    """A key file is missing, unreadable, of the wrong size, or readable by others."""
+
+
+def write_key(path: Path, size: int = 32) -> bool:
+    """Create a random key file with mode 0600; never overwrite one that exists. True if created."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(size))
+        f.flush()
+        os.fsync(f.fileno())
+    return True
+
+
+def read_key(path: Path, size: int = 32) -> bytes:
+    try:
+        st = path.stat()
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from exc
+    if st.st_mode & 0o077:
+        raise KeyFileError(f"key file {path} is readable by others (mode {st.st_mode & 0o777:o}); chmod 600 it")
+    if len(data) != size:
+        raise KeyFileError(f"key file {path} has {len(data)} bytes, expected {size}")
+    return data
+
+
+class FieldCipher:
+    """Encrypts text fields with AES-GCM (associated data binds a value to its column) and blinds ids."""
+
+    def __init__(self, enc_key: bytes, index_key: bytes) -> None:
+        self._aead = AESGCM(enc_key)
+        self._index_key = index_key
+
+    @classmethod
+    def from_keys_dir(cls, keys_dir: Path) -> FieldCipher:
+        return cls(read_key(keys_dir / ENC_KEY_FILE), read_key(keys_dir / INDEX_KEY_FILE))
+
+    @staticmethod
+    def create_keys(keys_dir: Path) -> None:
+        write_key(keys_dir / ENC_KEY_FILE)
+        write_key(keys_dir / INDEX_KEY_FILE)
+
+    def encrypt(self, text: str, column: str) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, text.encode("utf-8"), column.encode())
+
+    def decrypt(self, blob: bytes, column: str) -> str:
+        return self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], column.encode()).decode("utf-8")
+
+    def blind(self, canonical: str, domain: str = "id") -> bytes:
+        """Keyed, deterministic index of a canonical value (an identity number by default)."""
+        return hmac.new(self._index_key, domain.encode() + b"\x00" + canonical.encode(), hashlib.sha256).digest()

@@ -1,0 +1,54 @@
+"""The storage port: what the gateway needs from a database, whichever one it is.
+
+SQLite (default) implements it now; PostgreSQL joins in a later stage behind the same methods.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.audit.entry import AccessEntry
+from gateway.domain.idnumber import IdNumber
+from gateway.domain.records import Guardianship, Permit, Person, Record, ResidenceRegistration
+
+
+@dataclass(frozen=True, slots=True)
+class AccessQuery:
+    subject: str | None = None  # hex blind index
+    principal: str | None = None
+    since: str | None = None  # RFC 3339
+    until: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRun:
+    bureau: str
+    file: str
+    sha256: str
+    read: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    rejects_file: str
+
+
+class Store(Protocol):
+    def save_rows(self, rows: Sequence[Sequence[Record]]) -> list[bool]:
+        """Save a batch of rows in one transaction; per row, True if it changed anything (else a duplicate)."""
+
+    def person(self, who: IdNumber) -> Person | None: ...
+    def registrations(self, who: IdNumber) -> list[ResidenceRegistration]: ...
+    def permits(self, who: IdNumber) -> list[Permit]: ...
+    def guardianships(self, child: IdNumber) -> list[Guardianship]: ...
+    def subject_index(self, who: IdNumber) -> str:
+        """Hex blind index of an identity number, as the access log records subjects."""
+
+    def append_access(self, entry: AccessEntry) -> int:
+        """Durably append one access-log entry; return its sequence number."""
+
+    def access_entries(self, query: AccessQuery) -> Iterator[AccessEntry]: ...
+    def record_import(self, run: ImportRun) -> None: ...
+    def counts(self) -> dict[str, int]: ...
+    def close(self) -> None: ...

@@ -1,0 +1,230 @@
+"""SQLite implementation of the storage port (WAL, synchronous=FULL).
+
+Identity numbers, names, addresses and permit numbers are stored only as AES-GCM ciphertext, and
+found by HMAC blind index (store/crypto.py); an operator reading the file sees neither.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from gateway.audit.entry import AccessEntry
+from gateway.domain.districts import District
+from gateway.domain.idnumber import IdNumber
+from gateway.domain.records import (
+    Guardianship,
+    HousingType,
+    Permit,
+    PermitState,
+    Person,
+    Record,
+    ResidenceRegistration,
+    Sex,
+    TalentDesignation,
+)
+from gateway.store.crypto import FieldCipher
+from gateway.store.port import AccessQuery, ImportRun
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS persons (
+  subject BLOB PRIMARY KEY,          -- blind index of the identity number
+  id_enc BLOB NOT NULL, name_enc BLOB NOT NULL,
+  sex TEXT NOT NULL, birth_date TEXT NOT NULL, hukou_region TEXT, talent TEXT,
+  mac BLOB NOT NULL                  -- keyed digest of the content: re-imports change nothing
+);
+CREATE TABLE IF NOT EXISTS registrations (
+  subject BLOB NOT NULL, district TEXT NOT NULL, declared_on TEXT NOT NULL,
+  address_enc BLOB NOT NULL, housing_type TEXT NOT NULL, mac BLOB NOT NULL,
+  PRIMARY KEY (subject, district, declared_on)
+);
+CREATE TABLE IF NOT EXISTS permits (
+  permit_key BLOB PRIMARY KEY,       -- blind index of the permit number
+  subject BLOB NOT NULL, permit_no_enc BLOB NOT NULL, district TEXT NOT NULL,
+  issued_on TEXT NOT NULL, valid_until TEXT NOT NULL, endorsed_on TEXT, state TEXT NOT NULL,
+  mac BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS permits_subject ON permits(subject);
+CREATE TABLE IF NOT EXISTS guardianships (
+  child BLOB NOT NULL, guardian BLOB NOT NULL, source TEXT NOT NULL,
+  guardian_enc BLOB NOT NULL, relation TEXT NOT NULL, mac BLOB NOT NULL,
+  PRIMARY KEY (child, guardian, source)
+);
+CREATE TABLE IF NOT EXISTS access_log (
+  seq INTEGER PRIMARY KEY,
+  time TEXT NOT NULL, principal TEXT NOT NULL, serial TEXT NOT NULL, role TEXT NOT NULL,
+  org TEXT NOT NULL, district TEXT NOT NULL, method TEXT NOT NULL, purpose TEXT NOT NULL,
+  case_id TEXT NOT NULL, operator_id TEXT NOT NULL, subject TEXT NOT NULL, decision TEXT NOT NULL,
+  reason TEXT NOT NULL, policy_version TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_subject ON access_log(subject);
+CREATE INDEX IF NOT EXISTS access_principal ON access_log(principal);
+CREATE TABLE IF NOT EXISTS imports (
+  id INTEGER PRIMARY KEY, time TEXT NOT NULL, bureau TEXT NOT NULL, file TEXT NOT NULL,
+  sha256 TEXT NOT NULL, read INTEGER NOT NULL, accepted INTEGER NOT NULL, rejected INTEGER NOT NULL,
+  duplicates INTEGER NOT NULL, rejects_file TEXT NOT NULL
+);
+"""
+_ACCESS_COLS = ("time", "principal", "serial", "role", "org", "district", "method", "purpose", "case_id",
+                "operator_id", "subject", "decision", "reason", "policy_version")
+
+
+def _d(value: _dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _date(text: str | None) -> _dt.date | None:
+    return _dt.date.fromisoformat(text) if text else None
+
+
+class SqliteStore:
+    """One connection shared under a lock: SQLite serialises writers anyway, and WAL keeps reads cheap."""
+
+    def __init__(self, path: Path, cipher: FieldCipher) -> None:
+        self._cipher = cipher
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    # --- records -------------------------------------------------------------------------------
+    def subject_index(self, who: IdNumber) -> str:
+        return self._cipher.blind(who.value).hex()
+
+    def _mac(self, *parts: object) -> bytes:
+        return self._cipher.blind("\x1f".join("" if p is None else str(p) for p in parts), "content")
+
+    def _upsert(self, table: str, key: dict[str, object], mac: bytes, values: dict[str, object]) -> bool:
+        where = " AND ".join(f"{k}=?" for k in key)
+        row = self._db.execute(f"SELECT mac FROM {table} WHERE {where}", tuple(key.values())).fetchone()
+        if row is not None and row[0] == mac:
+            return False
+        cols = {**key, **values, "mac": mac}
+        names = ",".join(cols)
+        marks = ",".join("?" * len(cols))
+        self._db.execute(f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})", tuple(cols.values()))
+        return True
+
+    def _save(self, rec: Record) -> bool:
+        c = self._cipher
+        if isinstance(rec, Person):
+            s = c.blind(rec.id_number.value)
+            mac = self._mac("p", rec.id_number.value, rec.name, rec.sex, rec.birth_date, rec.hukou_region,
+                            rec.talent)
+            return self._upsert("persons", {"subject": s}, mac, {
+                "id_enc": c.encrypt(rec.id_number.value, "persons.id"),
+                "name_enc": c.encrypt(rec.name, "persons.name"), "sex": rec.sex.value,
+                "birth_date": _d(rec.birth_date), "hukou_region": rec.hukou_region,
+                "talent": rec.talent.value if rec.talent else None})
+        if isinstance(rec, ResidenceRegistration):
+            s = c.blind(rec.id_number.value)
+            mac = self._mac("r", rec.address, rec.housing_type)
+            return self._upsert("registrations",
+                                {"subject": s, "district": rec.district.code, "declared_on": _d(rec.declared_on)},
+                                mac, {"address_enc": c.encrypt(rec.address, "registrations.address"),
+                                      "housing_type": rec.housing_type.value})
+        if isinstance(rec, Permit):
+            mac = self._mac("pm", rec.id_number.value, rec.district, rec.issued_on, rec.valid_until,
+                            rec.endorsed_on, rec.state)
+            return self._upsert("permits", {"permit_key": c.blind(rec.permit_number, "permit")}, mac, {
+                "subject": c.blind(rec.id_number.value),
+                "permit_no_enc": c.encrypt(rec.permit_number, "permits.number"),
+                "district": rec.district.code, "issued_on": _d(rec.issued_on),
+                "valid_until": _d(rec.valid_until), "endorsed_on": _d(rec.endorsed_on), "state": rec.state.value})
+        if isinstance(rec, Guardianship):
+            return self._upsert("guardianships", {"child": c.blind(rec.child.value),
+                                                  "guardian": c.blind(rec.guardian.value), "source": rec.source},
+                                self._mac("g", rec.relation),
+                                {"guardian_enc": c.encrypt(rec.guardian.value, "guardianships.guardian"),
+                                 "relation": rec.relation})
+        raise TypeError(f"the store does not keep {type(rec).__name__} records")
+
+    def save_rows(self, rows: Sequence[Sequence[Record]]) -> list[bool]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                changed = [any([self._save(r) for r in row]) for row in rows]
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return changed
+
+    def _query(self, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def person(self, who: IdNumber) -> Person | None:
+        rows = self._query("SELECT id_enc, name_enc, sex, birth_date, hukou_region, talent FROM persons "
+                           "WHERE subject=?", (self._cipher.blind(who.value),))
+        if not rows:
+            return None
+        id_enc, name_enc, sex, birth, region, talent = rows[0]
+        return Person(IdNumber(self._cipher.decrypt(id_enc, "persons.id")),
+                      self._cipher.decrypt(name_enc, "persons.name"), Sex(sex), _date(birth),
+                      region, TalentDesignation(talent) if talent else None)
+
+    def registrations(self, who: IdNumber) -> list[ResidenceRegistration]:
+        rows = self._query("SELECT district, declared_on, address_enc, housing_type FROM registrations "
+                           "WHERE subject=? ORDER BY declared_on", (self._cipher.blind(who.value),))
+        return [ResidenceRegistration(who, District(d), self._cipher.decrypt(a, "registrations.address"),
+                                      _date(on), HousingType(h)) for d, on, a, h in rows]
+
+    def permits(self, who: IdNumber) -> list[Permit]:
+        rows = self._query("SELECT permit_no_enc, district, issued_on, valid_until, endorsed_on, state "
+                           "FROM permits WHERE subject=? ORDER BY issued_on, valid_until",
+                           (self._cipher.blind(who.value),))
+        return [Permit(who, self._cipher.decrypt(n, "permits.number"), District(d), _date(i), _date(v),
+                       _date(e), PermitState(s)) for n, d, i, v, e, s in rows]
+
+    def guardianships(self, child: IdNumber) -> list[Guardianship]:
+        rows = self._query("SELECT guardian_enc, relation, source FROM guardianships WHERE child=? "
+                           "ORDER BY source", (self._cipher.blind(child.value),))
+        return [Guardianship(child, IdNumber(self._cipher.decrypt(g, "guardianships.guardian")), rel, src)
+                for g, rel, src in rows]
+
+    # --- access log ----------------------------------------------------------------------------
+    def append_access(self, entry: AccessEntry) -> int:
+        values = tuple(getattr(entry, c) for c in _ACCESS_COLS)
+        with self._lock:
+            cur = self._db.execute(f"INSERT INTO access_log ({','.join(_ACCESS_COLS)}) "
+                                   f"VALUES ({','.join('?' * len(_ACCESS_COLS))})", values)
+            return int(cur.lastrowid)
+
+    def access_entries(self, query: AccessQuery) -> Iterator[AccessEntry]:
+        conds, args = [], []
+        for col, op, val in (("subject", "=", query.subject), ("principal", "=", query.principal),
+                             ("time", ">=", query.since), ("time", "<", query.until)):
+            if val:
+                conds.append(f"{col} {op} ?")
+                args.append(val)
+        sql = f"SELECT seq, {','.join(_ACCESS_COLS)} FROM access_log"
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += " ORDER BY seq"
+        if query.limit:
+            sql += f" LIMIT {int(query.limit)}"
+        for row in self._query(sql, tuple(args)):
+            yield AccessEntry(*row[1:], seq=row[0])
+
+    def record_import(self, run: ImportRun) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO imports (time, bureau, file, sha256, read, accepted, rejected, "
+                             "duplicates, rejects_file) VALUES (datetime('now'),?,?,?,?,?,?,?,?)",
+                             (run.bureau, run.file, run.sha256, run.read, run.accepted, run.rejected,
+                              run.duplicates, run.rejects_file))
+
+    def counts(self) -> dict[str, int]:
+        return {t: int(self._query(f"SELECT count(*) FROM {t}", ())[0][0])
+                for t in ("persons", "registrations", "permits", "guardianships", "access_log", "imports")}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
