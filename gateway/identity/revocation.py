@@ -1,0 +1,192 @@
+"""Certificate revocation: DATA/certs/revoked.txt, one lower-case hex serial a line.
+
+A running server re-reads the file when it changes (checked every 0.5 s), so a revoke bites within 5 s.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from gateway.identity.ca import ISSUED_LEDGER, atomic_write, issued_ledger_path, read_ledger
+
+REVOKED_FILE = "revoked.txt"
+CHECK_INTERVAL = 0.5  # seconds between stat() calls on the hot path
+SERIAL_MAX_HEX = 40  # RFC 5280: at most 20 octets
+
+_HEX_RE = re.compile(r"[0-9a-f]+")
+_CANONICAL_CACHE: dict[str, str] = {}  # spelling → canonical; dict get/set are atomic
+_CACHE_MAX = 65536
+_log = logging.getLogger(__name__)
+
+_Signature = tuple[int, int, int] | None  # (st_ino, st_mtime_ns, st_size); None: no file
+
+
+class InvalidSerial(ValueError):
+    """Text that is not a certificate serial number in hex."""
+
+
+class UnknownSerial(LookupError):
+    """A serial this gateway's CA never issued (per DATA/certs/issued.jsonl)."""
+
+
+def normalise_serial(text: str) -> str:
+    """'  0x00AB:CD ' → 'abcd': the form of format(cert.serial_number, "x") used everywhere."""
+    if not isinstance(text, str):
+        raise InvalidSerial("serial must be text")
+    s = text.strip().lower().replace(":", "")
+    s = s.removeprefix("0x")
+    if not s or not _HEX_RE.fullmatch(s):
+        raise InvalidSerial(f"not a hexadecimal certificate serial: {text!r}")
+    s = s.lstrip("0") or "0"
+    if len(s) > SERIAL_MAX_HEX:
+        raise InvalidSerial(f"serial longer than {SERIAL_MAX_HEX} hex digits: {text!r}")
+    return s
+
+
+def _canonical(serial_hex: str) -> str:
+    """normalise_serial, memoised: the server asks about the same few serials again and again."""
+    canonical = normalise_serial(serial_hex)
+    if len(_CANONICAL_CACHE) >= _CACHE_MAX:
+        _CANONICAL_CACHE.clear()  # bounded; callers pass serials of verified certificates anyway
+    _CANONICAL_CACHE[serial_hex] = canonical
+    return canonical
+
+
+def known_serials(data_dir: Path) -> frozenset[str]:
+    """Serials recorded in the issue ledger of this gateway's CA (DATA/certs/issued.jsonl)."""
+    return _ledger_serials(issued_ledger_path(data_dir))
+
+
+def _ledger_serials(ledger: Path) -> frozenset[str]:
+    serials: set[str] = set()
+    for record in read_ledger(ledger):
+        with contextlib.suppress(InvalidSerial):
+            serials.add(normalise_serial(record["serial"]))
+    return frozenset(serials)
+
+
+def _parse(text: str) -> frozenset[str]:
+    """Serials of the file; blank lines, '#' comments and malformed lines are skipped (and logged)."""
+    serials: set[str] = set()
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            serials.add(normalise_serial(entry))
+        except InvalidSerial:
+            _log.warning("%s line %d is not a serial; ignored", REVOKED_FILE, number)
+    return frozenset(serials)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Serialise writers across processes (readers never lock)."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+class RevocationList:
+    """The revoked serials of DATA/certs/revoked.txt.
+
+    is_revoked() is lock-free: a frozenset is swapped atomically; at most once per check_interval
+    one caller stat()s the file and re-reads it if (inode, mtime_ns, size) changed.
+    """
+
+    def __init__(self, path: Path, *, check_interval: float = CHECK_INTERVAL) -> None:
+        self.path = Path(path)  # DATA/certs/revoked.txt; the issue ledger is its sibling issued.jsonl
+        self._interval = check_interval
+        self._refreshing = threading.Lock()
+        self._serials: frozenset[str] = frozenset()
+        self._signature: _Signature = None
+        self._next_check = 0.0
+        with self._refreshing:
+            self._reload()
+
+    # ------------------------------------------------------------ read path
+
+    def is_revoked(self, serial_hex: str) -> bool:
+        """True if revoked. Any spelling normalise_serial accepts; InvalidSerial if not hex."""
+        if time.monotonic() >= self._next_check:
+            self._maybe_refresh()
+        canonical = _CANONICAL_CACHE.get(serial_hex)
+        if canonical is None:
+            canonical = _canonical(serial_hex)
+        return canonical in self._serials
+
+    def serials(self) -> frozenset[str]:
+        """The current set (refreshed if due)."""
+        if time.monotonic() >= self._next_check:
+            self._maybe_refresh()
+        return self._serials
+
+    def __len__(self) -> int:
+        return len(self.serials())
+
+    def _maybe_refresh(self) -> None:
+        if not self._refreshing.acquire(blocking=False):
+            return  # another thread is at it; answer from the current set
+        try:
+            self._next_check = time.monotonic() + self._interval
+            if self._stat() != self._signature:
+                self._reload()
+        finally:
+            self._refreshing.release()
+
+    def _stat(self) -> _Signature:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _reload(self) -> None:
+        """Read the file and its signature from one open file; on a read error keep the old set.
+        Caller holds self._refreshing, so the set and its signature always belong together."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            self._serials, self._signature = frozenset(), None
+            return
+        except OSError as exc:
+            _log.error("cannot read %s (%s); keeping %d known revocations", self.path, exc,
+                       len(self._serials))
+            return
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            text = fh.read().decode("utf-8", errors="replace")
+        self._serials = _parse(text)  # one reference assignment: atomic for readers
+        self._signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    # ------------------------------------------------------------ write path
+
+    def revoke(self, serial_hex: str, *, require_issued: bool = True) -> None:
+        """Add a serial (idempotent). InvalidSerial if not hex; UnknownSerial if this CA never issued
+        it (unless require_issued=False). The file is replaced atomically: readers see old or new."""
+        serial = normalise_serial(serial_hex)
+        if require_issued and serial not in _ledger_serials(self.path.with_name(ISSUED_LEDGER)):
+            raise UnknownSerial(f"serial {serial} was never issued by this gateway's CA "
+                                f"(not in {self.path.with_name(ISSUED_LEDGER)})")
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with _exclusive(self.path.with_name(REVOKED_FILE + ".lock")):
+            try:
+                current = self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                current = ""
+            if serial not in _parse(current):
+                if current and not current.endswith("\n"):
+                    current += "\n"
+                atomic_write(self.path, (current + serial + "\n").encode(), mode=0o644, overwrite=True)
+        with self._refreshing:  # this instance sees its own revoke at once
+            self._reload()
