@@ -1,0 +1,81 @@
+"""Shared test helpers: valid identity numbers built from their parts, and real bureau files on disk.
+
+Adapters must be tested on bytes as bureaus send them, so files are written in an explicit encoding.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from gateway.domain.idnumber import check_char
+
+FULLWIDTH = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ")
+
+
+def make_id(region: str = "330203", birth: _dt.date = _dt.date(1990, 1, 1), seq: int = 123) -> str:
+    """A valid 18-character identity number (odd seq = man, even = woman)."""
+    first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
+    return first17 + check_char(first17)
+
+
+def make_legacy15(region: str = "330203", birth: _dt.date = _dt.date(1965, 7, 1), seq: int = 45) -> str:
+    """A legacy 15-digit number (two-digit year, no check character); birth year must be 19xx."""
+    assert 1900 <= birth.year <= 1999
+    return f"{region}{birth:%y%m%d}{seq:03d}"
+
+
+def upgrade15(legacy: str) -> str:
+    """The 18-digit form of a legacy number per GB 11643 ('19' inserted, check character appended)."""
+    first17 = legacy[:6] + "19" + legacy[6:]
+    return first17 + check_char(first17)
+
+
+def make_id_with_check(check: str, region: str = "330203", birth: _dt.date = _dt.date(1988, 8, 8)) -> str:
+    """A valid number whose check character is `check` (e.g. 'X'), found by trying sequence numbers."""
+    for seq in range(1000):
+        candidate = make_id(region, birth, seq)
+        if candidate[-1] == check:
+            return candidate
+    raise AssertionError(f"no sequence gives check character {check}")
+
+
+def break_check(valid: str) -> str:
+    """The same number with a wrong check character."""
+    wrong = "0" if valid[-1] != "0" else "1"
+    return valid[:-1] + wrong
+
+
+def csv_line(values: Sequence[str]) -> str:
+    """One CSV line; values holding a comma, quote or newline are quoted."""
+    out = []
+    for v in values:
+        if any(c in v for c in ',"\n\r'):
+            v = '"' + v.replace('"', '""') + '"'
+        out.append(v)
+    return ",".join(out)
+
+
+def write_lines(path: Path, lines: Iterable[str | bytes], encoding: str = "utf-8", bom: bool = False) -> Path:
+    """Write lines (str encoded with `encoding`, bytes as they are), each ended by CRLF as exports do."""
+    data = bytearray(b"\xef\xbb\xbf" if bom else b"")
+    for line in lines:
+        data += line if isinstance(line, bytes) else line.encode(encoding)
+        data += b"\r\n"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_csv(
+    path: Path,
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    encoding: str = "utf-8",
+    bom: bool = False,
+) -> Path:
+    return write_lines(path, [csv_line(header), *(csv_line(r) for r in rows)], encoding, bom)
+
+
+def write_jsonl(path: Path, objects: Iterable[object]) -> Path:
+    return write_lines(path, [json.dumps(o, ensure_ascii=False) for o in objects])
