@@ -48,13 +48,14 @@ def cmd_cert_issue(args: argparse.Namespace) -> int:
 
 
 def cmd_cert_revoke(args: argparse.Namespace) -> int:
-    from gateway.identity.revocation import RevocationList, UnknownSerial, known_serials
+    from gateway.identity.revocation import InvalidSerial, RevocationList, UnknownSerial, normalise_serial
 
     d = _data(args).require()
-    serial = args.serial.strip().lower().removeprefix("0x").lstrip("0") or "0"
-    if serial not in known_serials(d.root):
-        raise CliError(str(UnknownSerial(f"serial {serial} was never issued by this gateway's CA")))
-    RevocationList(d.certs / "revoked.txt").revoke(serial)
+    try:
+        serial = normalise_serial(args.serial)
+        RevocationList(d.certs / "revoked.txt").revoke(serial)
+    except (InvalidSerial, UnknownSerial) as exc:
+        raise CliError(str(exc)) from exc
     print(f"revoked {serial}; a running server refuses it within 5 s")
     return 0
 

@@ -15,31 +15,39 @@ class InvalidDate(ValueError):
 
 
 _DATE_RES = (
-    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
-    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
+    re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$"),
+    re.compile(r"^([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})$"),
+    re.compile(r"^([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日$"),
 )
 _MONTH_RES = (
-    re.compile(r"^(\d{4})(\d{2})$"),
-    re.compile(r"^(\d{4})[-/.](\d{1,2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月$"),
+    re.compile(r"^([0-9]{4})([0-9]{2})$"),
+    re.compile(r"^([0-9]{4})[-/.]([0-9]{1,2})$"),
+    re.compile(r"^([0-9]{4})年([0-9]{1,2})月$"),
 )
 
 
 def parse_date(text: str) -> _dt.date:
+    """Messages never repeat the input: a misplaced identity number must not reach a log."""
+    if not isinstance(text, str):
+        raise InvalidDate("a date must be text")
     t = fold_width(text).strip()
     for rx in _DATE_RES:
         m = rx.match(t)
         if m:
             try:
-                return _dt.date(int(m[1]), int(m[2]), int(m[3]))
+                d = _dt.date(int(m[1]), int(m[2]), int(m[3]))
             except ValueError as exc:
-                raise InvalidDate(f"not a real date: {t!r}") from exc
-    raise InvalidDate(f"not a date in an accepted format: {t!r}")
+                raise InvalidDate("not a real date") from exc
+            if d.year < 1900:
+                raise InvalidDate("date before 1900")
+            return d
+    raise InvalidDate("not a date in an accepted format (YYYYMMDD, YYYY-MM-DD, YYYY/M/D, YYYY年M月D日)")
 
 
 def parse_month(text: str) -> str:
     """Return the month as canonical 'YYYY-MM'."""
+    if not isinstance(text, str):
+        raise InvalidDate("a month must be text")
     t = fold_width(text).strip()
     for rx in _MONTH_RES:
         m = rx.match(t)
@@ -47,8 +55,8 @@ def parse_month(text: str) -> str:
             y, mo = int(m[1]), int(m[2])
             if 1 <= mo <= 12 and y >= 1900:
                 return f"{y:04d}-{mo:02d}"
-            raise InvalidDate(f"not a real month: {t!r}")
-    raise InvalidDate(f"not a month in an accepted format: {t!r}")
+            raise InvalidDate("not a real month")
+    raise InvalidDate("not a month in an accepted format (YYYYMM, YYYY-MM)")
 
 
 def month_index(month: str) -> int:

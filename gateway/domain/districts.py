@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.domain.idnumber import fold_width
+
 DISTRICTS: dict[str, str] = {
     "330203": "海曙",
     "330205": "江北",
@@ -31,12 +33,15 @@ class District:
 
     def __post_init__(self) -> None:
         if self.code not in DISTRICTS:
-            raise InvalidDistrict(f"not a Ningbo district code: {self.code!r}")
+            shown = self.code if isinstance(self.code, str) and len(self.code) == 6 and self.code.isdigit() else "…"
+            raise InvalidDistrict(f"not a Ningbo district code: {shown}")
 
     @classmethod
     def parse(cls, text: str) -> District:
         """Accept a current or legacy code (330204 → 330212); anything else is an error."""
-        t = text.strip()
+        if not isinstance(text, str):
+            raise InvalidDistrict("a district code must be text")
+        t = fold_width(text).strip()
         return cls(LEGACY.get(t, t))
 
     @property

@@ -47,6 +47,8 @@ class IdNumber:
 
     def __post_init__(self) -> None:
         v = self.value
+        if not isinstance(v, str):
+            raise InvalidIdNumber("identity number must be text")
         if len(v) != 18 or not v[:17].isascii() or not v[:17].isdigit():
             raise InvalidIdNumber("identity number must be 17 digits and a check character")
         if v[17] != check_char(v[:17]):
@@ -54,6 +56,8 @@ class IdNumber:
         b = _birth(v[6:14])
         if b.year < 1900:
             raise InvalidIdNumber("birth date part is before 1900")
+        if b > _dt.date.today() + _dt.timedelta(days=1):  # a day of slack for time zones
+            raise InvalidIdNumber("birth date part is in the future")
 
     @classmethod
     def parse(cls, text: str) -> IdNumber:

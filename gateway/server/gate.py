@@ -67,23 +67,16 @@ class Gate:
         self.policy = policy
         self.revocations = revocations
         self.today = today or (lambda: _dt.datetime.now(CHINA).date())
-        self._principals: dict[bytes, Principal] = {}
 
     # --- authenticate --------------------------------------------------------------------------
     def authenticate(self, context: grpc.ServicerContext, call: Call) -> Principal:
         pems = context.auth_context().get("x509_pem_cert") or []
         if not pems:
             raise errors.unauthenticated("NO_CLIENT_CERTIFICATE", "a client certificate is required")
-        pem = pems[0]
-        principal = self._principals.get(pem)
-        if principal is None:
-            try:
-                principal = principal_from_pem(pem)
-            except InvalidPrincipal as exc:
-                raise errors.unauthenticated("NOT_A_GATEWAY_PRINCIPAL", str(exc)) from exc
-            if len(self._principals) > 4096:
-                self._principals.clear()
-            self._principals[pem] = principal
+        try:
+            principal = principal_from_pem(pems[0])  # cached per certificate
+        except InvalidPrincipal as exc:
+            raise errors.unauthenticated("NOT_A_GATEWAY_PRINCIPAL", str(exc)) from exc
         call.principal = principal
         if self.revocations.is_revoked(principal.serial):
             raise errors.unauthenticated("CERTIFICATE_REVOKED", "the client certificate has been revoked")

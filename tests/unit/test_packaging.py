@@ -21,3 +21,12 @@ def test_policies_and_defaults_ship_in_the_wheel() -> None:
     in_repo = {p.name: p.read_bytes() for p in (ROOT / "policies").iterdir() if p.is_file()}
     assert shipped == in_repo
     assert importlib.resources.files("gateway").joinpath("defaults.toml").is_file()
+
+
+def test_every_package_of_the_source_tree_is_listed_for_the_wheel() -> None:
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("gateway", "adapters", "permitgw")
+             for p in (ROOT / top).rglob("__init__.py")}
+    assert found <= listed, f"add to pyproject.toml [tool.setuptools] packages: {sorted(found - listed)}"
