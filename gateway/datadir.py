@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import importlib.resources
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.files import write_new_private
 from gateway.identity import ca
 from gateway.store.crypto import FieldCipher
 from gateway.store.sqlite import SqliteStore
@@ -100,18 +100,6 @@ class DataDir:
         return key
 
 
-def _write_private(path: Path, data: bytes) -> bool:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    return True
-
-
 def init(root: Path) -> list[str]:
     """Create whatever of the data directory is missing; return what was created. Never overwrites keys."""
     d = DataDir(root)
@@ -127,7 +115,7 @@ def init(root: Path) -> list[str]:
         created.append("PII encryption and blind-index keys")
     signing = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    if _write_private(d.keys / "signing.key", signing):
+    if write_new_private(d.keys / "signing.key", signing):
         created.append("Ed25519 signing key for checkpoints and attestations")
     if not d.config_file.exists():
         d.config_file.write_text(importlib.resources.files("gateway").joinpath("defaults.toml").read_text("utf-8"))

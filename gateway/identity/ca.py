@@ -4,13 +4,11 @@ Keys are ECDSA P-256 with SHA-256 (gRPC/BoringSSL friendly); keys are written 06
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import ipaddress
 import json
 import os
-import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from gateway.files import atomic_write
 from gateway.identity.principal import Principal, principal_to_uri, serial_hex
 
 KEYS_DIR = "keys"  # DATA/keys
@@ -36,47 +35,6 @@ PrivateKey = ec.EllipticCurvePrivateKey
 
 
 # ---------------------------------------------------------------- files
-
-def atomic_write(path: Path, data: bytes, *, mode: int, overwrite: bool) -> None:
-    """Write via a temp file created with `mode` before any content; publish with os.replace
-    (overwrite=True) or os.link, which refuses an existing target (overwrite=False: FileExistsError)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)  # exact mode, whatever the umask
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _publish(tmp, path, overwrite=overwrite)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _fsync_dir(path.parent)
-
-
-def _publish(tmp: Path, path: Path, *, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(tmp, path)
-        return
-    try:
-        os.link(tmp, path)  # atomic and never replaces an existing file
-    except FileExistsError:
-        raise FileExistsError(f"{path} already exists; refusing to overwrite it") from None
-    except OSError:  # filesystem without hard links: best effort
-        if path.exists():
-            raise FileExistsError(f"{path} already exists; refusing to overwrite it") from None
-        os.replace(tmp, path)
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
 
 def _mkdir_private(directory: Path) -> None:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gateway.files import write_new_private
+
 ENC_KEY_FILE = "pii-enc.key"
 INDEX_KEY_FILE = "pii-index.key"
 _NONCE = 12
@@ -23,15 +25,7 @@ class KeyFileError(Exception):
 
 def write_key(path: Path, size: int = 32) -> bool:
     """Create a random key file with mode 0600; never overwrite one that exists. True if created."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "wb") as f:
-        f.write(os.urandom(size))
-        f.flush()
-        os.fsync(f.fileno())
-    return True
+    return write_new_private(path, os.urandom(size))
 
 
 def read_key(path: Path, size: int = 32) -> bytes:

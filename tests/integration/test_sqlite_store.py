@@ -61,7 +61,10 @@ def test_thousand_people_leave_no_plaintext_identity_or_name(data: DataDir) -> N
             assert pid[:17].encode() not in blob  # not even without the check character
         for name in set(names):
             assert name.encode("utf-8") not in blob
-            assert name.encode("gb18030") not in blob
+            # a 2-character name is only 4 bytes in GB18030: ~2 MB of random ciphertext holds some 4-byte
+            # pattern by chance, so only check encodings of at least 6 bytes (chance ~1e-8 per name)
+            if len(name.encode("gb18030")) >= 6:
+                assert name.encode("gb18030") not in blob
     store.close()
     blob = _db_bytes(data)
     assert not any(pid.encode() in blob for pid in ids)
