@@ -1,0 +1,12 @@
+"""Run every benchmark in bench/ one after another (make bench); each prints its own ratios."""
+from __future__ import annotations
+
+import pathlib
+import runpy
+import sys
+
+for path in sorted(pathlib.Path(__file__).parent.glob("*.py")):
+    if path.name != "run_all.py":
+        print(f"== {path.name}", flush=True)
+        sys.argv = [str(path)]
+        runpy.run_path(str(path), run_name="__main__")

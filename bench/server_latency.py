@@ -1,0 +1,121 @@
+"""GetPermitStatus against a bare gRPC echo server, same machine, same mTLS, same run.
+
+Prints medians and the ratio gateway/echo for sequential latency and for concurrent throughput.
+Run: .venv/bin/python bench/server_latency.py [--calls N] [--threads T]
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+
+from gateway import datadir
+from gateway.client import channel
+from gateway.datadir import DataDir
+from gateway.identity.ca import issue_client, server_credentials_material
+from gateway.identity.principal import Principal
+from gateway.importer import import_files
+from gateway.server.app import start
+from gateway.synth import psb
+from gateway.synth.people import residents
+from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
+
+
+def echo_server(data: DataDir) -> tuple[grpc.Server, int]:
+    handler = grpc.method_handlers_generic_handler("bench.Echo", {
+        "Echo": grpc.unary_unary_rpc_method_handler(lambda req, ctx: req)})
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    server.add_generic_rpc_handlers((handler,))
+    key, chain, ca = server_credentials_material(data.keys)
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, chain)], ca, True))
+    server.start()
+    return server, port
+
+
+def latencies(call: Callable[[], object], n: int) -> list[float]:
+    for _ in range(min(200, n)):  # warm up
+        call()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def throughput(call: Callable[[], object], threads: int, seconds: float) -> float:
+    done = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def worker(i: int) -> None:
+        while time.monotonic() < stop:
+            call()
+            done[i] += 1
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return sum(done) / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="permitgw-bench-"))
+    try:
+        data = DataDir(root / "data")
+        datadir.init(data.root)
+        people = residents(1000, seed=3)
+        psb.write(root / "jzdj.csv", people, seed=3)
+        store = data.open_store()
+        import_files(store, "psb", [root / "jzdj.csv"], data.rejects)
+        store.close()
+        issue_client(data.keys, Principal("school", "3302030001", "bench school", "330203"), root / "school")
+        gw = start(data, "127.0.0.1:0", workers=16)
+        echo, echo_port = echo_server(data)
+        req = permit_pb2.GetPermitStatusRequest(
+            context=common_pb2.RequestContext(purpose="compulsory-education", case_id="B-1", operator_id="B"),
+            id_number=people[0].id_number)
+        with channel(f"127.0.0.1:{gw.port}", root / "school") as gch, \
+                channel(f"127.0.0.1:{echo_port}", root / "school") as ech:
+            stub = permit_pb2_grpc.PermitServiceStub(gch)
+            echo_call = ech.unary_unary("/bench.Echo/Echo")
+            payload = req.SerializeToString()
+            calls = {"gateway": lambda: stub.GetPermitStatus(req), "echo": lambda: echo_call(payload)}
+            lat: dict[str, list[float]] = {"gateway": [], "echo": []}
+            tput: dict[str, list[float]] = {"gateway": [], "echo": []}
+            for _ in range(args.rounds):  # interleave rounds so machine noise hits both alike
+                for name, call in calls.items():
+                    lat[name].append(statistics.median(latencies(call, args.calls)))
+                    tput[name].append(throughput(call, args.threads, args.seconds))
+        gw.stop()
+        echo.stop(0)
+        g_lat, e_lat = statistics.median(lat["gateway"]), statistics.median(lat["echo"])
+        g_tp, e_tp = statistics.median(tput["gateway"]), statistics.median(tput["echo"])
+        print(f"sequential latency, median of {args.rounds} rounds x {args.calls} calls:")
+        print(f"  echo    {e_lat * 1e6:8.0f} us")
+        print(f"  gateway {g_lat * 1e6:8.0f} us   ratio gateway/echo {g_lat / e_lat:.2f}")
+        print(f"throughput, {args.threads} client threads, median of {args.rounds} x {args.seconds:.0f} s:")
+        print(f"  echo    {e_tp:8.0f} calls/s")
+        print(f"  gateway {g_tp:8.0f} calls/s   ratio gateway/echo {g_tp / e_tp:.2f}")
+        print("(each gateway call: mTLS principal, policy table, blind index, SQLite read, fsync'd log append)")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
