@@ -54,7 +54,7 @@ def corrupt_check_digit(pid: str) -> str:
 
 def write(path: Path, people: Sequence[SynthPerson], *, seed: int = 1, messy_rate: float = 0.0,
           encoding: str = "utf-8") -> dict[str, int]:
-    """Write the file; return how many rows of each kind it holds (clean, messy, duplicate, bad)."""
+    """Write the file; return row counts: rows, messy, duplicates (repeated good rows), bad_id (rows to reject)."""
     rng = random.Random(seed)
     counts = {"rows": 0, "messy": 0, "duplicates": 0, "bad_id": 0}
     with path.open("w", newline="", encoding=encoding) as f:
@@ -63,14 +63,14 @@ def write(path: Path, people: Sequence[SynthPerson], *, seed: int = 1, messy_rat
         for p in people:
             messy = rng.random() < messy_rate
             r = row(p, rng, messy)
-            if messy and rng.random() < 0.1:
+            bad = messy and rng.random() < 0.1
+            if bad:
                 r["GMSFHM"] = corrupt_check_digit(p.id_number)
-                counts["bad_id"] += 1
-            w.writerow(r)
-            counts["rows"] += 1
-            counts["messy"] += messy
-            if messy and rng.random() < 0.1:
+            copies = 2 if messy and rng.random() < 0.1 else 1
+            for _ in range(copies):
                 w.writerow(r)
-                counts["rows"] += 1
-                counts["duplicates"] += 1
+            counts["rows"] += copies
+            counts["messy"] += messy
+            counts["bad_id"] += copies if bad else 0  # every copy of a bad row is a reject
+            counts["duplicates"] += 0 if bad else copies - 1  # a repeated good row is a duplicate
     return counts
