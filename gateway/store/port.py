@@ -10,7 +10,7 @@ from typing import Protocol
 
 from gateway.audit.entry import AccessEntry
 from gateway.domain.idnumber import IdNumber
-from gateway.domain.records import Guardianship, Permit, Person, Record, ResidenceRegistration
+from gateway.domain.records import Fact, Guardianship, Permit, Person, Record, ResidenceRegistration
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,9 @@ class Store(Protocol):
     def registrations(self, who: IdNumber) -> list[ResidenceRegistration]: ...
     def permits(self, who: IdNumber) -> list[Permit]: ...
     def guardianships(self, child: IdNumber) -> list[Guardianship]: ...
+    def facts(self, who: IdNumber, kind: type | None = None) -> list[Fact]:
+        """Records of the other bureaus about a person (contributions, contracts, homes, enrolments...)."""
+
     def subject_index(self, who: IdNumber) -> str:
         """Hex blind index of an identity number, as the access log records subjects."""
 

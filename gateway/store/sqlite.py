@@ -15,6 +15,9 @@ from gateway.audit.entry import AccessEntry
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import (
+    FACT_KINDS,
+    NATURAL_KEYS,
+    Fact,
     Guardianship,
     HousingType,
     Permit,
@@ -24,7 +27,9 @@ from gateway.domain.records import (
     ResidenceRegistration,
     Sex,
     TalentDesignation,
+    fact_subjects,
 )
+from gateway.store import codec
 from gateway.store.crypto import FieldCipher
 from gateway.store.port import AccessQuery, ImportRun
 
@@ -53,6 +58,15 @@ CREATE TABLE IF NOT EXISTS guardianships (
   guardian_enc BLOB NOT NULL, relation TEXT NOT NULL, mac BLOB NOT NULL,
   PRIMARY KEY (child, guardian, source)
 );
+CREATE TABLE IF NOT EXISTS facts (
+  key BLOB NOT NULL,                 -- keyed digest of the fact's natural key (domain/records.NATURAL_KEYS)
+  subject BLOB NOT NULL,             -- blind index of a person the fact is about (one row each)
+  kind TEXT NOT NULL,
+  body_enc BLOB NOT NULL,            -- the whole fact, encrypted (store/codec.py)
+  mac BLOB NOT NULL,
+  PRIMARY KEY (key, subject)
+);
+CREATE INDEX IF NOT EXISTS facts_subject ON facts(subject, kind);
 CREATE TABLE IF NOT EXISTS access_log (
   seq INTEGER PRIMARY KEY,
   time TEXT NOT NULL, principal TEXT NOT NULL, serial TEXT NOT NULL, role TEXT NOT NULL,
@@ -144,7 +158,25 @@ class SqliteStore:
                                 self._mac("g", rec.relation),
                                 {"guardian_enc": c.encrypt(rec.guardian.value, "guardianships.guardian"),
                                  "relation": rec.relation})
+        if type(rec).__name__ in FACT_KINDS:
+            return self._save_fact(rec)
         raise TypeError(f"the store does not keep {type(rec).__name__} records")
+
+    def _save_fact(self, fact: Fact) -> bool:
+        c = self._cipher
+        key = c.blind(codec.key_text(fact, NATURAL_KEYS[type(fact)]), "fact")
+        body = codec.encode(fact)
+        mac = c.blind(body.decode("utf-8"), "content")
+        subjects = [c.blind(s.value) for s in fact_subjects(fact)]
+        rows = self._db.execute("SELECT subject, mac FROM facts WHERE key=?", (key,)).fetchall()
+        if sorted(r[0] for r in rows) == sorted(subjects) and all(r[1] == mac for r in rows):
+            return False
+        self._db.execute("DELETE FROM facts WHERE key=?", (key,))
+        kind = type(fact).__name__
+        self._db.executemany("INSERT INTO facts (key, subject, kind, body_enc, mac) VALUES (?,?,?,?,?)",
+                             [(key, s, kind, c.encrypt(body.decode("utf-8"), f"facts.{kind}"), mac)
+                              for s in subjects])
+        return True
 
     def save_rows(self, rows: Sequence[Sequence[Record]]) -> list[bool]:
         with self._lock:
@@ -190,6 +222,14 @@ class SqliteStore:
         return [Guardianship(child, IdNumber(self._cipher.decrypt(g, "guardianships.guardian")), rel, src)
                 for g, rel, src in rows]
 
+    def facts(self, who: IdNumber, kind: type | None = None) -> list[Fact]:
+        sql, args = "SELECT kind, body_enc FROM facts WHERE subject=?", [self._cipher.blind(who.value)]
+        if kind is not None:
+            sql += " AND kind=?"
+            args.append(kind.__name__)
+        rows = self._query(sql + " ORDER BY rowid", tuple(args))
+        return [codec.decode(self._cipher.decrypt(b, f"facts.{k}").encode("utf-8")) for k, b in rows]
+
     # --- access log ----------------------------------------------------------------------------
     def append_access(self, entry: AccessEntry) -> int:
         values = tuple(getattr(entry, c) for c in _ACCESS_COLS)
@@ -223,7 +263,7 @@ class SqliteStore:
 
     def counts(self) -> dict[str, int]:
         return {t: int(self._query(f"SELECT count(*) FROM {t}", ())[0][0])
-                for t in ("persons", "registrations", "permits", "guardianships", "access_log", "imports")}
+                for t in ("persons", "registrations", "permits", "guardianships", "facts", "access_log", "imports")}
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,73 @@
+"""Facts to bytes and back: compact JSON driven by each record's type hints, so the store needs no per-kind code.
+
+The bytes are encrypted as a whole before they reach the database (store/crypto.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import functools
+import json
+import types
+import typing
+from enum import Enum
+from typing import Any
+
+from gateway.domain.districts import District
+from gateway.domain.idnumber import IdNumber
+from gateway.domain.records import FACT_KINDS, Fact
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, IdNumber):
+        return value.value
+    if isinstance(value, District):
+        return value.code
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _typed(inner[0], value)
+    if origin is tuple:
+        return tuple(_typed(typing.get_args(hint)[0], v) for v in value)
+    if hint is IdNumber:
+        return IdNumber(value)
+    if hint is District:
+        return District(value)
+    if hint is _dt.date:
+        return _dt.date.fromisoformat(value)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    return value
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def encode(fact: Fact) -> bytes:
+    body = {f.name: _plain(getattr(fact, f.name)) for f in dataclasses.fields(fact)}
+    return json.dumps([type(fact).__name__, body], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode(data: bytes) -> Fact:
+    kind, body = json.loads(data)
+    cls = FACT_KINDS[kind]
+    hints = _hints(cls)
+    return cls(**{name: _typed(hints[name], value) for name, value in body.items()})
+
+
+def key_text(fact: Fact, fields: tuple[str, ...]) -> str:
+    return "\x1f".join([type(fact).__name__, *(str(_plain(getattr(fact, f))) for f in fields)])
