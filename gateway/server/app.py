@@ -19,9 +19,11 @@ from gateway.identity.ca import server_credentials_material
 from gateway.identity.revocation import RevocationList
 from gateway.policy.decisions import PolicyEngine
 from gateway.server.gate import Gate
-from gateway.server.permit_service import SERVICE as PERMIT_SERVICE
+from gateway.server.health_dialect import HealthPermitService
 from gateway.server.permit_service import PermitService
 from gateway.store.sqlite import SqliteStore
+from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
+from permitgw.health.v1 import permit_status_pb2_grpc as hospital_pb2_grpc
 from permitgw.v1 import permit_pb2, permit_pb2_grpc
 
 log = logging.getLogger("permitgw.server")
@@ -52,9 +54,11 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
     gate = Gate(store, PolicyEngine(data.policies), RevocationList(data.certs / "revoked.txt"))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))
     permit_pb2_grpc.add_PermitServiceServicer_to_server(PermitService(gate), server)
+    hospital_pb2_grpc.add_HealthPermitServiceServicer_to_server(HealthPermitService(gate), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (permit_pb2.DESCRIPTOR.services_by_name["PermitService"].full_name,
+             hospital_pb2.DESCRIPTOR.services_by_name["HealthPermitService"].full_name,
              health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
     key, chain, ca = server_credentials_material(data.keys)
@@ -68,7 +72,7 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
         store.close()
         raise ListenError(f"cannot listen on {listen}: address in use or not valid")
     server.start()
-    for name in ("", PERMIT_SERVICE):
+    for name in ("", *names[:2]):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(server, port, store, health_servicer)
 

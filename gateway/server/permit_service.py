@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.audit.entry import Decision
+from gateway.domain.idnumber import IdNumber
+from gateway.identity.principal import Principal
 from gateway.policy.projection import present_id
-from gateway.rules.permit_status import PermitStatus, permit_status
+from gateway.rules.permit_status import PermitStatus, PermitStatusDecision, permit_status
 from gateway.server.gate import Call, Gate, handler
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 
@@ -24,15 +26,22 @@ _STATUS = {
 }
 
 
+def decide_permit_status(gate: Gate, call: Call, context: Any, req_ctx: Any, raw_id: str, field: str
+                         ) -> tuple[Principal, IdNumber, PermitStatusDecision]:
+    """authenticate → authorise → decide, shared by the canonical API and the bureau dialects."""
+    principal = gate.admit(call, context, req_ctx, raw_id)
+    who = gate.subject(call, raw_id, field)
+    return principal, who, permit_status(gate.store.permits(who), gate.today())
+
+
 class PermitService(permit_pb2_grpc.PermitServiceServicer):
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
 
     @handler(GET_PERMIT_STATUS)
     def GetPermitStatus(self, request: Any, context: Any, call: Call) -> permit_pb2.GetPermitStatusResponse:
-        principal = self.gate.admit(call, context, request.context, request.id_number)
-        who = self.gate.subject(call, request.id_number, "id_number")
-        decision = permit_status(self.gate.store.permits(who), self.gate.today())
+        principal, who, decision = decide_permit_status(self.gate, call, context, request.context,
+                                                        request.id_number, "id_number")
         p = decision.permit
         answer = permit_pb2.GetPermitStatusResponse(
             status=_STATUS[decision.status],

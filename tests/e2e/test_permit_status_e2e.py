@@ -239,3 +239,47 @@ def test_every_call_is_logged_without_plaintext(gw: Gateway) -> None:
     raw = b"".join(p.read_bytes() for p in gw.data.glob("gateway.db*"))
     for p in gw.people:
         assert p.id_number.encode() not in raw and p.name.encode() not in raw
+
+
+# --- the health bureau's own dialect (permitgw.health.v1), through the same authorise → log path ---------
+
+HEALTH_GPS = "permitgw.health.v1.HealthPermitService/GetPermitStatus"
+
+
+def _ask_health(g: Gateway, prefix: Path, id_number: str, purpose: str) -> object:
+    from permitgw.health.v1 import permit_status_pb2, permit_status_pb2_grpc
+
+    req = permit_status_pb2.GetPermitStatusRequest(
+        context=common_pb2.RequestContext(purpose=purpose, case_id="MZ-1", operator_id="D-1"),
+        DE02_01_030_00=id_number)
+    with channel(g.address, prefix) as ch:
+        return permit_status_pb2_grpc.HealthPermitServiceStub(ch).GetPermitStatus(req, timeout=10)
+
+
+def test_hospital_dialect_answers_in_data_elements(gw: Gateway) -> None:
+    from google.protobuf import json_format
+
+    holder = _valid_holder(gw)
+    hospital = gw.cert(f"hospital-{holder.district}", "health", holder.district)
+    answer = _ask_health(gw, hospital, holder.id_number, "public-health")
+    assert json_format.MessageToDict(answer) == {
+        "DE02.01.030.00": holder.id_number[:6] + "********" + holder.id_number[-4:],
+        "JZZZT": "1", "JZZYXQ": holder.permit_valid_until.isoformat(), "FWXM": ["S-3", "C-6"]}
+    entry = gw.log()[-1]
+    assert (entry["method"], entry["decision"], entry["purpose"]) == (HEALTH_GPS, "allow", "public-health")
+    assert len(entry["subject"]) == 64
+
+
+def test_hospital_dialect_is_authorised_and_logged_like_the_canonical_api(gw: Gateway) -> None:
+    holder = _valid_holder(gw)
+    with pytest.raises(grpc.RpcError) as exc:
+        _ask_health(gw, gw.cert("school", "school", "330203"), holder.id_number, "compulsory-education")
+    assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert _error_info(exc.value).reason == "POLICY_DENIED"  # a school's purpose, but not this dialect
+    assert (gw.log()[-1]["method"], gw.log()[-1]["decision"]) == (HEALTH_GPS, "deny")
+    with pytest.raises(grpc.RpcError) as exc:
+        _ask_health(gw, gw.cert("hospital", "health", "330212"), "33020319990230123X", "public-health")
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    st = rpc_status.from_call(exc.value)  # type: ignore[arg-type]
+    br = error_details_pb2.BadRequest()
+    assert any(d.Unpack(br) for d in st.details) and br.field_violations[0].field == "DE02.01.030.00"

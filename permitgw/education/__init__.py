@@ -1,0 +1,1 @@
+"""Generated from protos/ by tools/genprotos.py: do not edit."""

@@ -1,0 +1,48 @@
+from permitgw.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EnrollmentDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ENROLLMENT_DECISION_UNSPECIFIED: _ClassVar[EnrollmentDecision]
+    ENROLLMENT_DECISION_ENTITLED: _ClassVar[EnrollmentDecision]
+    ENROLLMENT_DECISION_NOT_ENTITLED: _ClassVar[EnrollmentDecision]
+    ENROLLMENT_DECISION_NEEDS_REVIEW: _ClassVar[EnrollmentDecision]
+ENROLLMENT_DECISION_UNSPECIFIED: EnrollmentDecision
+ENROLLMENT_DECISION_ENTITLED: EnrollmentDecision
+ENROLLMENT_DECISION_NOT_ENTITLED: EnrollmentDecision
+ENROLLMENT_DECISION_NEEDS_REVIEW: EnrollmentDecision
+
+class CheckEnrollmentRequest(_message.Message):
+    __slots__ = ("context", "child_id_number", "guardian_id_numbers")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    CHILD_ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    GUARDIAN_ID_NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.RequestContext
+    child_id_number: str
+    guardian_id_numbers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, context: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., child_id_number: _Optional[str] = ..., guardian_id_numbers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CheckEnrollmentResponse(_message.Message):
+    __slots__ = ("decision", "reasons", "attestation", "guardian_district", "guardian_permit_valid_until", "points", "child_id_number")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    ATTESTATION_FIELD_NUMBER: _ClassVar[int]
+    GUARDIAN_DISTRICT_FIELD_NUMBER: _ClassVar[int]
+    GUARDIAN_PERMIT_VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    CHILD_ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    decision: EnrollmentDecision
+    reasons: _containers.RepeatedCompositeFieldContainer[_common_pb2.Reason]
+    attestation: bytes
+    guardian_district: str
+    guardian_permit_valid_until: str
+    points: float
+    child_id_number: str
+    def __init__(self, decision: _Optional[_Union[EnrollmentDecision, str]] = ..., reasons: _Optional[_Iterable[_Union[_common_pb2.Reason, _Mapping]]] = ..., attestation: _Optional[bytes] = ..., guardian_district: _Optional[str] = ..., guardian_permit_valid_until: _Optional[str] = ..., points: _Optional[float] = ..., child_id_number: _Optional[str] = ...) -> None: ...
