@@ -19,17 +19,19 @@ class Progress:
     def __init__(self, out: TextIO, total: int | None = None) -> None:
         self.out, self.total, self.start, self._last = out, total, time.monotonic(), 0.0
 
-    def update(self, counts: _Counts) -> None:
+    def update(self, counts: _Counts, *, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self._last < 0.2:
+        if now - self._last < 0.2 and not force:
             return
         self._last = now
         rate = counts.read / max(now - self.start, 1e-9)
         line = (f"\r{counts.read:>10,} rows  {rate:>9,.0f} rows/s  "
                 f"accepted {counts.accepted:,}  rejected {counts.rejected:,}")
         if self.total:
-            eta = (self.total - counts.read) / rate if rate else 0
-            line += f"  ETA {eta:,.0f} s"
+            share = min(counts.read / self.total, 1.0)
+            filled = int(share * 24)
+            eta = max(self.total - counts.read, 0) / rate if rate else 0
+            line = f"\r[{'#' * filled}{'.' * (24 - filled)}] {share:4.0%}" + line[1:] + f"  ETA {eta:,.0f} s"
         self.out.write(line)
         self.out.flush()
 

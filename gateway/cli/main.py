@@ -62,16 +62,21 @@ def cmd_cert_revoke(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from adapters.common import UnreadableFile
-    from gateway.importer import ImportFailed, import_files
+    from gateway.importer import ImportFailed, count_lines, import_files
     from gateway.progress import Progress
 
     d = _data(args).require()
+    files = [Path(f) for f in args.files]
+    progress = None
+    if not args.json and sys.stderr.isatty():
+        progress = Progress(sys.stderr, total=count_lines([f for f in files if f.is_file()]))
     store = d.open_store()
-    progress = None if args.json or not sys.stderr.isatty() else Progress(sys.stderr)
     try:
-        summary = import_files(store, args.bureau, [Path(f) for f in args.files], d.rejects,
+        summary = import_files(store, args.bureau, files, d.rejects,
                                batch_size=d.config()["import"]["batch_size"],
                                on_progress=progress.update if progress else None)
+        if progress:
+            progress.update(summary, force=True)
     except (ImportFailed, UnreadableFile) as exc:
         raise CliError(str(exc)) from exc
     finally:

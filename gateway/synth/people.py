@@ -74,15 +74,15 @@ def _give_permit(rng: random.Random, p: SynthPerson, as_of: _dt.date, serial: in
     endorsed = issued + _dt.timedelta(days=365 * (years - 1))
     valid_until = endorsed + _dt.timedelta(days=365)
     state = "1"
-    if roll < 0.08:  # missed the last endorsement: lapsed though still recorded valid
-        valid_until = as_of - _dt.timedelta(days=rng.randrange(1, 200))
-    elif roll < 0.12:
+    lapsed = years >= 2 and roll < 0.08 or 0.14 <= roll < 0.18
+    if lapsed and years >= 2:  # the last endorsement was missed: valid until the previous anniversary
+        endorsed = issued + _dt.timedelta(days=365 * (years - 2))
+        valid_until = endorsed + _dt.timedelta(days=365)
+        state = "2" if roll >= 0.14 else "1"  # recorded expired, or lapsed though still recorded valid
+    elif 0.08 <= roll < 0.12:
         state = "3"
-    elif roll < 0.14:
+    elif 0.12 <= roll < 0.14:
         state = "4"
-    elif roll < 0.18:
-        state = "2"
-        valid_until = as_of - _dt.timedelta(days=rng.randrange(1, 400))
     p.permit_number = f"33{p.district[2:6]}{issued:%Y}{serial:07d}"
     p.permit_issued, p.permit_valid_until, p.endorsed_on, p.permit_state = issued, valid_until, endorsed, state
 
