@@ -551,3 +551,45 @@ def district(fields: Mapping[str, str], name: str, required: bool = True) -> Dis
         return District.parse(value)
     except InvalidDistrict:
         raise _unknown_code(name, value) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# bureaus that send more than one kind of file
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """One kind of file a bureau sends: its name prefix, a column only it has, its parser, its required columns."""
+
+    prefix: str
+    marker: str
+    label: str
+    parser: RowParser
+    required: tuple[str, ...]
+
+
+def _first_columns(path: StrPath) -> tuple[str, ...]:
+    """The CSV header, or for JSON Lines the field names of the first readable object."""
+    columns = file_columns(path)
+    if columns is not None:
+        return columns
+    for _, row in iter_rows(path):
+        if isinstance(row, dict):
+            return tuple(row)
+    return ()
+
+
+def parse_kinds(path: StrPath, kinds: Iterable[FileKind], bureau: str) -> Iterator[Parsed | Reject]:
+    """Dispatch by file-name prefix (any case); failing that, by a marker column; else UnreadableFile."""
+    kinds = tuple(kinds)
+    name = Path(path).name
+    chosen = next((k for k in kinds if name.lower().startswith(k.prefix)), None)
+    if chosen is None:
+        columns = _first_columns(path)
+        chosen = next((k for k in kinds if k.marker in columns), None)
+    if chosen is None:
+        prefixes = " nor ".join(k.prefix for k in kinds)
+        markers = " nor ".join(f"a {k.marker} ({k.label})" for k in kinds)
+        raise UnreadableFile(f"{name}: not {bureau} file: the name starts with neither {prefixes}, "
+                             f"and there is neither {markers} column")
+    return parse_file(path, chosen.parser, chosen.required)

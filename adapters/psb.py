@@ -33,7 +33,7 @@ from gateway.domain.records import (
     TalentDesignation,
 )
 
-FILE_GLOB = "jzdj_*"
+FILE_GLOBS = ("jzdj_*",)
 SOURCE = "psb"
 REQUIRED_COLUMNS: tuple[str, ...] = ("GMSFHM", "XM", "JZD_XZQH", "JZDJRQ", "ZSLX")
 # Everything else is optional as a column. HKXZ (农业/非农业) is deliberately absent from this module:

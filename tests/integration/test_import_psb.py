@@ -66,8 +66,8 @@ def test_legacy_hukou_nature_is_never_stored(data: DataDir, tmp_path: Path) -> N
 
 
 def test_unknown_bureau_and_unreadable_file_fail_clearly(data: DataDir, tmp_path: Path) -> None:
-    proc = run_cli("import", "--data", str(data.root), "--bureau", "hrss", str(tmp_path / "x.csv"), check=False)
-    assert proc.returncode == 1 and "not built yet" in proc.stderr
+    proc = run_cli("import", "--data", str(data.root), "--bureau", "civil", str(tmp_path / "x.csv"), check=False)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
     utf16 = tmp_path / "jzdj_u16.csv"
     utf16.write_text("GMSFHM,XM\n", encoding="utf-16")
     proc = run_cli("import", "--data", str(data.root), "--bureau", "psb", str(utf16), check=False)
