@@ -378,8 +378,8 @@ def test_reimporting_gives_the_same_result(tmp_path: Path) -> None:
 
 
 def test_file_glob() -> None:
-    assert psb.FILE_GLOB == "jzdj_*"
-    assert Path("jzdj_20240101.csv").match(psb.FILE_GLOB)
+    assert psb.FILE_GLOBS == ("jzdj_*",)
+    assert Path("jzdj_20240101.csv").match(psb.FILE_GLOBS[0])
 
 
 @pytest.mark.parametrize(
