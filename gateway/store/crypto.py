@@ -5,7 +5,6 @@ go through an HMAC of the canonical identity number that only a holder of the in
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 from pathlib import Path
@@ -47,6 +46,7 @@ class FieldCipher:
     def __init__(self, enc_key: bytes, index_key: bytes) -> None:
         self._aead = AESGCM(enc_key)
         self._index_key = index_key
+        self._id_cache: dict[str, bytes] = {}
 
     @classmethod
     def from_keys_dir(cls, keys_dir: Path) -> FieldCipher:
@@ -65,5 +65,17 @@ class FieldCipher:
         return self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], column.encode()).decode("utf-8")
 
     def blind(self, canonical: str, domain: str = "id") -> bytes:
-        """Keyed, deterministic index of a canonical value (an identity number by default)."""
-        return hmac.new(self._index_key, domain.encode() + b"\x00" + canonical.encode(), hashlib.sha256).digest()
+        """Keyed, deterministic index of a canonical value (an identity number by default).
+
+        Identity numbers repeat across consecutive rows (a person's months of contributions), so their
+        indexes are kept in a small bounded cache; other domains are computed each time.
+        """
+        if domain == "id":
+            hit = self._id_cache.get(canonical)
+            if hit is None:
+                if len(self._id_cache) >= 4096:
+                    self._id_cache.clear()
+                hit = self._id_cache[canonical] = hmac.digest(self._index_key, b"id\x00" + canonical.encode(),
+                                                              "sha256")
+            return hit
+        return hmac.digest(self._index_key, domain.encode() + b"\x00" + canonical.encode(), "sha256")
