@@ -1,4 +1,4 @@
-"""Which adapter reads which bureau's files: the one place a new bureau is added to the importer.
+"""Which adapter reads which bureau's files: the one place a new bureau is added to the importer and CLI.
 
 Each adapter module provides `FILE_GLOBS` and `parse(path) -> Iterator[Parsed | Reject]`.
 """
@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from adapters import housing, hrss, psb
+from adapters import agri, education, housing, hrss, market, psb
 
-BUREAUS: dict[str, ModuleType] = {"psb": psb, "hrss": hrss, "housing": housing}
-PLANNED = ("market", "agri", "education")  # ◆ DESIGN.md; being added in Stage 2
+BUREAUS: dict[str, ModuleType] = {
+    "psb": psb,
+    "hrss": hrss,
+    "housing": housing,
+    "market": market,
+    "agri": agri,
+    "education": education,
+}

@@ -169,7 +169,9 @@ def parser() -> argparse.ArgumentParser:
     revoke.set_defaults(fn=cmd_cert_revoke)
 
     imp = with_data(sub.add_parser("import", help="import a bureau's files"))
-    imp.add_argument("--bureau", required=True, choices=("psb", "hrss", "housing", "market", "agri", "education"))
+    from adapters.registry import BUREAUS
+
+    imp.add_argument("--bureau", required=True, choices=tuple(BUREAUS), help="whose files (adapters/registry.py)")
     imp.add_argument("--json", action="store_true", help="print the summary as JSON, no progress bar")
     imp.add_argument("files", nargs="+", metavar="FILE")
     imp.set_defaults(fn=cmd_import)

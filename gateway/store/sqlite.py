@@ -58,15 +58,20 @@ CREATE TABLE IF NOT EXISTS guardianships (
   guardian_enc BLOB NOT NULL, relation TEXT NOT NULL, mac BLOB NOT NULL,
   PRIMARY KEY (child, guardian, source)
 );
+-- Every version of a fact ever seen, once: a re-import of any file (even one holding two versions of
+-- one fact) finds all its versions present and changes nothing. The current version of a fact is the
+-- one first seen last (highest id).
 CREATE TABLE IF NOT EXISTS facts (
+  id INTEGER PRIMARY KEY,
   key BLOB NOT NULL,                 -- keyed digest of the fact's natural key (domain/records.NATURAL_KEYS)
   subject BLOB NOT NULL,             -- blind index of a person the fact is about (one row each)
   kind TEXT NOT NULL,
   body_enc BLOB NOT NULL,            -- the whole fact, encrypted (store/codec.py)
-  mac BLOB NOT NULL,
-  PRIMARY KEY (key, subject)
+  mac BLOB NOT NULL,                 -- keyed digest of the content: identifies the version
+  UNIQUE (key, subject, mac)
 );
 CREATE INDEX IF NOT EXISTS facts_subject ON facts(subject, kind);
+CREATE INDEX IF NOT EXISTS facts_key ON facts(key, subject);
 CREATE TABLE IF NOT EXISTS access_log (
   seq INTEGER PRIMARY KEY,
   time TEXT NOT NULL, principal TEXT NOT NULL, serial TEXT NOT NULL, role TEXT NOT NULL,
@@ -165,18 +170,15 @@ class SqliteStore:
     def _save_fact(self, fact: Fact) -> bool:
         c = self._cipher
         key = c.blind(codec.key_text(fact, NATURAL_KEYS[type(fact)]), "fact")
-        body = codec.encode(fact)
-        mac = c.blind(body.decode("utf-8"), "content")
-        subjects = [c.blind(s.value) for s in fact_subjects(fact)]
-        rows = self._db.execute("SELECT subject, mac FROM facts WHERE key=?", (key,)).fetchall()
-        if sorted(r[0] for r in rows) == sorted(subjects) and all(r[1] == mac for r in rows):
-            return False
-        self._db.execute("DELETE FROM facts WHERE key=?", (key,))
+        body = codec.encode(fact).decode("utf-8")
+        mac = c.blind(body, "content")
         kind = type(fact).__name__
-        self._db.executemany("INSERT INTO facts (key, subject, kind, body_enc, mac) VALUES (?,?,?,?,?)",
-                             [(key, s, kind, c.encrypt(body.decode("utf-8"), f"facts.{kind}"), mac)
-                              for s in subjects])
-        return True
+        changed = False
+        for subject in {c.blind(s.value) for s in fact_subjects(fact)}:
+            cur = self._db.execute("INSERT OR IGNORE INTO facts (key, subject, kind, body_enc, mac) VALUES (?,?,?,?,?)",
+                                   (key, subject, kind, c.encrypt(body, f"facts.{kind}"), mac))
+            changed = changed or cur.rowcount > 0
+        return changed
 
     def save_rows(self, rows: Sequence[Sequence[Record]]) -> list[bool]:
         with self._lock:
@@ -223,11 +225,14 @@ class SqliteStore:
                 for g, rel, src in rows]
 
     def facts(self, who: IdNumber, kind: type | None = None) -> list[Fact]:
-        sql, args = "SELECT kind, body_enc FROM facts WHERE subject=?", [self._cipher.blind(who.value)]
+        subject = self._cipher.blind(who.value)
+        sql = ("SELECT f.kind, f.body_enc FROM facts f WHERE f.subject=? AND f.id = "
+               "(SELECT max(g.id) FROM facts g WHERE g.key=f.key AND g.subject=f.subject)")
+        args: list[object] = [subject]
         if kind is not None:
-            sql += " AND kind=?"
+            sql += " AND f.kind=?"
             args.append(kind.__name__)
-        rows = self._query(sql + " ORDER BY rowid", tuple(args))
+        rows = self._query(sql + " ORDER BY f.id", tuple(args))
         return [codec.decode(self._cipher.decrypt(b, f"facts.{k}").encode("utf-8")) for k, b in rows]
 
     # --- access log ----------------------------------------------------------------------------

@@ -45,5 +45,5 @@ def test_valid_elsewhere_is_valid_but_no_local_services() -> None:
 
 def test_the_mapping_fills_the_dialect_proto_by_its_json_names() -> None:
     msg = json_format.ParseDict(_answer("1"), permit_status_pb2.GetPermitStatusResponse())
-    assert msg.DE02_01_030_00 == WHO.masked() and list(msg.FWXM) == ["S-3", "C-6"]
+    assert WHO.masked() == msg.DE02_01_030_00 and list(msg.FWXM) == ["S-3", "C-6"]
     assert set(json_format.MessageToDict(msg)) == {"DE02.01.030.00", "JZZZT", "JZZYXQ", "FWXM"}
