@@ -4,6 +4,7 @@ R-STUDY reads enrolments; CheckEnrollment reads the guardians the school system 
 """
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
 
 from adapters.common import (
@@ -11,6 +12,7 @@ from adapters.common import (
     Reject,
     RowError,
     StrPath,
+    clean,
     code,
     id_number,
     month,
@@ -19,6 +21,7 @@ from adapters.common import (
 )
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber
 from gateway.domain.records import Enrolment, EnrolmentStatus, Guardianship, Record, SchoolStage
+from gateway.rules.enrollment import EnrollmentDecision, Outcome
 
 SOURCE = "education"
 
@@ -99,3 +102,49 @@ def parse_row(fields: dict[str, str]) -> tuple[Record, ...]:
 def parse(path: StrPath) -> Iterator[Parsed | Reject]:
     """Parsed / Reject per data line of an `xj_*` file; raises UnreadableFile for an unreadable file."""
     return parse_file(path, parse_row, REQUIRED_COLUMNS)
+
+
+# --- outbound: the enrolment system's answer (BUREAU-SCHEMAS.md, Education Bureau, outbound) ---
+
+RXZG = {Outcome.ENTITLED: "1", Outcome.NOT_ENTITLED: "0", Outcome.NEEDS_REVIEW: "9"}
+
+
+class BadChildReference(ValueError):
+    """XJH and SFZJH of a request do not name one child; `field` says which to fix."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+
+
+def child_from_request(xjh: str, sfzjh: str) -> tuple[str, str]:
+    """(identity number as text, the field it came from) from a request naming the child by XJH or SFZJH."""
+    x, s = clean(xjh).upper(), clean(sfzjh)
+    if not x and not s:
+        raise BadChildReference("SFZJH", "give the child's XJH or SFZJH")
+    if x and not x.startswith("G"):
+        raise BadChildReference("XJH", "a national student number is G followed by the identity number")
+    if x and s:
+        try:
+            same = IdNumber.parse(x[1:]) == IdNumber.parse(s)
+        except InvalidIdNumber:
+            same = True  # whichever is invalid is reported by the identity check that follows
+        if not same:
+            raise BadChildReference("XJH", "XJH and SFZJH name different children")
+    return (x[1:], "XJH") if x else (s, "SFZJH")
+
+
+def enrollment_fields(decision: EnrollmentDecision, child_shown: str, asked_by: str, points: float | None,
+                      attestation: bytes) -> dict[str, object]:
+    """The enrolment system's answer; `child_shown` is the identity number as the school may see it."""
+    fields: dict[str, object] = {
+        "XJH" if asked_by == "XJH" else "SFZJH": ("G" + child_shown) if asked_by == "XJH" else child_shown,
+        "RXZG": RXZG[decision.outcome],
+        "ZGYY": [{"DM": r.code, "MC": r.message} for r in decision.reasons],
+        "JZD_XZQH": decision.guardian_district,
+        "JZZYXQ": decision.guardian_valid_until.isoformat() if decision.guardian_valid_until else "",
+        "PZ": base64.b64encode(attestation).decode("ascii"),
+    }
+    if points is not None:
+        fields["JFZ"] = points
+    return fields

@@ -120,12 +120,12 @@ def init(root: Path) -> list[str]:
     if not d.config_file.exists():
         d.config_file.write_text(importlib.resources.files("gateway").joinpath("defaults.toml").read_text("utf-8"))
         created.append("config.toml")
-    if not d.policies.exists():
-        d.policies.mkdir()
-        for item in shipped_policies().iterdir():
-            if item.name.endswith((".conf", ".csv", ".toml")):
-                (d.policies / item.name).write_bytes(item.read_bytes())
-        created.append("policies/ (copied from the shipped defaults)")
+    d.policies.mkdir(exist_ok=True)
+    for item in shipped_policies().iterdir():  # files added by an upgrade arrive; edited ones are kept
+        target = d.policies / item.name
+        if item.name.endswith((".conf", ".csv", ".toml")) and not target.exists():
+            target.write_bytes(item.read_bytes())
+            created.append(f"policies/{item.name} (the shipped default)")
     if not d.database.exists():
         d.open_store().close()
         created.append("gateway.db")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gateway import datadir
 from gateway.datadir import DataDir, DataDirError
+from gateway.policy.catalogue import PolicyError
 
 
 class CliError(Exception):
@@ -215,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (CliError, DataDirError) as exc:
+    except (CliError, DataDirError, PolicyError) as exc:
         print(f"permitgw: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -82,7 +82,7 @@ def build_table(directory: Path) -> PolicyTable:
     """Load and validate the three policy files and precompute every decision."""
     for name in (MODEL_FILE, POLICY_FILE, CATALOGUE_FILE):
         if not (directory / name).is_file():
-            raise PolicyError(f"policy file missing: {directory / name}")
+            raise PolicyError(f"policy file missing: {directory / name} (`permitgw init` adds missing shipped files)")
     cat = load_catalogue(directory / CATALOGUE_FILE)
     try:
         enforcer = casbin.Enforcer(str(directory / MODEL_FILE), str(directory / POLICY_FILE))

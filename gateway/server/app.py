@@ -18,13 +18,16 @@ from gateway.datadir import DataDir
 from gateway.identity.ca import server_credentials_material
 from gateway.identity.revocation import RevocationList
 from gateway.policy.decisions import PolicyEngine
+from gateway.policy.rulefiles import load_enrollment
+from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
 from gateway.server.permit_service import PermitService
 from gateway.store.sqlite import SqliteStore
+from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
 from permitgw.health.v1 import permit_status_pb2_grpc as hospital_pb2_grpc
-from permitgw.v1 import permit_pb2, permit_pb2_grpc
+from permitgw.v1 import entitlement_pb2, entitlement_pb2_grpc, permit_pb2, permit_pb2_grpc
 
 log = logging.getLogger("permitgw.server")
 
@@ -52,15 +55,24 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
     cfg = data.config()
     store = data.open_store()
     gate = Gate(store, PolicyEngine(data.policies), RevocationList(data.certs / "revoked.txt"))
+    enrollment = load_enrollment(data.policies)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))
-    permit_pb2_grpc.add_PermitServiceServicer_to_server(PermitService(gate), server)
-    hospital_pb2_grpc.add_HealthPermitServiceServicer_to_server(HealthPermitService(gate), server)
+    services = (
+        (permit_pb2, "PermitService", permit_pb2_grpc.add_PermitServiceServicer_to_server, PermitService(gate)),
+        (hospital_pb2, "HealthPermitService", hospital_pb2_grpc.add_HealthPermitServiceServicer_to_server,
+         HealthPermitService(gate)),
+        (entitlement_pb2, "EntitlementService", entitlement_pb2_grpc.add_EntitlementServiceServicer_to_server,
+         EntitlementService(gate, enrollment)),
+        (education_pb2, "EnrollmentService", education_pb2_grpc.add_EnrollmentServiceServicer_to_server,
+         EducationEnrollmentService(gate, enrollment)),
+    )
+    for _, _, add, servicer in services:
+        add(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = (permit_pb2.DESCRIPTOR.services_by_name["PermitService"].full_name,
-             hospital_pb2.DESCRIPTOR.services_by_name["HealthPermitService"].full_name,
-             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
-    reflection.enable_server_reflection(names, server)
+    names = [module.DESCRIPTOR.services_by_name[name].full_name for module, name, _, _ in services]
+    reflection.enable_server_reflection((*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                                         reflection.SERVICE_NAME), server)
     key, chain, ca = server_credentials_material(data.keys)
     creds = grpc.ssl_server_credentials([(key, chain)], root_certificates=ca, require_client_auth=True)
     try:
@@ -72,7 +84,7 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
         store.close()
         raise ListenError(f"cannot listen on {listen}: address in use or not valid")
     server.start()
-    for name in ("", *names[:2]):
+    for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(server, port, store, health_servicer)
 

@@ -107,11 +107,17 @@ class Gate:
                                            {"role": principal.role, "purpose": call.purpose})
         return principal
 
-    def subject(self, call: Call, raw: str, field_name: str) -> IdNumber:
+    @staticmethod
+    def identity(raw: str, field_name: str) -> IdNumber:
+        """An identity number from a request field, or INVALID_ARGUMENT naming the field (never the value)."""
         try:
-            who = IdNumber.parse(raw)
+            return IdNumber.parse(raw)
         except InvalidIdNumber as exc:
             raise errors.invalid_argument(field_name, str(exc)) from exc
+
+    def subject(self, call: Call, raw: str, field_name: str) -> IdNumber:
+        """The person the request is about: validated, and noted for the access log by blind index."""
+        who = self.identity(raw, field_name)
         call.subject = self.store.subject_index(who)
         return who
 

@@ -7,12 +7,7 @@ call — allowed or not — is in the access log with no plaintext identity numb
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import re
-import signal
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -23,77 +18,15 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
 from gateway.client import channel
-from gateway.synth import psb
-from gateway.synth.people import SynthPerson, residents
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
-from tests.conftest import BIN, run_cli
+from tests.conftest import run_cli
+from tests.e2e.conftest import Gateway, error_info, valid_holder
 
 GPS = "permitgw.v1.PermitService/GetPermitStatus"
 
 
-class Gateway:
-    def __init__(self, root: Path, address: str, proc: subprocess.Popen[str], people: list[SynthPerson]) -> None:
-        self.root, self.address, self.proc, self.people = root, address, proc, people
-        self.data = root / "data"
-
-    def cert(self, name: str, role: str, district: str) -> Path:
-        prefix = self.root / name
-        if not Path(f"{prefix}.crt").exists():
-            run_cli("cert", "issue", "--data", str(self.data), "--role", role, "--org", f"ORG-{name}",
-                    "--name", f"{name} 机构", "--district", district, "--out", str(prefix))
-        return prefix
-
-    def ask(self, prefix: Path, id_number: str, purpose: str, metadata: tuple[tuple[str, str], ...] = ()
-            ) -> permit_pb2.GetPermitStatusResponse:
-        req = permit_pb2.GetPermitStatusRequest(
-            context=common_pb2.RequestContext(purpose=purpose, case_id="CASE-1", operator_id="OP-7"),
-            id_number=id_number)
-        with channel(self.address, prefix) as ch:
-            return permit_pb2_grpc.PermitServiceStub(ch).GetPermitStatus(req, timeout=10, metadata=metadata)
-
-    def log(self) -> list[dict[str, object]]:
-        out = run_cli("audit", "search", "--data", str(self.data), "--json").stdout
-        return [json.loads(line) for line in out.splitlines()]
-
-
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    root = tmp_path_factory.mktemp("e2e")
-    data = root / "data"
-    run_cli("init", "--data", str(data))
-    people = residents(60, seed=5)
-    src = root / "jzdj_e2e.csv"
-    psb.write(src, people, seed=5, messy_rate=0.0, encoding="gb18030")
-    summary = json.loads(run_cli("import", "--data", str(data), "--bureau", "psb", "--json", str(src)).stdout)
-    assert summary["read"] == len(people) == summary["accepted"] and summary["rejected"] == 0
-    proc = subprocess.Popen([str(BIN / "permitgw"), "serve", "--data", str(data), "--listen", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline() if proc.stdout else ""
-    m = re.search(r"serving on (\S+)", line)
-    assert m, f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
-    g = Gateway(root, m.group(1), proc, people)
-    yield g
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=15) == 0
-
-
-def _valid_holder(g: Gateway) -> SynthPerson:
-    today = _dt.date.today()
-    return next(p for p in g.people if p.permit_state == "1" and p.permit_valid_until >= today)
-
-
-def _error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo:
-    st = rpc_status.from_call(err)  # type: ignore[arg-type]
-    assert st is not None, "the error must carry google.rpc details"
-    for d in st.details:
-        info = error_details_pb2.ErrorInfo()
-        if d.Unpack(info):
-            return info
-    raise AssertionError("no ErrorInfo in the error details")
-
-
 def test_school_is_answered_with_masked_identity(gw: Gateway) -> None:
-    holder = _valid_holder(gw)
+    holder = valid_holder(gw)
     answer = gw.ask(gw.cert("school", "school", "330203"), holder.id_number, "compulsory-education")
     assert answer.status == permit_pb2.PERMIT_STATUS_VALID
     assert answer.valid_until == holder.permit_valid_until.isoformat()
@@ -121,7 +54,7 @@ def test_every_status_is_reported(gw: Gateway) -> None:
 
 
 def test_police_see_the_whole_number(gw: Gateway) -> None:
-    holder = _valid_holder(gw)
+    holder = valid_holder(gw)
     answer = gw.ask(gw.cert("police", "police", "330203"), holder.id_number, "permit-administration")
     assert answer.id_number == holder.id_number
 
@@ -129,13 +62,13 @@ def test_police_see_the_whole_number(gw: Gateway) -> None:
 @pytest.mark.parametrize("purpose", ["compulsory-education", "", "housing-security", "made-up"])
 def test_hospital_with_a_purpose_its_role_may_not_use_is_refused(gw: Gateway, purpose: str) -> None:
     with pytest.raises(grpc.RpcError) as exc:
-        gw.ask(gw.cert("hospital", "health", "330212"), _valid_holder(gw).id_number, purpose)
+        gw.ask(gw.cert("hospital", "health", "330212"), valid_holder(gw).id_number, purpose)
     assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert _error_info(exc.value).reason == "PURPOSE_NOT_ALLOWED"
+    assert error_info(exc.value).reason == "PURPOSE_NOT_ALLOWED"
 
 
 def test_bad_identity_number_is_invalid_argument_naming_the_field(gw: Gateway) -> None:
-    holder = _valid_holder(gw)
+    holder = valid_holder(gw)
     bad = holder.id_number[:-1] + ("0" if holder.id_number[-1] != "0" else "1")
     with pytest.raises(grpc.RpcError) as exc:
         gw.ask(gw.cert("school", "school", "330203"), bad, "compulsory-education")
@@ -150,7 +83,7 @@ def test_bad_identity_number_is_invalid_argument_naming_the_field(gw: Gateway) -
 def test_identity_claimed_in_metadata_is_ignored(gw: Gateway) -> None:
     school = gw.cert("school", "school", "330203")
     with pytest.raises(grpc.RpcError) as exc:
-        gw.ask(school, _valid_holder(gw).id_number, "permit-administration",
+        gw.ask(school, valid_holder(gw).id_number, "permit-administration",
                metadata=(("x-role", "police"), ("x-principal", "police/330203/PSB"), ("role", "police")))
     assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert gw.log()[-1]["role"] == "school"
@@ -160,7 +93,7 @@ def test_no_client_certificate_no_connection(gw: Gateway) -> None:
     ca = Path(f"{gw.cert('school', 'school', '330203')}.ca.crt").read_bytes()
     creds = grpc.ssl_channel_credentials(root_certificates=ca)
     with grpc.secure_channel(gw.address, creds, options=[("grpc.ssl_target_name_override", "localhost")]) as ch:
-        req = permit_pb2.GetPermitStatusRequest(id_number=_valid_holder(gw).id_number)
+        req = permit_pb2.GetPermitStatusRequest(id_number=valid_holder(gw).id_number)
         with pytest.raises(grpc.RpcError) as exc:
             permit_pb2_grpc.PermitServiceStub(ch).GetPermitStatus(req, timeout=5)
     assert exc.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -175,13 +108,13 @@ def test_certificate_from_another_ca_is_refused(gw: Gateway, tmp_path: Path) -> 
     # trust our gateway's server certificate, but present a client certificate from the other CA
     Path(f"{prefix}.ca.crt").write_bytes(Path(f"{gw.cert('school', 'school', '330203')}.ca.crt").read_bytes())
     with pytest.raises(grpc.RpcError) as exc:
-        gw.ask(prefix, _valid_holder(gw).id_number, "permit-administration")
+        gw.ask(prefix, valid_holder(gw).id_number, "permit-administration")
     assert exc.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_revoked_certificate_is_refused_within_five_seconds(gw: Gateway) -> None:
     prefix = gw.cert("revokee", "school", "330205")
-    holder = _valid_holder(gw)
+    holder = valid_holder(gw)
     gw.ask(prefix, holder.id_number, "compulsory-education")
     serial = format(__import__("cryptography.x509", fromlist=["x"]).load_pem_x509_certificate(
         Path(f"{prefix}.crt").read_bytes()).serial_number, "x")
@@ -192,7 +125,7 @@ def test_revoked_certificate_is_refused_within_five_seconds(gw: Gateway) -> None
             gw.ask(prefix, holder.id_number, "compulsory-education")
         except grpc.RpcError as err:
             assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-            assert _error_info(err).reason == "CERTIFICATE_REVOKED"
+            assert error_info(err).reason == "CERTIFICATE_REVOKED"
             break
         assert time.monotonic() < deadline, "revocation not in force after 5 s"
         time.sleep(0.2)
@@ -216,7 +149,7 @@ def test_health_and_reflection(gw: Gateway) -> None:
 
 def test_every_call_is_logged_without_plaintext(gw: Gateway) -> None:
     school = gw.cert("school", "school", "330203")
-    holder = _valid_holder(gw)
+    holder = valid_holder(gw)
     before = len(gw.log())
     gw.ask(school, holder.id_number, "compulsory-education")
     with pytest.raises(grpc.RpcError):
@@ -259,7 +192,7 @@ def _ask_health(g: Gateway, prefix: Path, id_number: str, purpose: str) -> objec
 def test_hospital_dialect_answers_in_data_elements(gw: Gateway) -> None:
     from google.protobuf import json_format
 
-    holder = _valid_holder(gw)
+    holder = valid_holder(gw)
     hospital = gw.cert(f"hospital-{holder.district}", "health", holder.district)
     answer = _ask_health(gw, hospital, holder.id_number, "public-health")
     assert json_format.MessageToDict(answer) == {
@@ -271,11 +204,11 @@ def test_hospital_dialect_answers_in_data_elements(gw: Gateway) -> None:
 
 
 def test_hospital_dialect_is_authorised_and_logged_like_the_canonical_api(gw: Gateway) -> None:
-    holder = _valid_holder(gw)
+    holder = valid_holder(gw)
     with pytest.raises(grpc.RpcError) as exc:
         _ask_health(gw, gw.cert("school", "school", "330203"), holder.id_number, "compulsory-education")
     assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert _error_info(exc.value).reason == "POLICY_DENIED"  # a school's purpose, but not this dialect
+    assert error_info(exc.value).reason == "POLICY_DENIED"  # a school's purpose, but not this dialect
     assert (gw.log()[-1]["method"], gw.log()[-1]["decision"]) == (HEALTH_GPS, "deny")
     with pytest.raises(grpc.RpcError) as exc:
         _ask_health(gw, gw.cert("hospital", "health", "330212"), "33020319990230123X", "public-health")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from permitgw.v1 import common_pb2 as permitgw_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%permitgw/education/v1/education.proto\x12\x15permitgw.education.v1\x1a\x18permitgw/v1/common.proto\"\x88\x01\n\x16\x43heckEnrollmentRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x0b\n\x03XJH\x18\x02 \x01(\t\x12\r\n\x05SFZJH\x18\x03 \x01(\t\x12\x11\n\tJHR1SFZJH\x18\x04 \x01(\t\x12\x11\n\tJHR2SFZJH\x18\x05 \x01(\t\"\"\n\x08ZGYYItem\x12\n\n\x02\x44M\x18\x01 \x01(\t\x12\n\n\x02MC\x18\x02 \x01(\t\"\xba\x01\n\x17\x43heckEnrollmentResponse\x12\x0b\n\x03XJH\x18\x01 \x01(\t\x12\r\n\x05SFZJH\x18\x02 \x01(\t\x12\x0c\n\x04RXZG\x18\x03 \x01(\t\x12-\n\x04ZGYY\x18\x04 \x03(\x0b\x32\x1f.permitgw.education.v1.ZGYYItem\x12\x10\n\x08JZD_XZQH\x18\x05 \x01(\t\x12\x0e\n\x06JZZYXQ\x18\x06 \x01(\t\x12\x10\n\x03JFZ\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\n\n\x02PZ\x18\x08 \x01(\x0c\x42\x06\n\x04_JFZ2\x85\x01\n\x11\x45nrollmentService\x12p\n\x0f\x43heckEnrollment\x12-.permitgw.education.v1.CheckEnrollmentRequest\x1a..permitgw.education.v1.CheckEnrollmentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%permitgw/education/v1/education.proto\x12\x15permitgw.education.v1\x1a\x18permitgw/v1/common.proto\"\x88\x01\n\x16\x43heckEnrollmentRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x0b\n\x03XJH\x18\x02 \x01(\t\x12\r\n\x05SFZJH\x18\x03 \x01(\t\x12\x11\n\tJHR1SFZJH\x18\x04 \x01(\t\x12\x11\n\tJHR2SFZJH\x18\x05 \x01(\t\"\"\n\x08ZGYYItem\x12\n\n\x02\x44M\x18\x01 \x01(\t\x12\n\n\x02MC\x18\x02 \x01(\t\"\xc4\x01\n\x17\x43heckEnrollmentResponse\x12\x0b\n\x03XJH\x18\x01 \x01(\t\x12\r\n\x05SFZJH\x18\x02 \x01(\t\x12\x0c\n\x04RXZG\x18\x03 \x01(\t\x12-\n\x04ZGYY\x18\x04 \x03(\x0b\x32\x1f.permitgw.education.v1.ZGYYItem\x12\x1a\n\x08JZD_XZQH\x18\x05 \x01(\tR\x08JZD_XZQH\x12\x0e\n\x06JZZYXQ\x18\x06 \x01(\t\x12\x10\n\x03JFZ\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\n\n\x02PZ\x18\x08 \x01(\x0c\x42\x06\n\x04_JFZ2\x85\x01\n\x11\x45nrollmentService\x12p\n\x0f\x43heckEnrollment\x12-.permitgw.education.v1.CheckEnrollmentRequest\x1a..permitgw.education.v1.CheckEnrollmentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,7 +37,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ZGYYITEM']._serialized_start=229
   _globals['_ZGYYITEM']._serialized_end=263
   _globals['_CHECKENROLLMENTRESPONSE']._serialized_start=266
-  _globals['_CHECKENROLLMENTRESPONSE']._serialized_end=452
-  _globals['_ENROLLMENTSERVICE']._serialized_start=455
-  _globals['_ENROLLMENTSERVICE']._serialized_end=588
+  _globals['_CHECKENROLLMENTRESPONSE']._serialized_end=462
+  _globals['_ENROLLMENTSERVICE']._serialized_start=465
+  _globals['_ENROLLMENTSERVICE']._serialized_end=598
 # @@protoc_insertion_point(module_scope)

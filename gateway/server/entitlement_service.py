@@ -1,0 +1,87 @@
+"""permitgw.v1.EntitlementService and its education dialect: may this child enrol (S-1)?
+
+Thin: authenticate → authorise → decide (rules/enrollment.py) → project → log → answer, shared by both.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf import json_format
+
+from adapters import education
+from gateway.audit.entry import Decision
+from gateway.domain.idnumber import IdNumber
+from gateway.identity.principal import Principal
+from gateway.policy.projection import present_id
+from gateway.rules.enrollment import EnrollmentDecision, EnrollmentSettings, Outcome, check_enrollment
+from gateway.server import errors
+from gateway.server.gate import Call, Gate, handler
+from permitgw.education.v1 import education_pb2, education_pb2_grpc
+from permitgw.v1 import common_pb2, entitlement_pb2, entitlement_pb2_grpc
+
+SERVICE = "permitgw.v1.EntitlementService"
+CHECK_ENROLLMENT = f"{SERVICE}/CheckEnrollment"
+EDU_SERVICE = "permitgw.education.v1.EnrollmentService"
+EDU_CHECK_ENROLLMENT = f"{EDU_SERVICE}/CheckEnrollment"
+
+_OUTCOME = {
+    Outcome.ENTITLED: entitlement_pb2.ENROLLMENT_DECISION_ENTITLED,
+    Outcome.NOT_ENTITLED: entitlement_pb2.ENROLLMENT_DECISION_NOT_ENTITLED,
+    Outcome.NEEDS_REVIEW: entitlement_pb2.ENROLLMENT_DECISION_NEEDS_REVIEW,
+}
+
+
+def decide_enrollment(gate: Gate, settings: EnrollmentSettings, call: Call, context: Any, req_ctx: Any,
+                      child_raw: str, child_field: str, guardians_raw: Sequence[tuple[str, str]]
+                      ) -> tuple[Principal, IdNumber, EnrollmentDecision]:
+    """The school's district comes from its certificate only; guardians are (raw, field name) pairs."""
+    principal = gate.admit(call, context, req_ctx, child_raw)
+    child = gate.subject(call, child_raw, child_field)
+    guardians = [gate.identity(raw, name) for raw, name in guardians_raw if raw.strip()]
+    store = gate.store
+    ships = store.guardianships(child)
+    people = {*guardians, *(g.guardian for g in ships)}
+    permits = {g: store.permits(g) for g in people}
+    decision = check_enrollment(child, guardians, ships, permits, principal.district, gate.today(), settings)
+    return principal, child, decision
+
+
+class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
+    def __init__(self, gate: Gate, settings: EnrollmentSettings) -> None:
+        self.gate, self.settings = gate, settings
+
+    @handler(CHECK_ENROLLMENT)
+    def CheckEnrollment(self, request: Any, context: Any, call: Call) -> entitlement_pb2.CheckEnrollmentResponse:
+        guardians = [(raw, f"guardian_id_numbers[{i}]") for i, raw in enumerate(request.guardian_id_numbers)]
+        principal, child, d = decide_enrollment(self.gate, self.settings, call, context, request.context,
+                                                request.child_id_number, "child_id_number", guardians)
+        answer = entitlement_pb2.CheckEnrollmentResponse(
+            decision=_OUTCOME[d.outcome],
+            reasons=[common_pb2.Reason(code=r.code, message=r.message) for r in d.reasons],
+            guardian_district=d.guardian_district,
+            guardian_permit_valid_until=d.guardian_valid_until.isoformat() if d.guardian_valid_until else "",
+            child_id_number=present_id(child, principal.role, self.gate.policy.table.catalogue))
+        self.gate.log(call, Decision.ALLOW, d.reasons[0].code)
+        return answer
+
+
+class EducationEnrollmentService(education_pb2_grpc.EnrollmentServiceServicer):
+    def __init__(self, gate: Gate, settings: EnrollmentSettings) -> None:
+        self.gate, self.settings = gate, settings
+
+    @handler(EDU_CHECK_ENROLLMENT)
+    def CheckEnrollment(self, request: Any, context: Any, call: Call) -> education_pb2.CheckEnrollmentResponse:
+        try:
+            child_raw, field = education.child_from_request(request.XJH, request.SFZJH)
+        except education.BadChildReference as exc:
+            self.gate.admit(call, context, request.context)  # refusals outrank argument errors
+            raise errors.invalid_argument(exc.field, str(exc)) from exc
+        guardians = [(request.JHR1SFZJH, "JHR1SFZJH"), (request.JHR2SFZJH, "JHR2SFZJH")]
+        principal, child, d = decide_enrollment(self.gate, self.settings, call, context, request.context,
+                                                child_raw, field, guardians)
+        shown = present_id(child, principal.role, self.gate.policy.table.catalogue)
+        fields = education.enrollment_fields(d, shown, field, None, b"")
+        answer = json_format.ParseDict(fields, education_pb2.CheckEnrollmentResponse())
+        self.gate.log(call, Decision.ALLOW, d.reasons[0].code)
+        return answer

@@ -1,0 +1,87 @@
+"""The e2e fixture: one real `permitgw serve` process over real mTLS, with a synthetic population imported.
+
+Certificates come from `permitgw cert issue`; tests ask as the bureaus would, through gateway.client.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from gateway.client import channel
+from gateway.synth import psb
+from gateway.synth.people import SynthPerson, residents
+from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
+from tests.conftest import BIN, run_cli
+
+
+class Gateway:
+    def __init__(self, root: Path, address: str, proc: subprocess.Popen[str], people: list[SynthPerson]) -> None:
+        self.root, self.address, self.proc, self.people = root, address, proc, people
+        self.data = root / "data"
+
+    def cert(self, name: str, role: str, district: str) -> Path:
+        prefix = self.root / name
+        if not Path(f"{prefix}.crt").exists():
+            run_cli("cert", "issue", "--data", str(self.data), "--role", role, "--org", f"ORG-{name}",
+                    "--name", f"{name} 机构", "--district", district, "--out", str(prefix))
+        return prefix
+
+    def ask(self, prefix: Path, id_number: str, purpose: str, metadata: tuple[tuple[str, str], ...] = ()
+            ) -> permit_pb2.GetPermitStatusResponse:
+        req = permit_pb2.GetPermitStatusRequest(
+            context=common_pb2.RequestContext(purpose=purpose, case_id="CASE-1", operator_id="OP-7"),
+            id_number=id_number)
+        with channel(self.address, prefix) as ch:
+            return permit_pb2_grpc.PermitServiceStub(ch).GetPermitStatus(req, timeout=10, metadata=metadata)
+
+    def log(self) -> list[dict[str, object]]:
+        out = run_cli("audit", "search", "--data", str(self.data), "--json").stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+
+@pytest.fixture(scope="session")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    root = tmp_path_factory.mktemp("e2e")
+    data = root / "data"
+    run_cli("init", "--data", str(data))
+    people = residents(150, seed=5)
+    src = root / "jzdj_e2e.csv"
+    psb.write(src, people, seed=5, messy_rate=0.0, encoding="gb18030")
+    summary = json.loads(run_cli("import", "--data", str(data), "--bureau", "psb", "--json", str(src)).stdout)
+    assert summary["read"] == len(people) == summary["accepted"] and summary["rejected"] == 0
+    proc = subprocess.Popen([str(BIN / "permitgw"), "serve", "--data", str(data), "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline() if proc.stdout else ""
+    m = re.search(r"serving on (\S+)", line)
+    assert m, f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+    g = Gateway(root, m.group(1), proc, people)
+    yield g
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+
+
+def valid_holder(g: Gateway) -> SynthPerson:
+    today = _dt.date.today()
+    return next(p for p in g.people if p.permit_state == "1" and p.permit_valid_until >= today)
+
+
+def error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo:
+    st = rpc_status.from_call(err)  # type: ignore[arg-type]
+    assert st is not None, "the error must carry google.rpc details"
+    for d in st.details:
+        info = error_details_pb2.ErrorInfo()
+        if d.Unpack(info):
+            return info
+    raise AssertionError("no ErrorInfo in the error details")
+
+

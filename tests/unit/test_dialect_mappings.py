@@ -1,0 +1,67 @@
+"""Bureau dialects: JSON field names are exactly BUREAU-SCHEMAS.md's, and the education mapping is right."""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+
+import pytest
+from google.protobuf import json_format
+
+from adapters import education
+from gateway.rules.enrollment import EnrollmentDecision, Outcome
+from gateway.rules.reasons import Reason
+from permitgw.education.v1 import education_pb2
+from permitgw.health.v1 import permit_status_pb2
+from tests.helpers import make_id
+
+A = make_id("340102", _dt.date(1988, 1, 1), 11)
+B = make_id("411302", _dt.date(1987, 6, 7), 22)
+
+DIALECT_MESSAGES = [m for mod in (education_pb2, permit_status_pb2)
+                    for m in mod.DESCRIPTOR.message_types_by_name.values()]
+
+
+@pytest.mark.parametrize("message", DIALECT_MESSAGES, ids=lambda m: m.full_name)
+def test_json_names_are_the_bureaus_own(message: object) -> None:
+    for f in message.fields:  # type: ignore[attr-defined]
+        if f.name == "context":
+            continue
+        assert f.json_name == f.name.replace("_", ".") if f.name.startswith("DE") else f.json_name == f.name, f.name
+
+
+def _decision(outcome: Outcome) -> EnrollmentDecision:
+    return EnrollmentDecision(outcome, (Reason("S-1", "ok"), Reason("X", "note")), None, "330203",
+                              _dt.date(2027, 3, 1))
+
+
+@pytest.mark.parametrize(("outcome", "rxzg"), [(Outcome.ENTITLED, "1"), (Outcome.NOT_ENTITLED, "0"),
+                                               (Outcome.NEEDS_REVIEW, "9")])
+def test_enrollment_fields(outcome: Outcome, rxzg: str) -> None:
+    f = education.enrollment_fields(_decision(outcome), "340102********0110", "SFZJH", None, b"sig")
+    assert f == {"SFZJH": "340102********0110", "RXZG": rxzg,
+                 "ZGYY": [{"DM": "S-1", "MC": "ok"}, {"DM": "X", "MC": "note"}],
+                 "JZD_XZQH": "330203", "JZZYXQ": "2027-03-01", "PZ": base64.b64encode(b"sig").decode()}
+    msg = json_format.ParseDict(f, education_pb2.CheckEnrollmentResponse())
+    assert msg.PZ == b"sig" and not msg.HasField("JFZ")
+
+
+def test_points_and_student_number() -> None:
+    f = education.enrollment_fields(_decision(Outcome.ENTITLED), "340102********0110", "XJH", 123.5, b"")
+    assert f["XJH"] == "G340102********0110" and f["JFZ"] == 123.5 and "SFZJH" not in f
+
+
+@pytest.mark.parametrize(("xjh", "sfzjh", "expected"), [
+    ("G" + A, "", (A, "XJH")),
+    (f" g{A.lower()} ", "", (A, "XJH")),
+    ("", A, (A, "SFZJH")),
+    ("G" + A, A, (A, "XJH")),
+])
+def test_child_from_request(xjh: str, sfzjh: str, expected: tuple[str, str]) -> None:
+    assert education.child_from_request(xjh, sfzjh) == expected
+
+
+@pytest.mark.parametrize(("xjh", "sfzjh", "field"), [("", "", "SFZJH"), (A, "", "XJH"), ("G" + A, B, "XJH")])
+def test_child_from_request_refuses(xjh: str, sfzjh: str, field: str) -> None:
+    with pytest.raises(education.BadChildReference) as exc:
+        education.child_from_request(xjh, sfzjh)
+    assert exc.value.field == field and A not in str(exc.value) and B not in str(exc.value)

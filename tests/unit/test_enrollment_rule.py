@@ -1,0 +1,61 @@
+"""CheckEnrollment (S-1) as a decision table: tests/vectors/enrollment.csv, boundaries included."""
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+from pathlib import Path
+
+import pytest
+
+from gateway.datadir import DataDir
+from gateway.domain.districts import District
+from gateway.domain.idnumber import IdNumber
+from gateway.domain.records import Guardianship, Permit, PermitState
+from gateway.policy.rulefiles import load_enrollment
+from gateway.rules.enrollment import EnrollmentSettings, Outcome, check_enrollment
+from tests.helpers import make_id
+
+TODAY = _dt.date(2026, 11, 21)
+SETTINGS = EnrollmentSettings(6, 15, 8, 31, frozenset())
+PEOPLE = {"F": IdNumber(make_id("340102", _dt.date(1985, 2, 3), 11)),
+          "M": IdNumber(make_id("411302", _dt.date(1987, 6, 7), 22)),
+          "X": IdNumber(make_id("522101", _dt.date(1980, 9, 9), 33))}
+ROWS = [r for r in csv.reader((Path(__file__).parents[1] / "vectors" / "enrollment.csv").open(encoding="utf-8"))
+        if r and not r[0].startswith("#")]
+
+
+def _permit(who: IdNumber, spec: str) -> list[Permit]:
+    if not spec:
+        return []
+    state, offset, district = spec.split(":")
+    until = TODAY + _dt.timedelta(days=int(offset))
+    return [Permit(who, f"P-{who.value[-4:]}", District.parse(district), until - _dt.timedelta(days=365), until,
+                   until - _dt.timedelta(days=365), PermitState(state))]
+
+
+def _letters(text: str) -> list[str]:
+    return [x for x in text.split(",") if x]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r[0] for r in ROWS])
+def test_enrollment_table(row: list[str]) -> None:
+    _, birth, asked, psb, edu, f_permit, m_permit, x_permit, outcome, first = row
+    child = IdNumber(make_id("340102", _dt.date.fromisoformat(birth), 101))
+    ships = [Guardianship(child, PEOPLE[g], "", "psb") for g in _letters(psb)]
+    ships += [Guardianship(child, PEOPLE[g], "51", "education") for g in _letters(edu)]
+    permits = {PEOPLE[k]: _permit(PEOPLE[k], spec) for k, spec in (("F", f_permit), ("M", m_permit), ("X", x_permit))}
+    d = check_enrollment(child, [PEOPLE[g] for g in _letters(asked)], ships, permits, "330203", TODAY, SETTINGS)
+    assert (d.outcome, d.reasons[0].code) == (Outcome(outcome), first)
+    for r in d.reasons:  # reasons are for the school: never an identity number
+        assert all(p.value not in r.message and p.value[:6] + p.value[14:] not in r.message for p in PEOPLE.values())
+    if d.outcome is Outcome.ENTITLED:
+        assert d.guardian_district == "330203" and d.guardian_valid_until is not None
+
+
+def test_enough_cases() -> None:
+    assert len(ROWS) >= 10
+
+
+def test_shipped_settings_load(data: DataDir) -> None:
+    s = load_enrollment(data.policies)
+    assert (s.min_age, s.max_age, s.cutoff_month, s.cutoff_day) == (6, 15, 8, 31)
