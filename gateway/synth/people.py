@@ -1,6 +1,6 @@
-"""Synthetic migrant residents: identity numbers, names, homes, permits and children.
+"""Synthetic migrant residents: identity numbers, names, homes, permits, children, and their lives.
 
-Deterministic for a seed; dates are relative to an `as_of` day so that permits are current.
+Deterministic for a seed; dates are relative to an `as_of` day so that permits and contributions are current.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gateway.domain.districts import DISTRICTS
 from gateway.domain.idnumber import check_char
+from gateway.synth.story import Contract, Insurance, Land, Licence, Rental, Schooling, Title
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅文斌晨浩宇欣怡子涵梓轩雨萱"
@@ -45,6 +46,17 @@ class SynthPerson:
     permit_state: str = ""
     guardian: SynthPerson | None = None
     talent: str = ""
+    # the other bureaus' view (gateway/synth/lives.py); ids, not objects, so people compare without recursion
+    work: str = ""  # employee, self-employed, farmer, unemployed, student, child
+    spouse_id: str = ""  # a migrant in the same population
+    guardian_ids: tuple[str, ...] = ()  # a child's guardians as the school records them
+    contract: Contract | None = None  # ldht
+    insurance: Insurance | None = None  # sbjf
+    licence: Licence | None = None  # yyzz
+    land: Land | None = None  # tdcb
+    title: Title | None = None  # bdc: the title of the home of a ZSLX 11 / 12 adult
+    rental: Rental | None = None  # czfw
+    schooling: tuple[Schooling, ...] = ()  # xj
 
 
 def _person(rng: random.Random, birth: _dt.date, district: str, as_of: _dt.date, used: set[str]) -> SynthPerson:
@@ -88,7 +100,11 @@ def _give_permit(rng: random.Random, p: SynthPerson, as_of: _dt.date, serial: in
 
 
 def residents(n: int, seed: int = 1, as_of: _dt.date | None = None) -> list[SynthPerson]:
-    """n adults with their registrations and permits, plus children (who count toward n) with guardians."""
+    """n adults with their registrations and permits, plus children (who count toward n) with guardians.
+
+    Each also gets a life for the other bureaus' files (work, insurance, home, school) from a separate random
+    stream, so the PSB fields are the same for a seed as before lives were added.
+    """
     as_of = as_of or _dt.date.today()
     rng = random.Random(seed)
     used: set[str] = set()
@@ -108,4 +124,7 @@ def residents(n: int, seed: int = 1, as_of: _dt.date | None = None) -> list[Synt
             child.address, child.housing_type, child.guardian = adult.address, adult.housing_type, adult
             child.hukou_region = adult.hukou_region
             out.append(child)
+    from gateway.synth.lives import add_lives  # lives needs this module's names and SynthPerson
+
+    add_lives(out, seed, as_of)
     return out
