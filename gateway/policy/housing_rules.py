@@ -1,0 +1,48 @@
+"""Load and validate the published H-1 thresholds in policies/housing.toml (housing security, 003 §六(五)).
+
+The thresholds are local policy, not law: officials edit the file, the pure rules take the values it gives.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from gateway.policy.catalogue import PolicyError
+from gateway.rules.eligibility import HousingSettings
+
+HOUSING_FILE = "housing.toml"
+_MONTHS = ("min_si_months", "min_residence_months")
+_FLAGS = ("require_employment", "require_residence")
+MAX_MONTHS = 600  # fifty years: a larger number is a typo, not a policy
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise PolicyError(f"policy file missing: {path} (`permitgw init` adds missing shipped files)")
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _check_keys(path: Path, data: dict[str, Any]) -> None:
+    missing = [k for k in (*_MONTHS, *_FLAGS) if k not in data]
+    unknown = sorted(set(data) - {*_MONTHS, *_FLAGS})
+    if missing or unknown:
+        raise PolicyError(f"{path}: missing keys {missing}, unknown keys {unknown}")
+    for key in _MONTHS:
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MONTHS:
+            raise PolicyError(f"{path}: {key} must be a whole number of months from 0 to {MAX_MONTHS}")
+    for key in _FLAGS:
+        if not isinstance(data[key], bool):
+            raise PolicyError(f"{path}: {key} must be true or false")
+
+
+def load_housing(directory: Path) -> HousingSettings:
+    path = directory / HOUSING_FILE
+    data = _read(path)
+    _check_keys(path, data)
+    return HousingSettings(data["min_si_months"], data["min_residence_months"], data["require_employment"],
+                           data["require_residence"])
