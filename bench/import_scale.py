@@ -31,7 +31,7 @@ def write_contributions(path: Path, rows: int, seed: int = 9) -> None:
         w.writerow(["AAC002", "AAC003", "AAB001", "AAB004", "AAE140", "AAE002", "AAE003", "AAA115"])
         written, person = 0, 0
         while written < rows:
-            pid = make_id("340102", _dt.date(1970, 1, 1) + _dt.timedelta(days=person % 15000), person % 1000)
+            pid = make_id("340102", _dt.date(1970, 1, 1) + _dt.timedelta(days=person % 15000), person // 15000)
             person += 1
             start = 2020 * 12 + rng.randrange(0, 24)
             for m in range(start, start + 20):

@@ -121,6 +121,16 @@ def cmd_audit_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from gateway.cli.explain import explain
+
+    d = _data(args).require()
+    try:
+        return explain(d, args.id, args.as_of, as_json=args.json, out=sys.stdout)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from gateway.synth.write import write_all
 
@@ -186,7 +196,7 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--id", required=True)
     explain.add_argument("--as-of")
     explain.add_argument("--json", action="store_true")
-    explain.set_defaults(fn=not_built("Stage 3: the eligibility rules"))
+    explain.set_defaults(fn=cmd_explain)
 
     audit = sub.add_parser("audit", help="the access log").add_subparsers(dest="audit_command", required=True)
     verify = with_data(audit.add_parser("verify", help="check the log is complete and unaltered (Stage 5)"))

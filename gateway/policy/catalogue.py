@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.identity.principal import ROLES
+from gateway.rules.entitlements import SERVICES
+
+SERVICE_CODES = (*SERVICES, "H-1")
 
 
 class PolicyError(Exception):
@@ -21,6 +24,7 @@ class Catalogue:
     purposes: dict[str, str]
     methods: tuple[str, ...]
     identity_numbers: dict[str, str]  # role -> "full" | "masked"
+    purpose_services: dict[str, frozenset[str]]  # purpose -> service codes it covers (CheckService)
 
 
 def load_catalogue(path: Path) -> Catalogue:
@@ -40,4 +44,10 @@ def load_catalogue(path: Path) -> Catalogue:
     bad = {r: v for r, v in ids.items() if r not in roles or v not in ("full", "masked")}
     if bad or set(ids) != set(roles):
         raise PolicyError(f"{path}: identity_numbers must give 'full' or 'masked' for every role; bad: {bad}")
-    return Catalogue(roles, purposes, methods, ids)
+    covers = {k: frozenset(v) for k, v in dict(data.get("purpose_services", {})).items()}
+    bad_p = set(covers) - set(purposes)
+    bad_s = {c for v in covers.values() for c in v} - set(SERVICE_CODES)
+    if bad_p or bad_s:
+        raise PolicyError(f"{path}: purpose_services names unknown purposes {sorted(bad_p)} "
+                          f"or unknown services {sorted(bad_s)}")
+    return Catalogue(roles, purposes, methods, ids, covers)

@@ -18,6 +18,7 @@ from gateway.datadir import DataDir
 from gateway.identity.ca import server_credentials_material
 from gateway.identity.revocation import RevocationList
 from gateway.policy.decisions import PolicyEngine
+from gateway.policy.housing_rules import load_housing
 from gateway.policy.rulefiles import load_enrollment
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
@@ -62,7 +63,7 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
         (hospital_pb2, "HealthPermitService", hospital_pb2_grpc.add_HealthPermitServiceServicer_to_server,
          HealthPermitService(gate)),
         (entitlement_pb2, "EntitlementService", entitlement_pb2_grpc.add_EntitlementServiceServicer_to_server,
-         EntitlementService(gate, enrollment)),
+         EntitlementService(gate, enrollment, load_housing(data.policies))),
         (education_pb2, "EnrollmentService", education_pb2_grpc.add_EnrollmentServiceServicer_to_server,
          EducationEnrollmentService(gate, enrollment)),
     )

@@ -4,17 +4,24 @@ Thin: authenticate → authorise → decide (rules/enrollment.py) → project �
 """
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf import json_format
 
 from adapters import education
+from gateway import casefile
 from gateway.audit.entry import Decision
+from gateway.domain.dates import InvalidDate, parse_date
 from gateway.domain.idnumber import IdNumber
 from gateway.identity.principal import Principal
+from gateway.policy.catalogue import SERVICE_CODES
 from gateway.policy.projection import present_id
+from gateway.rules.eligibility import HousingSettings, evaluate_eligibility, housing_facts
 from gateway.rules.enrollment import EnrollmentDecision, EnrollmentSettings, Outcome, check_enrollment
+from gateway.rules.entitlements import service_entitlement
+from gateway.rules.permit_status import permit_status
 from gateway.server import errors
 from gateway.server.gate import Call, Gate, handler
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
@@ -24,6 +31,8 @@ SERVICE = "permitgw.v1.EntitlementService"
 CHECK_ENROLLMENT = f"{SERVICE}/CheckEnrollment"
 EDU_SERVICE = "permitgw.education.v1.EnrollmentService"
 EDU_CHECK_ENROLLMENT = f"{EDU_SERVICE}/CheckEnrollment"
+CHECK_SERVICE = f"{SERVICE}/CheckService"
+EVALUATE_ELIGIBILITY = f"{SERVICE}/EvaluatePermitEligibility"
 
 _OUTCOME = {
     Outcome.ENTITLED: entitlement_pb2.ENROLLMENT_DECISION_ENTITLED,
@@ -47,9 +56,19 @@ def decide_enrollment(gate: Gate, settings: EnrollmentSettings, call: Call, cont
     return principal, child, decision
 
 
+def parse_as_of(raw: str, today: _dt.date) -> _dt.date:
+    if not raw.strip():
+        return today
+    try:
+        return parse_date(raw)
+    except InvalidDate as exc:
+        raise errors.invalid_argument("as_of", "a date as YYYY-MM-DD") from exc
+
+
+
 class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
-    def __init__(self, gate: Gate, settings: EnrollmentSettings) -> None:
-        self.gate, self.settings = gate, settings
+    def __init__(self, gate: Gate, settings: EnrollmentSettings, housing: HousingSettings) -> None:
+        self.gate, self.settings, self.housing = gate, settings, housing
 
     @handler(CHECK_ENROLLMENT)
     def CheckEnrollment(self, request: Any, context: Any, call: Call) -> entitlement_pb2.CheckEnrollmentResponse:
@@ -63,6 +82,47 @@ class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
             guardian_permit_valid_until=d.guardian_valid_until.isoformat() if d.guardian_valid_until else "",
             child_id_number=present_id(child, principal.role, self.gate.policy.table.catalogue))
         self.gate.log(call, Decision.ALLOW, d.reasons[0].code)
+        return answer
+
+    @handler(CHECK_SERVICE)
+    def CheckService(self, request: Any, context: Any, call: Call) -> entitlement_pb2.CheckServiceResponse:
+        principal = self.gate.admit(call, context, request.context, request.id_number)
+        who = self.gate.subject(call, request.id_number, "id_number")
+        code = request.service_code.strip().upper()
+        if code not in SERVICE_CODES:
+            raise errors.invalid_argument("service_code", f"one of {', '.join(SERVICE_CODES)}")
+        covered = self.gate.policy.table.catalogue.purpose_services.get(call.purpose, frozenset())
+        if code not in covered:
+            raise errors.permission_denied("PURPOSE_NOT_ALLOWED", f"purpose {call.purpose!r} does not cover "
+                                           f"service {code}", {"purpose": call.purpose, "service_code": code})
+        answer = entitlement_pb2.CheckServiceResponse(
+            id_number=present_id(who, principal.role, self.gate.policy.table.catalogue))
+        if code == "H-1":
+            facts = housing_facts(casefile.load(self.gate.store, who), self.gate.today(), self.housing)
+            answer.entitled, reasons = facts.entitled, facts.reasons
+            answer.housing_facts.CopyFrom(entitlement_pb2.HousingFacts(
+                employment_bases=facts.employment_bases, residence_bases=facts.residence_bases,
+                social_insurance_months=facts.si_months, residence_months=facts.residence_months))
+        else:
+            status = permit_status(self.gate.store.permits(who), self.gate.today())
+            ent = service_entitlement(status, code, principal.district)
+            answer.entitled, reasons = ent.entitled, ent.reasons
+        answer.reasons.extend(common_pb2.Reason(code=r.code, message=r.message) for r in reasons)
+        self.gate.log(call, Decision.ALLOW, reasons[0].code if reasons else code)
+        return answer
+
+    @handler(EVALUATE_ELIGIBILITY)
+    def EvaluatePermitEligibility(self, request: Any, context: Any, call: Call
+                                  ) -> entitlement_pb2.EvaluatePermitEligibilityResponse:
+        principal = self.gate.admit(call, context, request.context, request.id_number)
+        who = self.gate.subject(call, request.id_number, "id_number")
+        as_of = parse_as_of(request.as_of, self.gate.today())
+        d = evaluate_eligibility(casefile.load(self.gate.store, who), as_of)
+        answer = entitlement_pb2.EvaluatePermitEligibilityResponse(
+            eligible=d.eligible, bases=d.bases, as_of=as_of.isoformat(),
+            reasons=[common_pb2.Reason(code=r.code, message=r.message) for r in d.reasons],
+            id_number=present_id(who, principal.role, self.gate.policy.table.catalogue))
+        self.gate.log(call, Decision.ALLOW, "ELIGIBLE" if d.eligible else "NOT_ELIGIBLE")
         return answer
 
 
@@ -85,3 +145,4 @@ class EducationEnrollmentService(education_pb2_grpc.EnrollmentServiceServicer):
         answer = json_format.ParseDict(fields, education_pb2.CheckEnrollmentResponse())
         self.gate.log(call, Decision.ALLOW, d.reasons[0].code)
         return answer
+

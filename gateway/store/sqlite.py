@@ -235,6 +235,12 @@ class SqliteStore:
         rows = self._query(sql + " ORDER BY f.id", tuple(args))
         return [codec.decode(self._cipher.decrypt(b, f"facts.{k}").encode("utf-8")) for k, b in rows]
 
+    def wards(self, guardian: IdNumber) -> list[IdNumber]:
+        """Children on record (any source) for whom this person is a guardian, if the PSB knows them."""
+        rows = self._query("SELECT DISTINCT p.id_enc FROM guardianships g JOIN persons p ON p.subject = g.child "
+                           "WHERE g.guardian=?", (self._cipher.blind(guardian.value),))
+        return sorted((IdNumber(self._cipher.decrypt(r[0], "persons.id")) for r in rows), key=lambda i: i.value)
+
     # --- access log ----------------------------------------------------------------------------
     def append_access(self, entry: AccessEntry) -> int:
         values = tuple(getattr(entry, c) for c in _ACCESS_COLS)

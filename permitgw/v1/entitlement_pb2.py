@@ -25,19 +25,29 @@ _sym_db = _symbol_database.Default()
 from permitgw.v1 import common_pb2 as permitgw_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpermitgw/v1/entitlement.proto\x12\x0bpermitgw.v1\x1a\x18permitgw/v1/common.proto\"|\n\x16\x43heckEnrollmentRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x17\n\x0f\x63hild_id_number\x18\x02 \x01(\t\x12\x1b\n\x13guardian_id_numbers\x18\x03 \x03(\t\"\x80\x02\n\x17\x43heckEnrollmentResponse\x12\x31\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x1f.permitgw.v1.EnrollmentDecision\x12$\n\x07reasons\x18\x02 \x03(\x0b\x32\x13.permitgw.v1.Reason\x12\x13\n\x0b\x61ttestation\x18\x03 \x01(\x0c\x12\x19\n\x11guardian_district\x18\x04 \x01(\t\x12#\n\x1bguardian_permit_valid_until\x18\x05 \x01(\t\x12\x13\n\x06points\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\x0f\x63hild_id_number\x18\x07 \x01(\tB\t\n\x07_points*\xa7\x01\n\x12\x45nrollmentDecision\x12#\n\x1f\x45NROLLMENT_DECISION_UNSPECIFIED\x10\x00\x12 \n\x1c\x45NROLLMENT_DECISION_ENTITLED\x10\x01\x12$\n ENROLLMENT_DECISION_NOT_ENTITLED\x10\x02\x12$\n ENROLLMENT_DECISION_NEEDS_REVIEW\x10\x03\x32r\n\x12\x45ntitlementService\x12\\\n\x0f\x43heckEnrollment\x12#.permitgw.v1.CheckEnrollmentRequest\x1a$.permitgw.v1.CheckEnrollmentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpermitgw/v1/entitlement.proto\x12\x0bpermitgw.v1\x1a\x18permitgw/v1/common.proto\"|\n\x16\x43heckEnrollmentRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x17\n\x0f\x63hild_id_number\x18\x02 \x01(\t\x12\x1b\n\x13guardian_id_numbers\x18\x03 \x03(\t\"\x80\x02\n\x17\x43heckEnrollmentResponse\x12\x31\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x1f.permitgw.v1.EnrollmentDecision\x12$\n\x07reasons\x18\x02 \x03(\x0b\x32\x13.permitgw.v1.Reason\x12\x13\n\x0b\x61ttestation\x18\x03 \x01(\x0c\x12\x19\n\x11guardian_district\x18\x04 \x01(\t\x12#\n\x1bguardian_permit_valid_until\x18\x05 \x01(\t\x12\x13\n\x06points\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\x0f\x63hild_id_number\x18\x07 \x01(\tB\t\n\x07_points\"l\n\x13\x43heckServiceRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\x14\n\x0cservice_code\x18\x03 \x01(\t\"|\n\x0cHousingFacts\x12\x18\n\x10\x65mployment_bases\x18\x01 \x03(\t\x12\x17\n\x0fresidence_bases\x18\x02 \x03(\t\x12\x1f\n\x17social_insurance_months\x18\x03 \x01(\x05\x12\x18\n\x10residence_months\x18\x04 \x01(\x05\"\xa8\x01\n\x14\x43heckServiceResponse\x12\x10\n\x08\x65ntitled\x18\x01 \x01(\x08\x12$\n\x07reasons\x18\x02 \x03(\x0b\x32\x13.permitgw.v1.Reason\x12\x30\n\rhousing_facts\x18\x03 \x01(\x0b\x32\x19.permitgw.v1.HousingFacts\x12\x13\n\x0b\x61ttestation\x18\x04 \x01(\x0c\x12\x11\n\tid_number\x18\x05 \x01(\t\"r\n EvaluatePermitEligibilityRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\"\x8c\x01\n!EvaluatePermitEligibilityResponse\x12\x10\n\x08\x65ligible\x18\x01 \x01(\x08\x12\r\n\x05\x62\x61ses\x18\x02 \x03(\t\x12$\n\x07reasons\x18\x03 \x03(\x0b\x32\x13.permitgw.v1.Reason\x12\r\n\x05\x61s_of\x18\x04 \x01(\t\x12\x11\n\tid_number\x18\x05 \x01(\t*\xa7\x01\n\x12\x45nrollmentDecision\x12#\n\x1f\x45NROLLMENT_DECISION_UNSPECIFIED\x10\x00\x12 \n\x1c\x45NROLLMENT_DECISION_ENTITLED\x10\x01\x12$\n ENROLLMENT_DECISION_NOT_ENTITLED\x10\x02\x12$\n ENROLLMENT_DECISION_NEEDS_REVIEW\x10\x03\x32\xc3\x02\n\x12\x45ntitlementService\x12\\\n\x0f\x43heckEnrollment\x12#.permitgw.v1.CheckEnrollmentRequest\x1a$.permitgw.v1.CheckEnrollmentResponse\x12S\n\x0c\x43heckService\x12 .permitgw.v1.CheckServiceRequest\x1a!.permitgw.v1.CheckServiceResponse\x12z\n\x19\x45valuatePermitEligibility\x12-.permitgw.v1.EvaluatePermitEligibilityRequest\x1a..permitgw.v1.EvaluatePermitEligibilityResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'permitgw.v1.entitlement_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENROLLMENTDECISION']._serialized_start=458
-  _globals['_ENROLLMENTDECISION']._serialized_end=625
+  _globals['_ENROLLMENTDECISION']._serialized_start=1124
+  _globals['_ENROLLMENTDECISION']._serialized_end=1291
   _globals['_CHECKENROLLMENTREQUEST']._serialized_start=72
   _globals['_CHECKENROLLMENTREQUEST']._serialized_end=196
   _globals['_CHECKENROLLMENTRESPONSE']._serialized_start=199
   _globals['_CHECKENROLLMENTRESPONSE']._serialized_end=455
-  _globals['_ENTITLEMENTSERVICE']._serialized_start=627
-  _globals['_ENTITLEMENTSERVICE']._serialized_end=741
+  _globals['_CHECKSERVICEREQUEST']._serialized_start=457
+  _globals['_CHECKSERVICEREQUEST']._serialized_end=565
+  _globals['_HOUSINGFACTS']._serialized_start=567
+  _globals['_HOUSINGFACTS']._serialized_end=691
+  _globals['_CHECKSERVICERESPONSE']._serialized_start=694
+  _globals['_CHECKSERVICERESPONSE']._serialized_end=862
+  _globals['_EVALUATEPERMITELIGIBILITYREQUEST']._serialized_start=864
+  _globals['_EVALUATEPERMITELIGIBILITYREQUEST']._serialized_end=978
+  _globals['_EVALUATEPERMITELIGIBILITYRESPONSE']._serialized_start=981
+  _globals['_EVALUATEPERMITELIGIBILITYRESPONSE']._serialized_end=1121
+  _globals['_ENTITLEMENTSERVICE']._serialized_start=1294
+  _globals['_ENTITLEMENTSERVICE']._serialized_end=1617
 # @@protoc_insertion_point(module_scope)

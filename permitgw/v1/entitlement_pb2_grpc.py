@@ -40,6 +40,16 @@ class EntitlementServiceStub:
                 request_serializer=permitgw_dot_v1_dot_entitlement__pb2.CheckEnrollmentRequest.SerializeToString,
                 response_deserializer=permitgw_dot_v1_dot_entitlement__pb2.CheckEnrollmentResponse.FromString,
                 _registered_method=True)
+        self.CheckService = channel.unary_unary(
+                '/permitgw.v1.EntitlementService/CheckService',
+                request_serializer=permitgw_dot_v1_dot_entitlement__pb2.CheckServiceRequest.SerializeToString,
+                response_deserializer=permitgw_dot_v1_dot_entitlement__pb2.CheckServiceResponse.FromString,
+                _registered_method=True)
+        self.EvaluatePermitEligibility = channel.unary_unary(
+                '/permitgw.v1.EntitlementService/EvaluatePermitEligibility',
+                request_serializer=permitgw_dot_v1_dot_entitlement__pb2.EvaluatePermitEligibilityRequest.SerializeToString,
+                response_deserializer=permitgw_dot_v1_dot_entitlement__pb2.EvaluatePermitEligibilityResponse.FromString,
+                _registered_method=True)
 
 
 class EntitlementServiceServicer:
@@ -54,6 +64,21 @@ class EntitlementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckService(self, request, context):
+        """Is this person entitled to a basic public service (S-1…S-6), a convenience (C-1…C-7) or housing
+        security (H-1)? For H-1 the answer carries the facts behind it, not the underlying records.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EvaluatePermitEligibility(self, request, context):
+        """Would this person be eligible for a residence permit as of a date (000 §二), and on which bases?
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EntitlementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -61,6 +86,16 @@ def add_EntitlementServiceServicer_to_server(servicer, server):
                     servicer.CheckEnrollment,
                     request_deserializer=permitgw_dot_v1_dot_entitlement__pb2.CheckEnrollmentRequest.FromString,
                     response_serializer=permitgw_dot_v1_dot_entitlement__pb2.CheckEnrollmentResponse.SerializeToString,
+            ),
+            'CheckService': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckService,
+                    request_deserializer=permitgw_dot_v1_dot_entitlement__pb2.CheckServiceRequest.FromString,
+                    response_serializer=permitgw_dot_v1_dot_entitlement__pb2.CheckServiceResponse.SerializeToString,
+            ),
+            'EvaluatePermitEligibility': grpc.unary_unary_rpc_method_handler(
+                    servicer.EvaluatePermitEligibility,
+                    request_deserializer=permitgw_dot_v1_dot_entitlement__pb2.EvaluatePermitEligibilityRequest.FromString,
+                    response_serializer=permitgw_dot_v1_dot_entitlement__pb2.EvaluatePermitEligibilityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -91,6 +126,60 @@ class EntitlementService:
             '/permitgw.v1.EntitlementService/CheckEnrollment',
             permitgw_dot_v1_dot_entitlement__pb2.CheckEnrollmentRequest.SerializeToString,
             permitgw_dot_v1_dot_entitlement__pb2.CheckEnrollmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/permitgw.v1.EntitlementService/CheckService',
+            permitgw_dot_v1_dot_entitlement__pb2.CheckServiceRequest.SerializeToString,
+            permitgw_dot_v1_dot_entitlement__pb2.CheckServiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EvaluatePermitEligibility(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/permitgw.v1.EntitlementService/EvaluatePermitEligibility',
+            permitgw_dot_v1_dot_entitlement__pb2.EvaluatePermitEligibilityRequest.SerializeToString,
+            permitgw_dot_v1_dot_entitlement__pb2.EvaluatePermitEligibilityResponse.FromString,
             options,
             channel_credentials,
             insecure,

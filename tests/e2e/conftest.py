@@ -20,6 +20,7 @@ from grpc_status import rpc_status
 from gateway.client import channel
 from gateway.synth import psb
 from gateway.synth.people import SynthPerson, residents
+from gateway.synth.write import BUREAU_FILES, write_bureaus
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import BIN, run_cli
 
@@ -59,6 +60,14 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     psb.write(src, people, seed=5, messy_rate=0.0, encoding="gb18030")
     summary = json.loads(run_cli("import", "--data", str(data), "--bureau", "psb", "--json", str(src)).stdout)
     assert summary["read"] == len(people) == summary["accepted"] and summary["rejected"] == 0
+    files = root / "bureaus"
+    files.mkdir()
+    write_bureaus(files, people, seed=5)
+    for bureau, kinds in BUREAU_FILES.items():  # every other bureau's records too: the rules read them
+        if bureau != "psb":
+            paths = [str(files / name) for name, _ in kinds]
+            done = json.loads(run_cli("import", "--data", str(data), "--bureau", bureau, "--json", *paths).stdout)
+            assert done["rejected"] == 0, (bureau, done)
     proc = subprocess.Popen([str(BIN / "permitgw"), "serve", "--data", str(data), "--listen", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline() if proc.stdout else ""

@@ -1,0 +1,38 @@
+"""Everything on file about one person, gathered from the store for the rules (PersonRecords).
+
+The rules are pure; this is the one place that decides which records they see — including the titles
+of near relatives in the household (guardians and wards on record) for R-HOME-1.
+"""
+from __future__ import annotations
+
+from gateway.domain.idnumber import IdNumber
+from gateway.domain.records import (
+    BusinessLicence,
+    Contribution,
+    Enrolment,
+    LabourContract,
+    LandContract,
+    PropertyTitle,
+    RentalRegistration,
+)
+from gateway.rules.eligibility import PersonRecords
+from gateway.store.port import Store
+
+
+def load(store: Store, who: IdNumber) -> PersonRecords:
+    facts = store.facts(who)
+
+    def of(kind: type) -> tuple:  # type: ignore[type-arg]
+        return tuple(f for f in facts if isinstance(f, kind))
+
+    ships = tuple(store.guardianships(who))
+    relatives = {g.guardian for g in ships} | set(store.wards(who))
+    own = {t.title_number for t in of(PropertyTitle)}
+    household = tuple(t for r in sorted(relatives, key=lambda i: i.value)
+                      for t in store.facts(r, PropertyTitle) if t.title_number not in own)  # type: ignore[union-attr]
+    return PersonRecords(
+        person=store.person(who), registrations=tuple(store.registrations(who)), permits=tuple(store.permits(who)),
+        contributions=of(Contribution), contracts=of(LabourContract), licences=of(BusinessLicence),
+        land_contracts=of(LandContract), titles=of(PropertyTitle), household_titles=household,
+        rentals=tuple(r for r in of(RentalRegistration) if r.tenant == who), enrolments=of(Enrolment),
+        guardianships=ships)

@@ -1,0 +1,53 @@
+"""`permitgw explain`: permit eligibility for one person with every reason — an operator's tool.
+
+It reads personal data, so it is logged like any gateway access (principal `operator/<os user>`).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import json
+from typing import TextIO
+
+from gateway import casefile
+from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
+from gateway.datadir import DataDir
+from gateway.domain.dates import InvalidDate, parse_date
+from gateway.domain.idnumber import IdNumber, InvalidIdNumber
+from gateway.policy.decisions import policy_version
+from gateway.rules.eligibility import evaluate_eligibility
+from gateway.server.gate import CHINA
+
+METHOD = "permitgw explain"
+
+
+def explain(data: DataDir, raw_id: str, as_of_text: str | None, *, as_json: bool, out: TextIO) -> int:
+    try:
+        who = IdNumber.parse(raw_id)
+    except InvalidIdNumber as exc:
+        raise ValueError(f"--id: {exc}") from exc
+    try:
+        as_of = parse_date(as_of_text) if as_of_text else _dt.datetime.now(CHINA).date()
+    except InvalidDate as exc:
+        raise ValueError("--as-of: a date as YYYY-MM-DD") from exc
+    store = data.open_store()
+    try:
+        decision = evaluate_eligibility(casefile.load(store, who), as_of)
+        user = getpass.getuser()
+        store.append_access(AccessEntry(
+            time=now_rfc3339(), principal=f"operator/{user}", serial="", role="operator", org="", district="",
+            method=METHOD, purpose="permit-administration", case_id="", operator_id=user,
+            subject=store.subject_index(who), decision=Decision.ALLOW,
+            reason="ELIGIBLE" if decision.eligible else "NOT_ELIGIBLE", policy_version=policy_version(data.policies)))
+    finally:
+        store.close()
+    if as_json:
+        out.write(json.dumps({"eligible": decision.eligible, "bases": list(decision.bases),
+                              "reasons": [{"code": r.code, "message": r.message} for r in decision.reasons]},
+                             ensure_ascii=False) + "\n")
+        return 0
+    out.write(f"{who.masked()} as of {as_of.isoformat()}: {'ELIGIBLE' if decision.eligible else 'NOT ELIGIBLE'}"
+              f"{' on ' + ', '.join(decision.bases) if decision.bases else ''}\n")
+    for r in decision.reasons:
+        out.write(f"  {r.code:<9} {r.message}\n")
+    return 0
