@@ -16,8 +16,6 @@ from typing import Any, ClassVar
 from gateway.domain.districts import District
 from gateway.domain.records import (
     Contribution,
-    ContributionKind,
-    InsuranceType,
     LabourContract,
     Permit,
     PermitState,
@@ -26,6 +24,7 @@ from gateway.domain.records import (
     RentalRegistration,
     ResidenceRegistration,
 )
+from gateway.rules.eligibility import BreakCause, si_months
 from gateway.rules.enrollment import age_on
 from gateway.rules.permit_status import current_permit, permit_status
 from gateway.rules.reasons import Reason
@@ -234,32 +233,24 @@ def _mine(r: PointsRecords, items: Iterable[Any], attr: str = "id_number") -> li
     return [x for x in items if r.person is None or getattr(x, attr) == r.person.id_number]
 
 
-def _si_counts(c: Contribution) -> bool:
-    return c.kind in (ContributionKind.NORMAL, ContributionKind.LATE) and c.insurance is not InsuranceType.WORK_INJURY
-
-
 def _si_months(r: PointsRecords, as_of: _dt.date) -> _Measured:
-    """R-SI: a month counts with a normal or late contribution to an insurance other than work injury."""
+    """R-SI months as permit eligibility counts them (rules/eligibility.si_months): one rule, one count."""
+    mine = tuple(_mine(r, r.contributions))
     limit = f"{as_of:%Y-%m}"
-    by_month: dict[str, list[Contribution]] = {}
-    for c in _mine(r, r.contributions):
-        if c.month_for <= limit and c.month_paid <= limit:
-            by_month.setdefault(c.month_for, []).append(c)
-    if not by_month:
+    months = sorted({c.month_for for c in mine if c.month_for <= limit})
+    if not months:
         return _no_record("no social-insurance contributions with HRSS")
-
-    qualifying = {m for m, cs in by_month.items() if any(_si_counts(c) for c in cs)}
-    excluded = [cs for m, cs in by_month.items() if m not in qualifying]
-    back = sum(any(c.kind is ContributionKind.BACK_PAYMENT for c in cs) for cs in excluded)
-    injury = len(excluded) - back
-    source = f"HRSS contributions {min(by_month)}..{max(by_month)} ({len(qualifying)} qualifying months)"
-    basis = f"{len(qualifying)} months of social insurance paid"
+    si = si_months(mine, as_of)
+    back = sum(b.cause is BreakCause.BACK_PAYMENT for b in si.breaks)
+    injury = sum(b.cause is BreakCause.WORK_INJURY_ONLY for b in si.breaks)
+    source = f"HRSS contributions {months[0]}..{months[-1]} ({si.total} qualifying months)"
+    basis = f"{si.total} months of social insurance paid"
     reasons: tuple[Reason, ...] = ()
-    if excluded:
+    if back or injury:
         note = f"{back} back-paid (补缴) and {injury} work-injury-only month(s) not counted"
         basis += f"; {note}"
         reasons = (Reason("R-SI", f"social insurance for points: {note} (R-SI)"),)
-    return _Measured(len(qualifying), basis, (source,), reasons)
+    return _Measured(si.total, basis, (source,), reasons)
 
 
 def _known(p: Permit, as_of: _dt.date) -> bool:
