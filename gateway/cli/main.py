@@ -13,6 +13,7 @@ from pathlib import Path
 from gateway import datadir
 from gateway.datadir import DataDir, DataDirError
 from gateway.policy.catalogue import PolicyError
+from gateway.store.sqlite import StoreError
 
 
 class CliError(Exception):
@@ -226,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (CliError, DataDirError, PolicyError) as exc:
+    except (CliError, DataDirError, PolicyError, StoreError) as exc:
         print(f"permitgw: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

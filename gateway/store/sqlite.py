@@ -33,7 +33,7 @@ from gateway.store import codec
 from gateway.store.crypto import FieldCipher
 from gateway.store.port import AccessQuery, ImportRun
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS persons (
   subject BLOB PRIMARY KEY,          -- blind index of the identity number
@@ -46,11 +46,15 @@ CREATE TABLE IF NOT EXISTS registrations (
   address_enc BLOB NOT NULL, housing_type TEXT NOT NULL, mac BLOB NOT NULL,
   PRIMARY KEY (subject, district, declared_on)
 );
+-- Every version of a permit seen, once (an endorsement extends valid_until; a revocation changes state):
+-- points need the history to see a late endorsement; status reads the latest version of each permit.
 CREATE TABLE IF NOT EXISTS permits (
-  permit_key BLOB PRIMARY KEY,       -- blind index of the permit number
+  id INTEGER PRIMARY KEY,
+  permit_key BLOB NOT NULL,          -- blind index of the permit number
   subject BLOB NOT NULL, permit_no_enc BLOB NOT NULL, district TEXT NOT NULL,
   issued_on TEXT NOT NULL, valid_until TEXT NOT NULL, endorsed_on TEXT, state TEXT NOT NULL,
-  mac BLOB NOT NULL
+  mac BLOB NOT NULL,
+  UNIQUE (permit_key, mac)
 );
 CREATE INDEX IF NOT EXISTS permits_subject ON permits(subject);
 CREATE TABLE IF NOT EXISTS guardianships (
@@ -91,6 +95,10 @@ _ACCESS_COLS = ("time", "principal", "serial", "role", "org", "district", "metho
                 "operator_id", "subject", "decision", "reason", "policy_version")
 
 
+class StoreError(Exception):
+    """The database cannot be used by this gateway."""
+
+
 def _d(value: _dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -110,6 +118,11 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
+            found = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if found not in (0, SCHEMA_VERSION):
+                self._db.close()
+                raise StoreError(f"{path} has schema version {found}; this gateway needs {SCHEMA_VERSION} "
+                                 "(no automatic migration yet: re-import into a fresh data directory)")
             self._db.executescript(SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -152,11 +165,13 @@ class SqliteStore:
         if isinstance(rec, Permit):
             mac = self._mac("pm", rec.id_number.value, rec.district, rec.issued_on, rec.valid_until,
                             rec.endorsed_on, rec.state)
-            return self._upsert("permits", {"permit_key": c.blind(rec.permit_number, "permit")}, mac, {
-                "subject": c.blind(rec.id_number.value),
-                "permit_no_enc": c.encrypt(rec.permit_number, "permits.number"),
-                "district": rec.district.code, "issued_on": _d(rec.issued_on),
-                "valid_until": _d(rec.valid_until), "endorsed_on": _d(rec.endorsed_on), "state": rec.state.value})
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO permits (permit_key, subject, permit_no_enc, district, issued_on, valid_until, "
+                "endorsed_on, state, mac) VALUES (?,?,?,?,?,?,?,?,?)",
+                (c.blind(rec.permit_number, "permit"), c.blind(rec.id_number.value),
+                 c.encrypt(rec.permit_number, "permits.number"), rec.district.code, _d(rec.issued_on),
+                 _d(rec.valid_until), _d(rec.endorsed_on), rec.state.value, mac))
+            return cur.rowcount > 0
         if isinstance(rec, Guardianship):
             return self._upsert("guardianships", {"child": c.blind(rec.child.value),
                                                   "guardian": c.blind(rec.guardian.value), "source": rec.source},
@@ -212,9 +227,17 @@ class SqliteStore:
                                       _date(on), HousingType(h)) for d, on, a, h in rows]
 
     def permits(self, who: IdNumber) -> list[Permit]:
-        rows = self._query("SELECT permit_no_enc, district, issued_on, valid_until, endorsed_on, state "
-                           "FROM permits WHERE subject=? ORDER BY issued_on, valid_until",
-                           (self._cipher.blind(who.value),))
+        """The latest version of each of the person's permits."""
+        return self._permits(who, "AND p.id = (SELECT max(q.id) FROM permits q WHERE q.permit_key = p.permit_key) "
+                                  "ORDER BY p.issued_on, p.valid_until")
+
+    def permit_history(self, who: IdNumber) -> list[Permit]:
+        """Every version of the person's permits, in the order they were first seen."""
+        return self._permits(who, "ORDER BY p.id")
+
+    def _permits(self, who: IdNumber, tail: str) -> list[Permit]:
+        rows = self._query("SELECT p.permit_no_enc, p.district, p.issued_on, p.valid_until, p.endorsed_on, p.state "
+                           f"FROM permits p WHERE p.subject=? {tail}", (self._cipher.blind(who.value),))
         return [Permit(who, self._cipher.decrypt(n, "permits.number"), District(d), _date(i), _date(v),
                        _date(e), PermitState(s)) for n, d, i, v, e, s in rows]
 

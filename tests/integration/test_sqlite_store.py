@@ -126,3 +126,33 @@ def test_access_log_is_append_only_in_order_and_searchable(data: DataDir) -> Non
 def test_key_files_are_private(data: DataDir) -> None:
     for name in ("pii-enc.key", "pii-index.key", "ca.key", "server.key", "signing.key"):
         assert (data.keys / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_permit_versions_are_kept_and_the_latest_speaks(data: DataDir) -> None:
+    rows, ids, _ = _rows(1)
+    who = IdNumber(ids[0])
+    base = Permit(who, "NB-P-1", District("330203"), _dt.date(2023, 1, 10), _dt.date(2024, 1, 10),
+                  _dt.date(2023, 1, 10), PermitState.VALID)
+    late = Permit(who, "NB-P-1", District("330203"), _dt.date(2023, 1, 10), _dt.date(2025, 3, 1),
+                  _dt.date(2024, 3, 1), PermitState.VALID)  # endorsed seven weeks after it lapsed
+    revoked = Permit(who, "NB-P-1", District("330203"), _dt.date(2023, 1, 10), _dt.date(2025, 3, 1),
+                     _dt.date(2024, 3, 1), PermitState.REVOKED)
+    store = data.open_store()
+    assert store.save_rows([[base], [late], [revoked]]) == [True, True, True]
+    assert store.permits(who) == [revoked]
+    assert store.permit_history(who) == [base, late, revoked]
+    assert store.save_rows([[base], [late]]) == [False, False], "an older export re-imported changes nothing"
+    assert store.permits(who) == [revoked]
+    store.close()
+
+
+def test_a_database_of_another_schema_version_is_refused(data: DataDir) -> None:
+    import sqlite3
+
+    from gateway.store.sqlite import StoreError
+
+    db = sqlite3.connect(data.database)
+    db.execute("PRAGMA user_version=99")
+    db.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        data.open_store()
