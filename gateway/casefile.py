@@ -16,6 +16,7 @@ from gateway.domain.records import (
     RentalRegistration,
 )
 from gateway.rules.eligibility import PersonRecords
+from gateway.rules.points import PointsRecords
 from gateway.store.port import Store
 
 
@@ -36,3 +37,16 @@ def load(store: Store, who: IdNumber) -> PersonRecords:
         land_contracts=of(LandContract), titles=of(PropertyTitle), household_titles=household,
         rentals=tuple(r for r in of(RentalRegistration) if r.tenant == who), enrolments=of(Enrolment),
         guardianships=ships)
+
+
+def points_records(store: Store, who: IdNumber) -> PointsRecords:
+    """What points are computed from: the person's records, with every permit version (late endorsements)."""
+    r = load(store, who)
+    return PointsRecords(person=r.person, registrations=r.registrations, permits=tuple(store.permit_history(who)),
+                         contributions=r.contributions, contracts=r.contracts, titles=r.titles, rentals=r.rentals)
+
+
+def residence_district(records: PersonRecords, fallback: str) -> str:
+    """The district of the latest residence registration (where district points items apply)."""
+    latest = max(records.registrations, key=lambda r: r.declared_on, default=None)
+    return latest.district.code if latest else fallback

@@ -19,16 +19,25 @@ from gateway.identity.ca import server_credentials_material
 from gateway.identity.revocation import RevocationList
 from gateway.policy.decisions import PolicyEngine
 from gateway.policy.housing_rules import load_housing
+from gateway.policy.points_rules import load_points
 from gateway.policy.rulefiles import load_enrollment
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
 from gateway.server.permit_service import PermitService
+from gateway.server.points_service import PointsService
 from gateway.store.sqlite import SqliteStore
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
 from permitgw.health.v1 import permit_status_pb2_grpc as hospital_pb2_grpc
-from permitgw.v1 import entitlement_pb2, entitlement_pb2_grpc, permit_pb2, permit_pb2_grpc
+from permitgw.v1 import (
+    entitlement_pb2,
+    entitlement_pb2_grpc,
+    permit_pb2,
+    permit_pb2_grpc,
+    points_pb2,
+    points_pb2_grpc,
+)
 
 log = logging.getLogger("permitgw.server")
 
@@ -57,15 +66,18 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
     store = data.open_store()
     gate = Gate(store, PolicyEngine(data.policies), RevocationList(data.certs / "revoked.txt"))
     enrollment = load_enrollment(data.policies)
+    points = load_points(data.policies)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))
     services = (
         (permit_pb2, "PermitService", permit_pb2_grpc.add_PermitServiceServicer_to_server, PermitService(gate)),
         (hospital_pb2, "HealthPermitService", hospital_pb2_grpc.add_HealthPermitServiceServicer_to_server,
          HealthPermitService(gate)),
         (entitlement_pb2, "EntitlementService", entitlement_pb2_grpc.add_EntitlementServiceServicer_to_server,
-         EntitlementService(gate, enrollment, load_housing(data.policies))),
+         EntitlementService(gate, enrollment, load_housing(data.policies), points)),
         (education_pb2, "EnrollmentService", education_pb2_grpc.add_EnrollmentServiceServicer_to_server,
-         EducationEnrollmentService(gate, enrollment)),
+         EducationEnrollmentService(gate, enrollment, points)),
+        (points_pb2, "PointsService", points_pb2_grpc.add_PointsServiceServicer_to_server,
+         PointsService(gate, points)),
     )
     for _, _, add, servicer in services:
         add(servicer, server)

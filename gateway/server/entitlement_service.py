@@ -22,8 +22,10 @@ from gateway.rules.eligibility import HousingSettings, evaluate_eligibility, hou
 from gateway.rules.enrollment import EnrollmentDecision, EnrollmentSettings, Outcome, check_enrollment
 from gateway.rules.entitlements import service_entitlement
 from gateway.rules.permit_status import permit_status
+from gateway.rules.points import PointsTable
 from gateway.server import errors
 from gateway.server.gate import Call, Gate, handler
+from gateway.server.points_service import points_for
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.v1 import common_pb2, entitlement_pb2, entitlement_pb2_grpc
 
@@ -56,6 +58,14 @@ def decide_enrollment(gate: Gate, settings: EnrollmentSettings, call: Call, cont
     return principal, child, decision
 
 
+def enrollment_points(gate: Gate, settings: EnrollmentSettings, table: PointsTable, school_district: str,
+                      d: EnrollmentDecision) -> float | None:
+    """The deciding guardian's points, only where the school's district admits by points (enrollment.toml)."""
+    if school_district not in settings.points_districts or d.guardian is None:
+        return None
+    return points_for(gate, table, d.guardian, school_district).total
+
+
 def parse_as_of(raw: str, today: _dt.date) -> _dt.date:
     if not raw.strip():
         return today
@@ -67,8 +77,9 @@ def parse_as_of(raw: str, today: _dt.date) -> _dt.date:
 
 
 class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
-    def __init__(self, gate: Gate, settings: EnrollmentSettings, housing: HousingSettings) -> None:
-        self.gate, self.settings, self.housing = gate, settings, housing
+    def __init__(self, gate: Gate, settings: EnrollmentSettings, housing: HousingSettings,
+                 points: PointsTable) -> None:
+        self.gate, self.settings, self.housing, self.points = gate, settings, housing, points
 
     @handler(CHECK_ENROLLMENT)
     def CheckEnrollment(self, request: Any, context: Any, call: Call) -> entitlement_pb2.CheckEnrollmentResponse:
@@ -81,6 +92,9 @@ class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
             guardian_district=d.guardian_district,
             guardian_permit_valid_until=d.guardian_valid_until.isoformat() if d.guardian_valid_until else "",
             child_id_number=present_id(child, principal.role, self.gate.policy.table.catalogue))
+        points = enrollment_points(self.gate, self.settings, self.points, principal.district, d)
+        if points is not None:
+            answer.points = points
         self.gate.log(call, Decision.ALLOW, d.reasons[0].code)
         return answer
 
@@ -127,8 +141,8 @@ class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
 
 
 class EducationEnrollmentService(education_pb2_grpc.EnrollmentServiceServicer):
-    def __init__(self, gate: Gate, settings: EnrollmentSettings) -> None:
-        self.gate, self.settings = gate, settings
+    def __init__(self, gate: Gate, settings: EnrollmentSettings, points: PointsTable) -> None:
+        self.gate, self.settings, self.points = gate, settings, points
 
     @handler(EDU_CHECK_ENROLLMENT)
     def CheckEnrollment(self, request: Any, context: Any, call: Call) -> education_pb2.CheckEnrollmentResponse:
@@ -141,7 +155,8 @@ class EducationEnrollmentService(education_pb2_grpc.EnrollmentServiceServicer):
         principal, child, d = decide_enrollment(self.gate, self.settings, call, context, request.context,
                                                 child_raw, field, guardians)
         shown = present_id(child, principal.role, self.gate.policy.table.catalogue)
-        fields = education.enrollment_fields(d, shown, field, None, b"")
+        points = enrollment_points(self.gate, self.settings, self.points, principal.district, d)
+        fields = education.enrollment_fields(d, shown, field, points, b"")
         answer = json_format.ParseDict(fields, education_pb2.CheckEnrollmentResponse())
         self.gate.log(call, Decision.ALLOW, d.reasons[0].code)
         return answer

@@ -1,0 +1,56 @@
+"""permitgw.v1.PointsService: a person's points with their breakdown, and the published table (P-3, P-4).
+
+GetPointsRules serves exactly the table GetPoints computes with, and both name its version.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import struct_pb2
+
+from gateway import casefile
+from gateway.audit.entry import Decision
+from gateway.domain.districts import DISTRICTS
+from gateway.policy.points_rules import points_table_as_dict
+from gateway.policy.projection import present_id
+from gateway.rules.points import PointsTable, compute_points
+from gateway.server.gate import Call, Gate, handler
+from permitgw.v1 import common_pb2, points_pb2, points_pb2_grpc
+
+SERVICE = "permitgw.v1.PointsService"
+GET_POINTS = f"{SERVICE}/GetPoints"
+GET_POINTS_RULES = f"{SERVICE}/GetPointsRules"
+
+
+def points_for(gate: Gate, table: PointsTable, who: Any, fallback_district: str) -> Any:
+    records = casefile.points_records(gate.store, who)
+    district = casefile.residence_district(casefile.load(gate.store, who), fallback_district)
+    return compute_points(records, table, gate.today(), district if district in DISTRICTS else "330203")
+
+
+class PointsService(points_pb2_grpc.PointsServiceServicer):
+    def __init__(self, gate: Gate, table: PointsTable) -> None:
+        self.gate, self.table = gate, table
+        self._rules = struct_pb2.Struct()
+        self._rules.update(points_table_as_dict(table))
+
+    @handler(GET_POINTS)
+    def GetPoints(self, request: Any, context: Any, call: Call) -> points_pb2.GetPointsResponse:
+        principal = self.gate.admit(call, context, request.context, request.id_number)
+        who = self.gate.subject(call, request.id_number, "id_number")
+        result = points_for(self.gate, self.table, who, principal.district)
+        answer = points_pb2.GetPointsResponse(
+            total=result.total, table_version=result.table_version,
+            items=[points_pb2.PointsItem(indicator=i.indicator, name=i.name, points=i.points, max=i.max,
+                                         basis=i.basis, sources=i.sources) for i in result.items],
+            reasons=[common_pb2.Reason(code=r.code, message=r.message) for r in result.reasons],
+            id_number=present_id(who, principal.role, self.gate.policy.table.catalogue))
+        self.gate.log(call, Decision.ALLOW, "P-2")
+        return answer
+
+    @handler(GET_POINTS_RULES)
+    def GetPointsRules(self, request: Any, context: Any, call: Call) -> points_pb2.GetPointsRulesResponse:
+        self.gate.admit(call, context, request.context)
+        answer = points_pb2.GetPointsRulesResponse(table=self._rules, table_version=self.table.version)
+        self.gate.log(call, Decision.ALLOW, "P-3")
+        return answer
