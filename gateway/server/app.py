@@ -21,11 +21,13 @@ from gateway.policy.decisions import PolicyEngine
 from gateway.policy.housing_rules import load_housing
 from gateway.policy.points_rules import load_points
 from gateway.policy.rulefiles import load_enrollment
+from gateway.policy.statistics_rules import load_statistics
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
 from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
+from gateway.server.statistics_service import StatisticsService
 from gateway.store.sqlite import SqliteStore
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
@@ -37,6 +39,8 @@ from permitgw.v1 import (
     permit_pb2_grpc,
     points_pb2,
     points_pb2_grpc,
+    statistics_pb2,
+    statistics_pb2_grpc,
 )
 
 log = logging.getLogger("permitgw.server")
@@ -78,6 +82,8 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
          EducationEnrollmentService(gate, enrollment, points)),
         (points_pb2, "PointsService", points_pb2_grpc.add_PointsServiceServicer_to_server,
          PointsService(gate, points)),
+        (statistics_pb2, "StatisticsService", statistics_pb2_grpc.add_StatisticsServiceServicer_to_server,
+         StatisticsService(gate, load_statistics(data.policies))),
     )
     for _, _, add, servicer in services:
         add(servicer, server)

@@ -85,6 +85,11 @@ CREATE TABLE IF NOT EXISTS access_log (
 );
 CREATE INDEX IF NOT EXISTS access_subject ON access_log(subject);
 CREATE INDEX IF NOT EXISTS access_principal ON access_log(principal);
+-- Statistics tables as first published (I-5): frozen, because a second suppression pattern for the same
+-- month, combined with the first, could reveal suppressed cells.
+CREATE TABLE IF NOT EXISTS published_statistics (
+  month TEXT PRIMARY KEY, time TEXT NOT NULL, body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS imports (
   id INTEGER PRIMARY KEY, time TEXT NOT NULL, bureau TEXT NOT NULL, file TEXT NOT NULL,
   sha256 TEXT NOT NULL, read INTEGER NOT NULL, accepted INTEGER NOT NULL, rejected INTEGER NOT NULL,
@@ -264,6 +269,28 @@ class SqliteStore:
                            "WHERE g.guardian=?", (self._cipher.blind(guardian.value),))
         return sorted((IdNumber(self._cipher.decrypt(r[0], "persons.id")) for r in rows), key=lambda i: i.value)
 
+    def people(self) -> list[IdNumber]:
+        """Every person the PSB has registered (for aggregate statistics only)."""
+        rows = self._query("SELECT id_enc FROM persons", ())
+        return [IdNumber(self._cipher.decrypt(r[0], "persons.id")) for r in rows]
+
+    def registrations_declared(self, year: int) -> dict[str, int]:
+        """Residence registrations declared in a year, by district (I-4)."""
+        rows = self._query("SELECT district, count(*) FROM registrations WHERE declared_on >= ? AND declared_on < ? "
+                           "GROUP BY district", (f"{year:04d}-01-01", f"{year + 1:04d}-01-01"))
+        return {d: int(n) for d, n in rows}
+
+    def published_statistics(self, month: str) -> str | None:
+        rows = self._query("SELECT body FROM published_statistics WHERE month=?", (month,))
+        return rows[0][0] if rows else None
+
+    def publish_statistics(self, month: str, body: str) -> str:
+        """Store a month's table unless one is already published; return the one in force."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO published_statistics (month, time, body) "
+                             "VALUES (?, datetime('now'), ?)", (month, body))
+            return self._db.execute("SELECT body FROM published_statistics WHERE month=?", (month,)).fetchone()[0]
+
     # --- access log ----------------------------------------------------------------------------
     def append_access(self, entry: AccessEntry) -> int:
         values = tuple(getattr(entry, c) for c in _ACCESS_COLS)
@@ -297,7 +324,8 @@ class SqliteStore:
 
     def counts(self) -> dict[str, int]:
         return {t: int(self._query(f"SELECT count(*) FROM {t}", ())[0][0])
-                for t in ("persons", "registrations", "permits", "guardianships", "facts", "access_log", "imports")}
+                for t in ("persons", "registrations", "permits", "guardianships", "facts", "access_log", "imports",
+                          "published_statistics")}
 
     def close(self) -> None:
         with self._lock:

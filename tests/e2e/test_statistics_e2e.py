@@ -1,0 +1,58 @@
+"""End to end: the statistics bureau gets district aggregates with small cells suppressed — and nothing else."""
+from __future__ import annotations
+
+import datetime as _dt
+
+import grpc
+import pytest
+
+from gateway.client import channel
+from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc, statistics_pb2, statistics_pb2_grpc
+from tests.e2e.conftest import Gateway, error_info
+
+CTX = common_pb2.RequestContext(purpose="population-statistics", case_id="TJ-2026-11")
+
+
+def _last_month() -> str:
+    first = _dt.date.today().replace(day=1)
+    return (first - _dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+def _ask(g: Gateway, district: str, month: str) -> statistics_pb2.GetDistrictStatisticsResponse:
+    with channel(g.address, g.cert("stats", "statistics", "330200")) as ch:
+        return statistics_pb2_grpc.StatisticsServiceStub(ch).GetDistrictStatistics(
+            statistics_pb2.GetDistrictStatisticsRequest(context=CTX, district=district, month=month), timeout=60)
+
+
+def test_city_table_has_no_small_cells_and_is_stable(gw: Gateway) -> None:
+    month = _last_month()
+    answer = _ask(gw, "", month)
+    assert len(answer.rows) == 10 and answer.city_total.district == "330200" and answer.minimum_cell == 10
+    cells = [c for r in (*answer.rows, answer.city_total)
+             for c in (r.registrations, r.valid_permits, *r.permits_by_basis.values())]
+    assert all(c.suppressed or c.value == 0 or c.value >= 10 for c in cells)
+    assert any(c.suppressed for c in cells), "150 people over ten districts must need suppression"
+    assert all(r.coordinators_required >= 0 for r in answer.rows)
+    assert _ask(gw, "", month) == answer, "a month's table is frozen once published"
+    one = _ask(gw, answer.rows[3].district, month)
+    assert list(one.rows) == [answer.rows[3]] and one.city_total == answer.city_total
+    entry = gw.log()[-1]
+    assert (entry["method"], entry["subject"], entry["reason"]) == (
+        "permitgw.v1.StatisticsService/GetDistrictStatistics", "", "I-5")
+
+
+@pytest.mark.parametrize(("district", "month", "field"), [("330299", "2026-01", "district"),
+                                                          ("", "2026-13", "month"),
+                                                          ("", _dt.date.today().strftime("%Y-%m"), "month")])
+def test_bad_or_incomplete_months_are_refused(gw: Gateway, district: str, month: str, field: str) -> None:
+    with pytest.raises(grpc.RpcError) as exc:
+        _ask(gw, district, month)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT and exc.value.details().startswith(field)
+
+
+def test_statistics_never_sees_a_person(gw: Gateway) -> None:
+    with channel(gw.address, gw.cert("stats", "statistics", "330200")) as ch, pytest.raises(grpc.RpcError) as exc:
+        permit_pb2_grpc.PermitServiceStub(ch).GetPermitStatus(permit_pb2.GetPermitStatusRequest(
+            context=CTX, id_number=gw.people[0].id_number), timeout=10)
+    assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_info(exc.value).reason == "POLICY_DENIED"
