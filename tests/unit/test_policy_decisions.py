@@ -37,8 +37,8 @@ CASES = [
     ("employment", "330200", "vocational-exam", True, ""),
     ("housing", "330206", "housing-security", True, ""),
     ("police", "330203", "permit-administration", True, ""),
-    ("auditor", "330200", "access-audit", False, Reason.PURPOSE_NOT_ALLOWED),
-    ("statistics", "330200", "population-statistics", False, Reason.PURPOSE_NOT_ALLOWED),
+    ("auditor", "330200", "access-audit", False, Reason.POLICY_DENIED),  # its purpose, not this method
+    ("statistics", "330200", "population-statistics", False, Reason.POLICY_DENIED),
     ("school", "330203", "no-such-purpose", False, Reason.PURPOSE_NOT_ALLOWED),
     ("nobody", "330203", "compulsory-education", False, Reason.PURPOSE_NOT_ALLOWED),
 ]
