@@ -23,8 +23,8 @@ class Catalogue:
     roles: tuple[str, ...]
     purposes: dict[str, str]
     methods: tuple[str, ...]
-    identity_numbers: dict[str, str]  # role -> "full" | "masked"
     purpose_services: dict[str, frozenset[str]]  # purpose -> service codes it covers (CheckService)
+    fields: dict[str, dict[str, tuple[str, ...]]]  # method -> field group -> answer field paths
 
 
 def load_catalogue(path: Path) -> Catalogue:
@@ -40,14 +40,18 @@ def load_catalogue(path: Path) -> Catalogue:
     methods = tuple(data.get("methods", ()))
     if not purposes or not methods:
         raise PolicyError(f"{path}: purposes and methods must not be empty")
-    ids = dict(data.get("identity_numbers", {}))
-    bad = {r: v for r, v in ids.items() if r not in roles or v not in ("full", "masked")}
-    if bad or set(ids) != set(roles):
-        raise PolicyError(f"{path}: identity_numbers must give 'full' or 'masked' for every role; bad: {bad}")
     covers = {k: frozenset(v) for k, v in dict(data.get("purpose_services", {})).items()}
     bad_p = set(covers) - set(purposes)
     bad_s = {c for v in covers.values() for c in v} - set(SERVICE_CODES)
     if bad_p or bad_s:
         raise PolicyError(f"{path}: purpose_services names unknown purposes {sorted(bad_p)} "
                           f"or unknown services {sorted(bad_s)}")
-    return Catalogue(roles, purposes, methods, ids, covers)
+    fields = {m: {g: tuple(paths) for g, paths in groups.items()} for m, groups in dict(data.get("fields", {})).items()}
+    missing = [m for m in methods if not fields.get(m)]
+    unknown = sorted(set(fields) - set(methods))
+    if missing or unknown:
+        raise PolicyError(f"{path}: every method needs its [fields] groups; missing for {missing}, unknown {unknown}")
+    for m, groups in fields.items():
+        if ("identity-full" in groups) != ("identity-masked" in groups):
+            raise PolicyError(f"{path}: {m} must define identity-full and identity-masked together")
+    return Catalogue(roles, purposes, methods, covers, fields)

@@ -1,13 +1,15 @@
-"""A precomputed decision table over role × district × purpose × method, built with pycasbin.
+"""A precomputed decision table: role × district × purpose × method × scope → the field groups allowed.
 
-Casbin is consulted only while building (single-threaded); requests read an immutable dict that a
-reload replaces in one reference swap, so no request sees a half-built table and nothing races.
+Built in one pass over the policy lines (so its cost grows with the lines, never a request's), checked
+against casbin's enforce() on every load, and replaced by one reference assignment on reload: requests
+read an immutable table, no request ever runs casbin, nothing races (DEVELOPERS.md, CPython 3.11.7).
 """
 from __future__ import annotations
 
 import hashlib
-import itertools
+import random
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,11 @@ from gateway.domain.districts import DISTRICTS
 from gateway.policy.catalogue import Catalogue, PolicyError, load_catalogue
 
 CITY = "330200"  # a municipal (city-level) bureau
+DISTRICT_CODES = (*DISTRICTS, CITY)
+IN, OUT = "in-district", "out-of-district"
+SCOPES = (IN, OUT)
 MODEL_FILE, POLICY_FILE, CATALOGUE_FILE = "model.conf", "policy.csv", "gateway.toml"
+Key = tuple[str, str, str, str, str]  # role, district, purpose, method, scope
 
 
 class Reason:
@@ -31,6 +37,7 @@ class Reason:
 class PolicyDecision:
     allowed: bool
     reason: str  # "" when allowed, else a Reason code
+    groups: frozenset[str]  # the field groups of the answer the caller may see
     policy_version: str
 
 
@@ -38,15 +45,26 @@ class PolicyDecision:
 class PolicyTable:
     version: str
     catalogue: Catalogue
-    allowed: frozenset[tuple[str, str, str, str]]
-    role_purposes: frozenset[tuple[str, str, str]]  # (role, district, purpose) allowed for some method
+    lines: tuple[tuple[str, ...], ...]
+    groups: dict[Key, frozenset[str]]
+    role_purposes: frozenset[tuple[str, str, str]]  # (role, district, purpose) granted anything at all
 
-    def decide(self, role: str, district: str, purpose: str, method: str) -> PolicyDecision:
-        if (role, district, purpose, method) in self.allowed:
-            return PolicyDecision(True, "", self.version)
+    def decide(self, role: str, district: str, purpose: str, method: str, scope: str = IN) -> PolicyDecision:
+        granted = self.groups.get((role, district, purpose, method, scope))
+        if granted:
+            return PolicyDecision(True, "", granted, self.version)
         if (role, district, purpose) not in self.role_purposes:
-            return PolicyDecision(False, Reason.PURPOSE_NOT_ALLOWED, self.version)
-        return PolicyDecision(False, Reason.POLICY_DENIED, self.version)
+            reason = Reason.PURPOSE_NOT_ALLOWED
+        elif scope == OUT and self.groups.get((role, district, purpose, method, IN)):
+            reason = Reason.OUT_OF_DISTRICT
+        else:
+            reason = Reason.POLICY_DENIED
+        return PolicyDecision(False, reason, frozenset(), self.version)
+
+    def lines_for(self, role: str, district: str, purpose: str, method: str) -> list[tuple[str, ...]]:
+        """The policy lines that speak to a request (for `permitgw policy explain`)."""
+        return [ln for ln in self.lines if ln[0] == role and ln[1] in ("*", district) and ln[2] == purpose
+                and ln[3] in ("*", method)]
 
 
 def policy_version(directory: Path) -> str:
@@ -58,24 +76,59 @@ def policy_version(directory: Path) -> str:
     return "sha256:" + h.hexdigest()[:16]
 
 
-def _validate_lines(enforcer: casbin.Enforcer, cat: Catalogue, where: Path) -> None:
-    for line in enforcer.get_policy():
-        if len(line) != 5:
-            raise PolicyError(f"{where}: policy line {line} must have 5 fields (role, district, purpose, method, eft)")
-        role, district, purpose, method, eft = line
-        problems = []
-        if role not in cat.roles:
-            problems.append(f"unknown role {role!r}")
-        if district != "*" and district not in DISTRICTS and district != CITY:
-            problems.append(f"unknown district {district!r}")
-        if purpose not in cat.purposes:
-            problems.append(f"unknown purpose {purpose!r}")
-        if method != "*" and method not in cat.methods:
-            problems.append(f"unknown method {method!r}")
-        if eft not in ("allow", "deny"):
-            problems.append(f"effect must be allow or deny, not {eft!r}")
-        if problems:
-            raise PolicyError(f"{where}: policy line {', '.join(line)}: {'; '.join(problems)}")
+def _validate(line: list[str], cat: Catalogue, where: Path) -> None:
+    if len(line) != 7:
+        raise PolicyError(f"{where}: policy line {', '.join(line)} must have 7 fields "
+                          "(role, district, purpose, method, group, scope, eft)")
+    role, district, purpose, method, group, scope, eft = line
+    problems = []
+    if role not in cat.roles:
+        problems.append(f"unknown role {role!r}")
+    if district != "*" and district not in DISTRICT_CODES:
+        problems.append(f"unknown district {district!r}")
+    if purpose not in cat.purposes:
+        problems.append(f"unknown purpose {purpose!r}")
+    if method != "*" and method not in cat.methods:
+        problems.append(f"unknown method {method!r}")
+    elif group != "*" and not any(group in cat.fields[m] for m in ((method,) if method != "*" else cat.methods)):
+        problems.append(f"unknown field group {group!r} for {method}")
+    if scope not in ("*", *SCOPES):
+        problems.append(f"scope must be *, {IN} or {OUT}, not {scope!r}")
+    if eft not in ("allow", "deny"):
+        problems.append(f"effect must be allow or deny, not {eft!r}")
+    if problems:
+        raise PolicyError(f"{where}: policy line {', '.join(line)}: {'; '.join(problems)}")
+
+
+def _expand(lines: list[list[str]], cat: Catalogue) -> dict[Key, frozenset[str]]:
+    allow: dict[Key, set[str]] = defaultdict(set)
+    deny: dict[Key, set[str]] = defaultdict(set)
+    for role, district, purpose, method, group, scope, eft in lines:
+        target = allow if eft == "allow" else deny
+        for d in DISTRICT_CODES if district == "*" else (district,):
+            for m in cat.methods if method == "*" else (method,):
+                gs = cat.fields[m] if group == "*" else ((group,) if group in cat.fields[m] else ())
+                for s in SCOPES if scope == "*" else (scope,):
+                    target[(role, d, purpose, m, s)].update(gs)
+    table = {k: frozenset(v - deny.get(k, set())) for k, v in allow.items()}
+    return {k: v for k, v in table.items() if v}
+
+
+def _check_against_casbin(enforcer: casbin.Enforcer, table: dict[Key, frozenset[str]], cat: Catalogue,
+                          lines: list[list[str]], where: Path) -> None:
+    """Sample requests — every granted entry of a few lines and random ones — and compare with casbin."""
+    budget = max(16, min(400, 2_000_000 // max(len(lines), 1)))  # enforce() is linear in the lines
+    rng = random.Random(len(lines))
+    samples = [(*k, g) for k in list(table)[: budget // 2] for g in sorted(table[k])][: budget // 2]
+    while len(samples) < budget:
+        m = rng.choice(cat.methods)
+        samples.append((rng.choice(cat.roles), rng.choice(DISTRICT_CODES), rng.choice(list(cat.purposes)), m,
+                        rng.choice(SCOPES), rng.choice(sorted(cat.fields[m]))))
+    for role, d, purpose, m, scope, g in samples:
+        ours = g in table.get((role, d, purpose, m, scope), frozenset())
+        if ours != enforcer.enforce(role, d, purpose, m, g, scope):
+            raise PolicyError(f"{where}: the decision table and casbin disagree on ({role}, {d}, {purpose}, {m}, "
+                              f"{g}, {scope}); model.conf's matcher may have changed beyond what the builder knows")
 
 
 def build_table(directory: Path) -> PolicyTable:
@@ -88,12 +141,13 @@ def build_table(directory: Path) -> PolicyTable:
         enforcer = casbin.Enforcer(str(directory / MODEL_FILE), str(directory / POLICY_FILE))
     except Exception as exc:  # casbin raises plain exceptions for malformed files
         raise PolicyError(f"{directory}: cannot load policy: {exc}") from exc
-    _validate_lines(enforcer, cat, directory / POLICY_FILE)
-    districts = (*DISTRICTS, CITY)
-    allowed = frozenset(k for k in itertools.product(cat.roles, districts, cat.purposes, cat.methods)
-                        if enforcer.enforce(*k))
-    role_purposes = frozenset((r, d, p) for r, d, p, _ in allowed)
-    return PolicyTable(policy_version(directory), cat, allowed, role_purposes)
+    lines = [list(line) for line in enforcer.get_policy()]
+    for line in lines:
+        _validate(line, cat, directory / POLICY_FILE)
+    table = _expand(lines, cat)
+    _check_against_casbin(enforcer, table, cat, lines, directory / POLICY_FILE)
+    role_purposes = frozenset((r, d, p) for r, d, p, _, _ in table)
+    return PolicyTable(policy_version(directory), cat, tuple(tuple(ln) for ln in lines), table, role_purposes)
 
 
 class PolicyEngine:
@@ -108,8 +162,8 @@ class PolicyEngine:
     def table(self) -> PolicyTable:
         return self._table
 
-    def decide(self, role: str, district: str, purpose: str, method: str) -> PolicyDecision:
-        return self._table.decide(role, district, purpose, method)
+    def decide(self, role: str, district: str, purpose: str, method: str, scope: str = IN) -> PolicyDecision:
+        return self._table.decide(role, district, purpose, method, scope)
 
     def reload(self) -> PolicyTable:
         """Build from the files again; on error the old table stays in force and the error is raised."""

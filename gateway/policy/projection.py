@@ -1,13 +1,53 @@
-"""Field projection and masking: an answer carries only what the caller's role may see.
+"""Field projection and masking: an answer carries only the field groups its caller was granted.
 
-Stage 1 masks identity numbers per role (policies/gateway.toml); field groups join in Stage 4.
+Handlers build the whole answer; this clears every field outside the granted groups (dotted paths reach
+into repeated entries) and masks identity numbers unless `identity-full` was granted.
 """
 from __future__ import annotations
 
-from gateway.domain.idnumber import IdNumber
-from gateway.policy.catalogue import Catalogue
+from collections.abc import Iterable, Mapping
+
+from google.protobuf.message import Message
+
+from gateway.domain.idnumber import IdNumber, InvalidIdNumber
 
 
-def present_id(who: IdNumber, role: str, catalogue: Catalogue) -> str:
-    """The identity number as this role may see it: whole, or masked as 330203********1234."""
-    return who.value if catalogue.identity_numbers.get(role) == "full" else who.masked()
+def mask_text(value: str) -> str:
+    """330203********1234; a national student number keeps its G: G330203********1234."""
+    prefix, number = ("G", value[1:]) if value[:1] in ("G", "g") else ("", value)
+    try:
+        return prefix + IdNumber.parse(number).masked()
+    except InvalidIdNumber:
+        return ""  # never pass on something unrecognised in an identity field
+
+
+def _paths_tree(paths: Iterable[str]) -> dict[str, set[str]]:
+    tree: dict[str, set[str]] = {}
+    for path in paths:
+        head, _, rest = path.partition(".")
+        sub = tree.setdefault(head, set())
+        if rest:
+            sub.add(rest)
+    return tree
+
+
+def keep_only(msg: Message, paths: Iterable[str]) -> None:
+    """Clear every field of `msg` not named by `paths` (a bare name keeps the field whole)."""
+    tree = _paths_tree(paths)
+    for field, value in msg.ListFields():
+        if field.name not in tree:
+            msg.ClearField(field.name)
+        elif tree[field.name] and field.message_type is not None:
+            for item in value if field.label == field.LABEL_REPEATED else (value,):
+                keep_only(item, tree[field.name])
+
+
+def project(msg: Message, groups: Iterable[str], fields: Mapping[str, tuple[str, ...]]) -> Message:
+    granted = set(groups)
+    keep_only(msg, {p for g in granted if g in fields for p in fields[g]})
+    if "identity-full" not in granted:
+        for name in fields.get("identity-masked", ()):
+            value = getattr(msg, name, "")
+            if value:
+                setattr(msg, name, mask_text(value))
+    return msg

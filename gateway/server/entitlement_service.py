@@ -12,12 +12,10 @@ from google.protobuf import json_format
 
 from adapters import education
 from gateway import casefile
-from gateway.audit.entry import Decision
 from gateway.domain.dates import InvalidDate, parse_date
 from gateway.domain.idnumber import IdNumber
 from gateway.identity.principal import Principal
 from gateway.policy.catalogue import SERVICE_CODES
-from gateway.policy.projection import present_id
 from gateway.rules.eligibility import HousingSettings, evaluate_eligibility, housing_facts
 from gateway.rules.enrollment import EnrollmentDecision, EnrollmentSettings, Outcome, check_enrollment
 from gateway.rules.entitlements import service_entitlement
@@ -91,12 +89,11 @@ class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
             reasons=[common_pb2.Reason(code=r.code, message=r.message) for r in d.reasons],
             guardian_district=d.guardian_district,
             guardian_permit_valid_until=d.guardian_valid_until.isoformat() if d.guardian_valid_until else "",
-            child_id_number=present_id(child, principal.role, self.gate.policy.table.catalogue))
+            child_id_number=child.value)
         points = enrollment_points(self.gate, self.settings, self.points, principal.district, d)
         if points is not None:
             answer.points = points
-        self.gate.log(call, Decision.ALLOW, d.reasons[0].code)
-        return answer
+        return self.gate.answer(call, answer, d.reasons[0].code)
 
     @handler(CHECK_SERVICE)
     def CheckService(self, request: Any, context: Any, call: Call) -> entitlement_pb2.CheckServiceResponse:
@@ -109,8 +106,7 @@ class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
         if code not in covered:
             raise errors.permission_denied("PURPOSE_NOT_ALLOWED", f"purpose {call.purpose!r} does not cover "
                                            f"service {code}", {"purpose": call.purpose, "service_code": code})
-        answer = entitlement_pb2.CheckServiceResponse(
-            id_number=present_id(who, principal.role, self.gate.policy.table.catalogue))
+        answer = entitlement_pb2.CheckServiceResponse(id_number=who.value)
         if code == "H-1":
             facts = housing_facts(casefile.load(self.gate.store, who), self.gate.today(), self.housing)
             answer.entitled, reasons = facts.entitled, facts.reasons
@@ -122,22 +118,20 @@ class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
             ent = service_entitlement(status, code, principal.district)
             answer.entitled, reasons = ent.entitled, ent.reasons
         answer.reasons.extend(common_pb2.Reason(code=r.code, message=r.message) for r in reasons)
-        self.gate.log(call, Decision.ALLOW, reasons[0].code if reasons else code)
-        return answer
+        return self.gate.answer(call, answer, reasons[0].code if reasons else code)
 
     @handler(EVALUATE_ELIGIBILITY)
     def EvaluatePermitEligibility(self, request: Any, context: Any, call: Call
                                   ) -> entitlement_pb2.EvaluatePermitEligibilityResponse:
-        principal = self.gate.admit(call, context, request.context, request.id_number)
+        self.gate.admit(call, context, request.context, request.id_number)
         who = self.gate.subject(call, request.id_number, "id_number")
         as_of = parse_as_of(request.as_of, self.gate.today())
         d = evaluate_eligibility(casefile.load(self.gate.store, who), as_of)
         answer = entitlement_pb2.EvaluatePermitEligibilityResponse(
             eligible=d.eligible, bases=d.bases, as_of=as_of.isoformat(),
             reasons=[common_pb2.Reason(code=r.code, message=r.message) for r in d.reasons],
-            id_number=present_id(who, principal.role, self.gate.policy.table.catalogue))
-        self.gate.log(call, Decision.ALLOW, "ELIGIBLE" if d.eligible else "NOT_ELIGIBLE")
-        return answer
+            id_number=who.value)
+        return self.gate.answer(call, answer, "ELIGIBLE" if d.eligible else "NOT_ELIGIBLE")
 
 
 class EducationEnrollmentService(education_pb2_grpc.EnrollmentServiceServicer):
@@ -154,10 +148,8 @@ class EducationEnrollmentService(education_pb2_grpc.EnrollmentServiceServicer):
         guardians = [(request.JHR1SFZJH, "JHR1SFZJH"), (request.JHR2SFZJH, "JHR2SFZJH")]
         principal, child, d = decide_enrollment(self.gate, self.settings, call, context, request.context,
                                                 child_raw, field, guardians)
-        shown = present_id(child, principal.role, self.gate.policy.table.catalogue)
         points = enrollment_points(self.gate, self.settings, self.points, principal.district, d)
-        fields = education.enrollment_fields(d, shown, field, points, b"")
+        fields = education.enrollment_fields(d, child.value, field, points, b"")
         answer = json_format.ParseDict(fields, education_pb2.CheckEnrollmentResponse())
-        self.gate.log(call, Decision.ALLOW, d.reasons[0].code)
-        return answer
+        return self.gate.answer(call, answer, d.reasons[0].code)
 

@@ -19,11 +19,13 @@ from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber, check_char, fold_width
 from gateway.identity.principal import InvalidPrincipal, Principal, principal_from_pem
 from gateway.identity.revocation import RevocationList
-from gateway.policy.decisions import PolicyEngine
+from gateway.policy.decisions import CITY, IN, OUT, PolicyEngine, Reason
+from gateway.policy.projection import project
 from gateway.server import errors
 from gateway.store.port import Store
 
 log = logging.getLogger("permitgw.server")
+M = TypeVar("M")
 CHINA = _dt.timezone(_dt.timedelta(hours=8), "CST")  # Ningbo's civil date decides validity
 _CONTEXT_TEXT = re.compile(r"^[\w\-./:#（）()]{0,64}$")
 _DIGIT_RUN = re.compile(r"\d{17}[\dXx]|\d{15}")
@@ -40,6 +42,7 @@ class Call:
     operator_id: str = ""
     subject: str = ""
     policy_version: str = ""
+    groups: frozenset[str] = frozenset()  # the field groups of the answer this caller may see
     logged: bool = field(default=False)
 
 
@@ -84,26 +87,33 @@ class Gate:
 
     # --- authorise -----------------------------------------------------------------------------
     def admit(self, call: Call, context: grpc.ServicerContext, req_ctx: Any, subject: str = "") -> Principal:
-        """Authenticate the caller and authorise (role, district, purpose, method); raise Refused if not.
+        """Authenticate the caller and authorise (role, district, purpose, method, scope); raise Refused if not.
 
-        `subject` (the raw identity number asked about) is noted for the log even when the call is refused;
-        it is validated strictly afterwards by `subject()`, so a refused caller learns nothing about it.
+        `subject` (the raw identity number asked about) is noted for the log even when the call is refused, and
+        decides the scope: in-district when the subject lives in the caller's district (a city-level caller is
+        in-district everywhere). It is validated strictly afterwards by `subject()`.
         """
         principal = self.authenticate(context, call)
+        scope = IN
         if subject:
             try:
-                call.subject = self.store.subject_index(IdNumber.parse(subject))
+                who = IdNumber.parse(subject)
             except InvalidIdNumber:
-                call.subject = ""
+                who = None
+            if who is not None:
+                call.subject = self.store.subject_index(who)
+                if principal.district != CITY and self.store.latest_district(who) != principal.district:
+                    scope = OUT
         call.purpose = fold_width(req_ctx.purpose).strip()[:64]
-        decision = self.policy.decide(principal.role, principal.district, call.purpose, call.method)
-        call.policy_version = decision.policy_version
+        decision = self.policy.decide(principal.role, principal.district, call.purpose, call.method, scope)
+        call.policy_version, call.groups = decision.policy_version, decision.groups
         call.case_id = _context_text(req_ctx.case_id, "context.case_id")
         call.operator_id = _context_text(req_ctx.operator_id, "context.operator_id")
         if not decision.allowed:
             what = f"for purpose {call.purpose!r}" if call.purpose else "without a stated purpose"
+            where = " about a person living outside its district" if decision.reason == Reason.OUT_OF_DISTRICT else ""
             raise errors.permission_denied(decision.reason, f"role {principal.role} may not call "
-                                           f"{call.method.rsplit('/', 1)[-1]} {what}",
+                                           f"{call.method.rsplit('/', 1)[-1]} {what}{where}",
                                            {"role": principal.role, "purpose": call.purpose})
         return principal
 
@@ -120,6 +130,13 @@ class Gate:
         who = self.identity(raw, field_name)
         call.subject = self.store.subject_index(who)
         return who
+
+    # --- project, log, answer --------------------------------------------------------------------
+    def answer(self, call: Call, msg: M, reason: str) -> M:
+        """Project the whole answer to the caller's field groups, log the access, and return the answer."""
+        project(msg, call.groups, self.policy.table.catalogue.fields.get(call.method, {}))
+        self.log(call, Decision.ALLOW, reason)
+        return msg
 
     # --- log -----------------------------------------------------------------------------------
     def log(self, call: Call, decision: str, reason: str) -> int:

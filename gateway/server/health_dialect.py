@@ -9,8 +9,6 @@ from typing import Any
 from google.protobuf import json_format
 
 from adapters import health
-from gateway.audit.entry import Decision
-from gateway.policy.projection import present_id
 from gateway.rules.entitlements import service_entitlement
 from gateway.server.gate import Call, Gate, handler
 from gateway.server.permit_service import decide_permit_status
@@ -30,8 +28,6 @@ class HealthPermitService(hospital_pb2_grpc.HealthPermitServiceServicer):
         principal, who, decision = decide_permit_status(self.gate, call, context, request.context,
                                                         request.DE02_01_030_00, "DE02.01.030.00")
         entitlements = [service_entitlement(decision, s, principal.district) for s in health.SERVICES]
-        fields = health.permit_status_fields(decision, entitlements,
-                                             present_id(who, principal.role, self.gate.policy.table.catalogue))
+        fields = health.permit_status_fields(decision, entitlements, who.value)
         answer = json_format.ParseDict(fields, hospital_pb2.GetPermitStatusResponse())
-        self.gate.log(call, Decision.ALLOW, decision.reasons[0].code)
-        return answer
+        return self.gate.answer(call, answer, decision.reasons[0].code)

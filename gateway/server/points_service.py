@@ -9,10 +9,8 @@ from typing import Any
 from google.protobuf import struct_pb2
 
 from gateway import casefile
-from gateway.audit.entry import Decision
 from gateway.domain.districts import DISTRICTS
 from gateway.policy.points_rules import points_table_as_dict
-from gateway.policy.projection import present_id
 from gateway.rules.points import PointsTable, compute_points
 from gateway.server.gate import Call, Gate, handler
 from permitgw.v1 import common_pb2, points_pb2, points_pb2_grpc
@@ -44,13 +42,11 @@ class PointsService(points_pb2_grpc.PointsServiceServicer):
             items=[points_pb2.PointsItem(indicator=i.indicator, name=i.name, points=i.points, max=i.max,
                                          basis=i.basis, sources=i.sources) for i in result.items],
             reasons=[common_pb2.Reason(code=r.code, message=r.message) for r in result.reasons],
-            id_number=present_id(who, principal.role, self.gate.policy.table.catalogue))
-        self.gate.log(call, Decision.ALLOW, "P-2")
-        return answer
+            id_number=who.value)
+        return self.gate.answer(call, answer, "P-2")
 
     @handler(GET_POINTS_RULES)
     def GetPointsRules(self, request: Any, context: Any, call: Call) -> points_pb2.GetPointsRulesResponse:
         self.gate.admit(call, context, request.context)
         answer = points_pb2.GetPointsRulesResponse(table=self._rules, table_version=self.table.version)
-        self.gate.log(call, Decision.ALLOW, "P-3")
-        return answer
+        return self.gate.answer(call, answer, "P-3")

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import publication
-from gateway.audit.entry import Decision
 from gateway.domain.districts import DISTRICTS, LEGACY
 from gateway.rules.statistics import BASIS_COLUMNS, CITY, VALID_PERMITS, StatisticsSettings
 from gateway.server import errors
@@ -51,5 +50,4 @@ class StatisticsService(statistics_pb2_grpc.StatisticsServiceServicer):
         answer = statistics_pb2.GetDistrictStatisticsResponse(
             month=table["month"], minimum_cell=table["minimum"], rows=[_row(table, k) for k in keys],
             city_total=_row(table, CITY))
-        self.gate.log(call, Decision.ALLOW, "I-5")
-        return answer
+        return self.gate.answer(call, answer, "I-5")

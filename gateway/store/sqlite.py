@@ -263,6 +263,12 @@ class SqliteStore:
         rows = self._query(sql + " ORDER BY f.id", tuple(args))
         return [codec.decode(self._cipher.decrypt(b, f"facts.{k}").encode("utf-8")) for k, b in rows]
 
+    def latest_district(self, who: IdNumber) -> str | None:
+        """District of the person's latest residence registration (decides a caller's scope)."""
+        rows = self._query("SELECT district FROM registrations WHERE subject=? ORDER BY declared_on DESC LIMIT 1",
+                           (self._cipher.blind(who.value),))
+        return rows[0][0] if rows else None
+
     def wards(self, guardian: IdNumber) -> list[IdNumber]:
         """Children on record (any source) for whom this person is a guardian, if the PSB knows them."""
         rows = self._query("SELECT DISTINCT p.id_enc FROM guardianships g JOIN persons p ON p.subject = g.child "

@@ -25,19 +25,27 @@ _sym_db = _symbol_database.Default()
 from permitgw.v1 import common_pb2 as permitgw_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18permitgw/v1/permit.proto\x12\x0bpermitgw.v1\x1a\x18permitgw/v1/common.proto\"Y\n\x16GetPermitStatusRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x11\n\tid_number\x18\x02 \x01(\t\"\xa4\x01\n\x17GetPermitStatusResponse\x12)\n\x06status\x18\x01 \x01(\x0e\x32\x19.permitgw.v1.PermitStatus\x12\x13\n\x0bvalid_until\x18\x02 \x01(\t\x12\x10\n\x08\x64istrict\x18\x03 \x01(\t\x12$\n\x07reasons\x18\x04 \x03(\x0b\x32\x13.permitgw.v1.Reason\x12\x11\n\tid_number\x18\x05 \x01(\t*\xb1\x01\n\x0cPermitStatus\x12\x1d\n\x19PERMIT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13PERMIT_STATUS_VALID\x10\x01\x12\x19\n\x15PERMIT_STATUS_EXPIRED\x10\x02\x12\x1b\n\x17PERMIT_STATUS_CANCELLED\x10\x03\x12\x19\n\x15PERMIT_STATUS_REVOKED\x10\x04\x12\x16\n\x12PERMIT_STATUS_NONE\x10\x05\x32m\n\rPermitService\x12\\\n\x0fGetPermitStatus\x12#.permitgw.v1.GetPermitStatusRequest\x1a$.permitgw.v1.GetPermitStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18permitgw/v1/permit.proto\x12\x0bpermitgw.v1\x1a\x18permitgw/v1/common.proto\"Y\n\x16GetPermitStatusRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x11\n\tid_number\x18\x02 \x01(\t\"\xa4\x01\n\x17GetPermitStatusResponse\x12)\n\x06status\x18\x01 \x01(\x0e\x32\x19.permitgw.v1.PermitStatus\x12\x13\n\x0bvalid_until\x18\x02 \x01(\t\x12\x10\n\x08\x64istrict\x18\x03 \x01(\t\x12$\n\x07reasons\x18\x04 \x03(\x0b\x32\x13.permitgw.v1.Reason\x12\x11\n\tid_number\x18\x05 \x01(\t\"\\\n\x19GetResidenceRecordRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x11\n\tid_number\x18\x02 \x01(\t\"j\n\x1aResidenceRegistrationEntry\x12\x10\n\x08\x64istrict\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65\x63lared_on\x18\x02 \x01(\t\x12\x14\n\x0chousing_type\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\"\x9e\x01\n\x0bPermitEntry\x12\x15\n\rpermit_number\x18\x01 \x01(\t\x12\x10\n\x08\x64istrict\x18\x02 \x01(\t\x12\x11\n\tissued_on\x18\x03 \x01(\t\x12\x13\n\x0bvalid_until\x18\x04 \x01(\t\x12\x13\n\x0b\x65ndorsed_on\x18\x05 \x01(\t\x12)\n\x06status\x18\x06 \x01(\x0e\x32\x19.permitgw.v1.PermitStatus\"\xa8\x01\n\x1aGetResidenceRecordResponse\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12>\n\rregistrations\x18\x03 \x03(\x0b\x32\'.permitgw.v1.ResidenceRegistrationEntry\x12)\n\x07permits\x18\x04 \x03(\x0b\x32\x18.permitgw.v1.PermitEntry*\xb1\x01\n\x0cPermitStatus\x12\x1d\n\x19PERMIT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13PERMIT_STATUS_VALID\x10\x01\x12\x19\n\x15PERMIT_STATUS_EXPIRED\x10\x02\x12\x1b\n\x17PERMIT_STATUS_CANCELLED\x10\x03\x12\x19\n\x15PERMIT_STATUS_REVOKED\x10\x04\x12\x16\n\x12PERMIT_STATUS_NONE\x10\x05\x32\xd4\x01\n\rPermitService\x12\\\n\x0fGetPermitStatus\x12#.permitgw.v1.GetPermitStatusRequest\x1a$.permitgw.v1.GetPermitStatusResponse\x12\x65\n\x12GetResidenceRecord\x12&.permitgw.v1.GetResidenceRecordRequest\x1a\'.permitgw.v1.GetResidenceRecordResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'permitgw.v1.permit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PERMITSTATUS']._serialized_start=326
-  _globals['_PERMITSTATUS']._serialized_end=503
+  _globals['_PERMITSTATUS']._serialized_start=860
+  _globals['_PERMITSTATUS']._serialized_end=1037
   _globals['_GETPERMITSTATUSREQUEST']._serialized_start=67
   _globals['_GETPERMITSTATUSREQUEST']._serialized_end=156
   _globals['_GETPERMITSTATUSRESPONSE']._serialized_start=159
   _globals['_GETPERMITSTATUSRESPONSE']._serialized_end=323
-  _globals['_PERMITSERVICE']._serialized_start=505
-  _globals['_PERMITSERVICE']._serialized_end=614
+  _globals['_GETRESIDENCERECORDREQUEST']._serialized_start=325
+  _globals['_GETRESIDENCERECORDREQUEST']._serialized_end=417
+  _globals['_RESIDENCEREGISTRATIONENTRY']._serialized_start=419
+  _globals['_RESIDENCEREGISTRATIONENTRY']._serialized_end=525
+  _globals['_PERMITENTRY']._serialized_start=528
+  _globals['_PERMITENTRY']._serialized_end=686
+  _globals['_GETRESIDENCERECORDRESPONSE']._serialized_start=689
+  _globals['_GETRESIDENCERECORDRESPONSE']._serialized_end=857
+  _globals['_PERMITSERVICE']._serialized_start=1040
+  _globals['_PERMITSERVICE']._serialized_end=1252
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,11 @@ class PermitServiceStub:
                 request_serializer=permitgw_dot_v1_dot_permit__pb2.GetPermitStatusRequest.SerializeToString,
                 response_deserializer=permitgw_dot_v1_dot_permit__pb2.GetPermitStatusResponse.FromString,
                 _registered_method=True)
+        self.GetResidenceRecord = channel.unary_unary(
+                '/permitgw.v1.PermitService/GetResidenceRecord',
+                request_serializer=permitgw_dot_v1_dot_permit__pb2.GetResidenceRecordRequest.SerializeToString,
+                response_deserializer=permitgw_dot_v1_dot_permit__pb2.GetResidenceRecordResponse.FromString,
+                _registered_method=True)
 
 
 class PermitServiceServicer:
@@ -53,6 +58,14 @@ class PermitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetResidenceRecord(self, request, context):
+        """The person's residence registrations and permits — only the field groups the caller may see
+        (the housing bureau's main question: where and how has this person lived, since when).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PermitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +73,11 @@ def add_PermitServiceServicer_to_server(servicer, server):
                     servicer.GetPermitStatus,
                     request_deserializer=permitgw_dot_v1_dot_permit__pb2.GetPermitStatusRequest.FromString,
                     response_serializer=permitgw_dot_v1_dot_permit__pb2.GetPermitStatusResponse.SerializeToString,
+            ),
+            'GetResidenceRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResidenceRecord,
+                    request_deserializer=permitgw_dot_v1_dot_permit__pb2.GetResidenceRecordRequest.FromString,
+                    response_serializer=permitgw_dot_v1_dot_permit__pb2.GetResidenceRecordResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +108,33 @@ class PermitService:
             '/permitgw.v1.PermitService/GetPermitStatus',
             permitgw_dot_v1_dot_permit__pb2.GetPermitStatusRequest.SerializeToString,
             permitgw_dot_v1_dot_permit__pb2.GetPermitStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResidenceRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/permitgw.v1.PermitService/GetResidenceRecord',
+            permitgw_dot_v1_dot_permit__pb2.GetResidenceRecordRequest.SerializeToString,
+            permitgw_dot_v1_dot_permit__pb2.GetResidenceRecordResponse.FromString,
             options,
             channel_credentials,
             insecure,

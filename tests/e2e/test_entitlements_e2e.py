@@ -45,7 +45,7 @@ def _si_months_from_file(g: Gateway) -> dict[str, int]:
 
 
 def test_housing_bureau_gets_h1_facts_matching_the_hrss_file(gw: Gateway) -> None:
-    housing = gw.cert("housing", "housing", "330212")
+    housing = gw.cert("housing-city", "housing", "330200")  # the municipal bureau: every district
     expected = _si_months_from_file(gw)
     checked = 0
     for p in gw.people[:40]:
@@ -111,3 +111,16 @@ def test_explain_text_and_errors(gw: Gateway) -> None:
     assert "as of 2026-01-31" in out and "R-REG" in out and gw.people[0].id_number not in out
     bad = run_cli("explain", "--data", str(gw.data), "--id", "12345", check=False)
     assert bad.returncode == 1 and "--id" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_district_housing_bureau_sees_only_its_own_residents(gw: Gateway) -> None:
+    mine = gw.people[0]
+    other = next(p for p in gw.people if p.district != mine.district)
+    bureau = gw.cert(f"housing-{mine.district}", "housing", mine.district)
+    assert _check(gw, bureau, mine.id_number, "H-1", "housing-security").reasons
+    with pytest.raises(grpc.RpcError) as exc:
+        _check(gw, bureau, other.id_number, "H-1", "housing-security")
+    assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_info(exc.value).reason == "OUT_OF_DISTRICT"
+    entry = gw.log()[-1]
+    assert (entry["decision"], entry["reason"]) == ("deny", "OUT_OF_DISTRICT") and len(entry["subject"]) == 64

@@ -58,24 +58,28 @@ def test_unknown_method_is_denied(policy_dir: Path) -> None:
 
 def test_a_deny_line_beats_an_allow_line(policy_dir: Path) -> None:
     with (policy_dir / "policy.csv").open("a") as f:
-        f.write(f"p, school, 330205, compulsory-education, {GPS}, deny\n")
+        f.write(f"p, school, 330205, compulsory-education, {GPS}, *, *, deny\n")
     t = build_table(policy_dir)
     assert not t.decide("school", "330205", "compulsory-education", GPS).allowed
     assert t.decide("school", "330203", "compulsory-education", GPS).allowed
 
 
-@pytest.mark.parametrize("line", [
-    f"p, teacher, *, compulsory-education, {GPS}, allow",
-    f"p, school, 999999, compulsory-education, {GPS}, allow",
-    f"p, school, *, shopping, {GPS}, allow",
-    "p, school, *, compulsory-education, permitgw.v1.Nope/Nope, allow",
-    f"p, school, *, compulsory-education, {GPS}, maybe",
+@pytest.mark.parametrize(("line", "problem"), [
+    (f"p, teacher, *, compulsory-education, {GPS}, permit-status, *, allow", "unknown role"),
+    (f"p, school, 999999, compulsory-education, {GPS}, permit-status, *, allow", "unknown district"),
+    (f"p, school, *, shopping, {GPS}, permit-status, *, allow", "unknown purpose"),
+    ("p, school, *, compulsory-education, permitgw.v1.Nope/Nope, permit-status, *, allow", "unknown method"),
+    (f"p, school, *, compulsory-education, {GPS}, housing-facts, *, allow", "unknown field group"),
+    (f"p, school, *, compulsory-education, {GPS}, permit-status, nearby, allow", "scope must be"),
+    (f"p, school, *, compulsory-education, {GPS}, permit-status, *, maybe", "effect must be"),
+    (f"p, school, *, compulsory-education, {GPS}, allow", "must have 7 fields"),
 ])
-def test_a_bad_policy_line_fails_at_load_naming_it(policy_dir: Path, line: str) -> None:
+def test_a_bad_policy_line_fails_at_load_naming_it(policy_dir: Path, line: str, problem: str) -> None:
     with (policy_dir / "policy.csv").open("a") as f:
         f.write(line + "\n")
-    with pytest.raises(PolicyError, match="policy line"):
+    with pytest.raises(PolicyError, match="policy line") as exc:
         build_table(policy_dir)
+    assert problem in str(exc.value)
 
 
 def test_missing_file_fails_clearly(policy_dir: Path) -> None:
