@@ -27,6 +27,7 @@ from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
 from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
+from gateway.server.policy_watch import PolicyWatcher
 from gateway.server.statistics_service import StatisticsService
 from gateway.store.sqlite import SqliteStore
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
@@ -56,10 +57,12 @@ class RunningServer:
     port: int
     store: SqliteStore
     health: health.HealthServicer
+    watcher: PolicyWatcher
 
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        self.watcher.stop()
         self.store.close()
 
 
@@ -68,7 +71,8 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
     data.require()
     cfg = data.config()
     store = data.open_store()
-    gate = Gate(store, PolicyEngine(data.policies), RevocationList(data.certs / "revoked.txt"))
+    engine = PolicyEngine(data.policies)
+    gate = Gate(store, engine, RevocationList(data.certs / "revoked.txt"))
     enrollment = load_enrollment(data.policies)
     points = load_points(data.policies)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))
@@ -105,7 +109,7 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
     server.start()
     for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, store, health_servicer)
+    return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine).start())
 
 
 def serve_forever(data: DataDir, listen: str, on_ready: threading.Event | None = None) -> None:
@@ -116,6 +120,7 @@ def serve_forever(data: DataDir, listen: str, on_ready: threading.Event | None =
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: running.watcher.request_reload())
     if on_ready:
         on_ready.set()
     stop.wait()

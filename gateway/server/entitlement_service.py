@@ -102,7 +102,7 @@ class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
         code = request.service_code.strip().upper()
         if code not in SERVICE_CODES:
             raise errors.invalid_argument("service_code", f"one of {', '.join(SERVICE_CODES)}")
-        covered = self.gate.policy.table.catalogue.purpose_services.get(call.purpose, frozenset())
+        covered = (call.table or self.gate.policy.table).catalogue.purpose_services.get(call.purpose, frozenset())
         if code not in covered:
             raise errors.permission_denied("PURPOSE_NOT_ALLOWED", f"purpose {call.purpose!r} does not cover "
                                            f"service {code}", {"purpose": call.purpose, "service_code": code})

@@ -19,7 +19,7 @@ from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber, check_char, fold_width
 from gateway.identity.principal import InvalidPrincipal, Principal, principal_from_pem
 from gateway.identity.revocation import RevocationList
-from gateway.policy.decisions import CITY, IN, OUT, PolicyEngine, Reason
+from gateway.policy.decisions import CITY, IN, OUT, PolicyEngine, PolicyTable, Reason
 from gateway.policy.projection import project
 from gateway.server import errors
 from gateway.store.port import Store
@@ -43,6 +43,7 @@ class Call:
     subject: str = ""
     policy_version: str = ""
     groups: frozenset[str] = frozenset()  # the field groups of the answer this caller may see
+    table: PolicyTable | None = None  # the policy this call was decided under, used to its end (reloads)
     logged: bool = field(default=False)
 
 
@@ -105,7 +106,8 @@ class Gate:
                 if principal.district != CITY and self.store.latest_district(who) != principal.district:
                     scope = OUT
         call.purpose = fold_width(req_ctx.purpose).strip()[:64]
-        decision = self.policy.decide(principal.role, principal.district, call.purpose, call.method, scope)
+        call.table = self.policy.table  # one table for the whole call, even if a reload lands meanwhile
+        decision = call.table.decide(principal.role, principal.district, call.purpose, call.method, scope)
         call.policy_version, call.groups = decision.policy_version, decision.groups
         call.case_id = _context_text(req_ctx.case_id, "context.case_id")
         call.operator_id = _context_text(req_ctx.operator_id, "context.operator_id")
@@ -134,7 +136,8 @@ class Gate:
     # --- project, log, answer --------------------------------------------------------------------
     def answer(self, call: Call, msg: M, reason: str) -> M:
         """Project the whole answer to the caller's field groups, log the access, and return the answer."""
-        project(msg, call.groups, self.policy.table.catalogue.fields.get(call.method, {}))
+        table = call.table or self.policy.table
+        project(msg, call.groups, table.catalogue.fields.get(call.method, {}))
         self.log(call, Decision.ALLOW, reason)
         return msg
 

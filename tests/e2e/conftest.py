@@ -50,6 +50,16 @@ class Gateway:
         return [json.loads(line) for line in out.splitlines()]
 
 
+def serve(data: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start `permitgw serve` on a free loopback port; return the process and its address."""
+    proc = subprocess.Popen([str(BIN / "permitgw"), "serve", "--data", str(data), "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline() if proc.stdout else ""
+    m = re.search(r"serving on (\S+)", line)
+    assert m, f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+    return proc, m.group(1)
+
+
 @pytest.fixture(scope="session")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("e2e")
@@ -68,12 +78,8 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             paths = [str(files / name) for name, _ in kinds]
             done = json.loads(run_cli("import", "--data", str(data), "--bureau", bureau, "--json", *paths).stdout)
             assert done["rejected"] == 0, (bureau, done)
-    proc = subprocess.Popen([str(BIN / "permitgw"), "serve", "--data", str(data), "--listen", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline() if proc.stdout else ""
-    m = re.search(r"serving on (\S+)", line)
-    assert m, f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
-    g = Gateway(root, m.group(1), proc, people)
+    proc, address = serve(data)
+    g = Gateway(root, address, proc, people)
     yield g
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
