@@ -38,7 +38,7 @@ def keep_only(msg: Message, paths: Iterable[str]) -> None:
         if field.name not in tree:
             msg.ClearField(field.name)
         elif tree[field.name] and field.message_type is not None:
-            for item in value if field.label == field.LABEL_REPEATED else (value,):
+            for item in value if field.is_repeated else (value,):
                 keep_only(item, tree[field.name])
 
 

@@ -65,3 +65,18 @@ def test_child_from_request_refuses(xjh: str, sfzjh: str, field: str) -> None:
     with pytest.raises(education.BadChildReference) as exc:
         education.child_from_request(xjh, sfzjh)
     assert exc.value.field == field and A not in str(exc.value) and B not in str(exc.value)
+
+
+def test_projection_reaches_into_repeated_entries() -> None:
+    from gateway.policy.projection import project
+    from permitgw.v1 import permit_pb2
+
+    msg = permit_pb2.GetResidenceRecordResponse(id_number=A, name="某某", registrations=[
+        permit_pb2.ResidenceRegistrationEntry(district="330203", declared_on="2020-01-02", housing_type="31",
+                                              address="宁波市海曙区某路1号")])
+    fields = {"residence-history": ("registrations.district", "registrations.declared_on"),
+              "identity-full": ("id_number",), "identity-masked": ("id_number",)}
+    project(msg, {"residence-history", "identity-masked"}, fields)
+    assert msg.name == "" and msg.id_number == A[:6] + "********" + A[14:]
+    assert [(r.district, r.declared_on, r.housing_type, r.address) for r in msg.registrations] == [
+        ("330203", "2020-01-02", "", "")]
