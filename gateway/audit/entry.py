@@ -14,6 +14,7 @@ class Decision:
     DENY = "deny"
     INVALID = "invalid"  # the request was malformed (INVALID_ARGUMENT)
     ERROR = "error"  # the gateway could not answer
+    ALERT = "alert"  # not an access: something auditors should look at (QUOTA_WARNING, QUOTA_EXCEEDED, …)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ The server trusts only client certificates from the gateway CA in the data direc
 """
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import signal
 import threading
@@ -20,6 +21,7 @@ from gateway.identity.revocation import RevocationList
 from gateway.policy.decisions import PolicyEngine
 from gateway.policy.housing_rules import load_housing
 from gateway.policy.points_rules import load_points
+from gateway.policy.quotas import QuotaTracker, load_quotas
 from gateway.policy.rulefiles import load_enrollment
 from gateway.policy.statistics_rules import load_statistics
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
@@ -29,6 +31,7 @@ from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
 from gateway.server.policy_watch import PolicyWatcher
 from gateway.server.statistics_service import StatisticsService
+from gateway.store.port import AccessQuery
 from gateway.store.sqlite import SqliteStore
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
@@ -66,13 +69,22 @@ class RunningServer:
         self.store.close()
 
 
+def recent_accesses(store: SqliteStore) -> list[tuple[float, str, str, str, str]]:
+    """The last 24 hours of the access log as (epoch seconds, principal, role, subject, decision)."""
+    since = (_dt.datetime.now(_dt.UTC) - _dt.timedelta(days=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return [(_dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")).timestamp(), e.principal, e.role, e.subject,
+             e.decision) for e in store.access_entries(AccessQuery(since=since))]
+
+
 def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServer:
     """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once."""
     data.require()
     cfg = data.config()
     store = data.open_store()
     engine = PolicyEngine(data.policies)
-    gate = Gate(store, engine, RevocationList(data.certs / "revoked.txt"))
+    quotas = QuotaTracker(load_quotas(data.policies))
+    quotas.replay(recent_accesses(store))  # a restart does not reset anyone's quota
+    gate = Gate(store, engine, RevocationList(data.certs / "revoked.txt"), quotas=quotas)
     enrollment = load_enrollment(data.policies)
     points = load_points(data.policies)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))

@@ -21,6 +21,7 @@ from gateway.identity.principal import InvalidPrincipal, Principal, principal_fr
 from gateway.identity.revocation import RevocationList
 from gateway.policy.decisions import CITY, IN, OUT, PolicyEngine, PolicyTable, Reason
 from gateway.policy.projection import project
+from gateway.policy.quotas import QuotaTracker
 from gateway.server import errors
 from gateway.store.port import Store
 
@@ -66,10 +67,11 @@ def _context_text(value: str, name: str) -> str:
 
 class Gate:
     def __init__(self, store: Store, policy: PolicyEngine, revocations: RevocationList,
-                 today: Callable[[], _dt.date] | None = None) -> None:
+                 today: Callable[[], _dt.date] | None = None, quotas: QuotaTracker | None = None) -> None:
         self.store = store
         self.policy = policy
         self.revocations = revocations
+        self.quotas = quotas
         self.today = today or (lambda: _dt.datetime.now(CHINA).date())
 
     # --- authenticate --------------------------------------------------------------------------
@@ -111,6 +113,8 @@ class Gate:
         call.policy_version, call.groups = decision.policy_version, decision.groups
         call.case_id = _context_text(req_ctx.case_id, "context.case_id")
         call.operator_id = _context_text(req_ctx.operator_id, "context.operator_id")
+        if decision.allowed and self.quotas is not None and call.subject:
+            self._check_quota(call, principal)
         if not decision.allowed:
             what = f"for purpose {call.purpose!r}" if call.purpose else "without a stated purpose"
             where = " about a person living outside its district" if decision.reason == Reason.OUT_OF_DISTRICT else ""
@@ -118,6 +122,17 @@ class Gate:
                                            f"{call.method.rsplit('/', 1)[-1]} {what}{where}",
                                            {"role": principal.role, "purpose": call.purpose})
         return principal
+
+    def _check_quota(self, call: Call, principal: Principal) -> None:
+        """Anti-harvesting: distinct subjects per principal per hour and day (policies/quotas.toml)."""
+        assert self.quotas is not None
+        outcome = self.quotas.check(principal.id, principal.role, call.subject)
+        if outcome.alert:
+            self.log(call, Decision.ALERT, outcome.alert, mark_logged=False)
+        if not outcome.allowed:
+            raise errors.permission_denied(Reason.QUOTA_EXCEEDED, (
+                f"quota of {outcome.limit} distinct people per {outcome.window} reached for this certificate"),
+                {"window": outcome.window, "limit": str(outcome.limit)})
 
     @staticmethod
     def identity(raw: str, field_name: str) -> IdNumber:
@@ -142,7 +157,7 @@ class Gate:
         return msg
 
     # --- log -----------------------------------------------------------------------------------
-    def log(self, call: Call, decision: str, reason: str) -> int:
+    def log(self, call: Call, decision: str, reason: str, *, mark_logged: bool = True) -> int:
         p = call.principal
         entry = AccessEntry(
             time=now_rfc3339(), principal=p.id if p else "", serial=p.serial if p else "",
@@ -151,7 +166,7 @@ class Gate:
             subject=call.subject, decision=decision, reason=reason,
             policy_version=call.policy_version or self.policy.table.version)
         seq = self.store.append_access(entry)
-        call.logged = True
+        call.logged = call.logged or mark_logged
         return seq
 
 

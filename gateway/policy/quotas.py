@@ -1,0 +1,297 @@
+"""Anti-harvesting quotas: distinct subjects per principal per rolling hour and day, from policies/quotas.toml.
+
+A certificate allowed to ask about one person must not be able to walk the register (PIPL arts. 5-6, 34);
+the limits are local policy, per role, and survive a restart by replaying the access log.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+import tomllib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.audit.entry import Decision
+from gateway.identity.principal import ROLES
+from gateway.policy.catalogue import PolicyError
+
+QUOTAS_FILE = "quotas.toml"
+UNLIMITED = -1  # how "no limit" is written in the file
+HOUR, DAY = 3600.0, 86400.0
+_LIMIT_KEYS = ("per_hour", "per_day")
+_RATIO_KEY = "alert_ratio"
+DEFAULT_MAX_PRINCIPALS = 10_000
+QUOTA_WARNING = "QUOTA_WARNING"
+QUOTA_EXCEEDED = "QUOTA_EXCEEDED"  # the same code as gateway.policy.decisions.Reason.QUOTA_EXCEEDED
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaLimits:
+    per_hour: int | None  # None: unlimited; 0: no single-person lookups
+    per_day: int | None
+
+    @property
+    def unlimited(self) -> bool:
+        return self.per_hour is None and self.per_day is None
+
+    @property
+    def forbidden(self) -> bool:
+        return self.per_hour == 0 or self.per_day == 0
+
+
+NONE_ALLOWED = QuotaLimits(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSettings:
+    limits: dict[str, QuotaLimits]  # role -> limits; every role of gateway.identity.principal.ROLES
+    alert_ratio: float
+
+    def for_role(self, role: str) -> QuotaLimits:
+        """The role's limits; a role the file does not know gets none (fail closed)."""
+        return self.limits.get(role, NONE_ALLOWED)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaOutcome:
+    allowed: bool
+    window: str  # "hour" | "day" the outcome speaks of, "" when no limit applies (no subject, unlimited role)
+    count: int  # distinct subjects in that window, this request included when allowed
+    limit: int | None
+    alert: str | None  # QUOTA_WARNING, QUOTA_EXCEEDED or None
+
+
+# ---------------------------------------------------------------------------------------------------- loading
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise PolicyError(f"policy file missing: {path} (`permitgw init` adds missing shipped files)")
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _limit(path: Path, role: str, key: str, value: object) -> int | None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < UNLIMITED:
+        raise PolicyError(f"{path}: {role}.{key} must be a whole number >= 0, or {UNLIMITED} for unlimited; "
+                          f"got {value!r}")
+    return None if value == UNLIMITED else value
+
+
+def _role_limits(path: Path, role: str, table: object) -> QuotaLimits:
+    if not isinstance(table, dict):
+        raise PolicyError(f"{path}: {role} must be a table [{role}] with {' and '.join(_LIMIT_KEYS)}")
+    missing = [k for k in _LIMIT_KEYS if k not in table]
+    unknown = sorted(set(table) - set(_LIMIT_KEYS))
+    if missing or unknown:
+        raise PolicyError(f"{path}: [{role}] missing keys {missing}, unknown keys {unknown}")
+    limits = QuotaLimits(*(_limit(path, role, k, table[k]) for k in _LIMIT_KEYS))
+    if limits.per_hour is not None and limits.per_day is not None and limits.per_hour > limits.per_day:
+        raise PolicyError(f"{path}: {role}.per_hour ({limits.per_hour}) exceeds {role}.per_day ({limits.per_day})")
+    return limits
+
+
+def _ratio(path: Path, data: dict[str, Any]) -> float:
+    if _RATIO_KEY not in data:
+        raise PolicyError(f"{path}: missing key {_RATIO_KEY}")
+    value = data[_RATIO_KEY]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise PolicyError(f"{path}: {_RATIO_KEY} must be a number in (0, 1]; got {value!r}")
+    return float(value)
+
+
+def load_quotas(directory: Path) -> QuotaSettings:
+    """Read policies/quotas.toml: alert_ratio and a [role] table with per_hour and per_day for every role."""
+    path = directory / QUOTAS_FILE
+    data = _read(path)
+    unknown = sorted(set(data) - {_RATIO_KEY, *ROLES})
+    if unknown:
+        raise PolicyError(f"{path}: unknown role(s) {unknown}; roles are {list(ROLES)}")
+    missing = [r for r in ROLES if r not in data]
+    if missing:
+        raise PolicyError(f"{path}: missing role(s) {missing}; write {UNLIMITED} for an unlimited one")
+    limits = {role: _role_limits(path, role, data[role]) for role in ROLES}
+    return QuotaSettings(limits, _ratio(path, data))
+
+
+# --------------------------------------------------------------------------------------------------- tracking
+
+
+@dataclass(slots=True)
+class _Window:
+    """Subjects seen in the last `length` seconds, oldest first; a subject's time is its latest allowed ask."""
+
+    length: float
+    seen: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    warned_at: float | None = None
+
+    def prune(self, now: float) -> None:
+        seen, horizon = self.seen, now - self.length
+        while seen:
+            subject, at = next(iter(seen.items()))
+            if at > horizon:
+                return
+            del seen[subject]
+
+    def touch(self, subject: str, now: float) -> None:
+        self.seen[subject] = now
+        self.seen.move_to_end(subject)
+
+    def should_warn(self, now: float, limit: int | None, ratio: float) -> bool:
+        """Crossing ratio × limit, at most once per window length."""
+        if not limit or len(self.seen) < max(1, math.ceil(ratio * limit)):
+            return False
+        if self.warned_at is not None and now - self.warned_at < self.length:
+            return False
+        self.warned_at = now
+        return True
+
+
+@dataclass(slots=True)
+class _Principal:
+    hour: _Window = field(default_factory=lambda: _Window(HOUR))
+    day: _Window = field(default_factory=lambda: _Window(DAY))
+    last_active: float = 0.0
+
+    def prune(self, now: float) -> None:
+        self.hour.prune(now)
+        self.day.prune(now)
+
+    def record(self, subject: str, now: float) -> None:
+        self.hour.touch(subject, now)
+        self.day.touch(subject, now)
+
+
+def _usage(p: _Principal, limits: QuotaLimits) -> list[tuple[str, _Window, int]]:
+    """The limited windows, day first (a full day is the longer refusal, so it is the one to report)."""
+    pairs = (("day", p.day, limits.per_day), ("hour", p.hour, limits.per_hour))
+    return [(name, w, lim) for name, w, lim in pairs if lim is not None]
+
+
+def _allowed(p: _Principal, limits: QuotaLimits, ratio: float, now: float, new_in: set[str]) -> QuotaOutcome:
+    usage = _usage(p, limits)
+    for name, w, lim in usage:
+        if name in new_in and w.should_warn(now, lim, ratio):
+            return QuotaOutcome(True, name, len(w.seen), lim, QUOTA_WARNING)
+    name, w, lim = max(usage, key=lambda u: len(u[1].seen) / u[2] if u[2] else math.inf)
+    return QuotaOutcome(True, name, len(w.seen), lim, None)
+
+
+def _decide(p: _Principal, limits: QuotaLimits, ratio: float, subject: str, now: float) -> QuotaOutcome:
+    """Under the lock: refuse without recording, or record and allow.
+
+    "New" is per window: someone asked about two hours ago is not new to the day but is new to the hour.
+    """
+    p.prune(now)
+    p.last_active = now
+    new_in: set[str] = set()
+    for name, w, lim in _usage(p, limits):
+        new = subject not in w.seen
+        if lim == 0 or (new and len(w.seen) >= lim):
+            return QuotaOutcome(False, name, len(w.seen), lim, QUOTA_EXCEEDED)
+        if new:
+            new_in.add(name)
+    p.record(subject, now)
+    return _allowed(p, limits, ratio, now, new_in)
+
+
+_FREE = QuotaOutcome(True, "", 0, None, None)
+
+
+class QuotaTracker:
+    """Distinct subjects per principal in the last hour and day; thread-safe, memory-bounded, clock injectable.
+
+    Threads: check() is called from the gRPC server's worker threads. All mutable state sits behind one
+    threading.Lock held only for the dictionary work of one check (no I/O, no clock read, no policy lookup);
+    settings are an immutable value replaced by one reference assignment (update()).
+
+    Memory: subjects older than their window are dropped on each check of that principal, principals idle
+    for a day are dropped on any check, and at most `max_principals` are kept (the least recently active goes
+    first; that principal's counts restart, which `evictions` records). A limited principal holds at most
+    per_day subjects (24 × per_hour if only the hour is limited); unlimited roles are not tracked at all.
+
+    Call check() after the policy allowed the request: a subject recorded for a request refused later would
+    count against the principal.
+    """
+
+    def __init__(self, settings: QuotaSettings, *, clock: Callable[[], float] = time.time,
+                 max_principals: int = DEFAULT_MAX_PRINCIPALS) -> None:
+        if max_principals < 1:
+            raise ValueError("max_principals must be at least 1")
+        self._settings = settings
+        self._clock = clock
+        self._max = max_principals
+        self._lock = threading.Lock()
+        self._principals: OrderedDict[str, _Principal] = OrderedDict()  # least recently active first
+        self._now = -math.inf  # the latest time seen: a clock stepping back never reorders the windows
+        self.evictions = 0
+
+    @property
+    def settings(self) -> QuotaSettings:
+        return self._settings
+
+    def update(self, settings: QuotaSettings) -> None:
+        """New limits (a policy reload); what principals asked about so far keeps counting."""
+        self._settings = settings
+
+    def tracked_principals(self) -> int:
+        return len(self._principals)
+
+    def check(self, principal_id: str, role: str, subject: str) -> QuotaOutcome:
+        """May this principal ask about `subject` (a hex blind index, "" for requests about no person)?"""
+        settings = self._settings
+        limits = settings.for_role(role)
+        if not subject or limits.unlimited:
+            return _FREE
+        t = self._clock()
+        with self._lock:
+            now = self._advance(t)
+            return _decide(self._principal(principal_id, now), limits, settings.alert_ratio, subject, now)
+
+    def replay(self, entries: Iterable[tuple[float, str, str, str, str]]) -> int:
+        """Rebuild from access-log entries (time, principal, role, subject, decision); returns how many counted.
+
+        Only allowed entries about a person within the last day count, whatever today's limits say; warnings
+        are not replayed (a restart may repeat one).
+        """
+        now = self._clock()
+        kept = sorted((min(t, now), pid, subject) for t, pid, role, subject, decision in entries
+                      if decision == Decision.ALLOW and subject and now - t < DAY
+                      and not self._settings.for_role(role).unlimited)
+        with self._lock:
+            for t, pid, subject in kept:
+                at = self._advance(t)
+                p = self._principal(pid, at)
+                p.prune(at)
+                p.record(subject, at)
+                p.last_active = at
+        return len(kept)
+
+    # Under the lock ----------------------------------------------------------------------------------------
+
+    def _advance(self, t: float) -> float:
+        self._now = max(self._now, t)
+        return self._now
+
+    def _principal(self, principal_id: str, now: float) -> _Principal:
+        principals = self._principals
+        while principals:  # idle for a whole day: nothing left to count
+            oldest = next(iter(principals.values()))
+            if now - oldest.last_active < DAY:
+                break
+            principals.popitem(last=False)
+        p = principals.get(principal_id)
+        if p is None:
+            p = principals[principal_id] = _Principal(last_active=now)
+            if len(principals) > self._max:
+                principals.popitem(last=False)
+                self.evictions += 1
+        else:
+            principals.move_to_end(principal_id)
+        return p
