@@ -132,6 +132,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
 
 
+def cmd_policy_explain(args: argparse.Namespace) -> int:
+    from gateway.cli.policy_explain import explain as explain_policy
+
+    d = _data(args).require()
+    try:
+        return explain_policy(d.policies, args.role, args.district, args.purpose, args.method, args.scope, sys.stdout)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from gateway.synth.write import write_all
 
@@ -198,6 +208,16 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--as-of")
     explain.add_argument("--json", action="store_true")
     explain.set_defaults(fn=cmd_explain)
+
+    policy = sub.add_parser("policy", help="the access policy").add_subparsers(dest="policy_command", required=True)
+    pexplain = with_data(policy.add_parser("explain", help="the decision for a request and the policy lines behind it"))
+    pexplain.add_argument("--role", required=True)
+    pexplain.add_argument("--district", required=True, help="the caller's district (330203 …, or 330200 for the city)")
+    pexplain.add_argument("--purpose", required=True)
+    pexplain.add_argument("--method", required=True, help="full name, Service.Method, or Method if unambiguous")
+    pexplain.add_argument("--scope", choices=("in-district", "out-of-district"), default="in-district",
+                          help="where the subject lives, seen from the caller (default in-district)")
+    pexplain.set_defaults(fn=cmd_policy_explain)
 
     audit = sub.add_parser("audit", help="the access log").add_subparsers(dest="audit_command", required=True)
     verify = with_data(audit.add_parser("verify", help="check the log is complete and unaltered (Stage 5)"))

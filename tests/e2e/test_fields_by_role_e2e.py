@@ -50,7 +50,7 @@ EXPECTED: dict[str, tuple[str, str, dict[str, set[str] | None]]] = {
     "school": ("compulsory-education", "S-1", {
         "GetPermitStatus": STATUS, "GetResidenceRecord": None, "HealthGetPermitStatus": None,
         "CheckEnrollment": ENROL, "EduCheckEnrollment": ENROL_DIALECT, "CheckService": SERVICE,
-        "EvaluatePermitEligibility": None, "GetPoints": POINTS, "GetPointsRules": RULES,
+        "EvaluatePermitEligibility": None, "GetPoints": None, "GetPointsRules": RULES,
         "GetDistrictStatistics": None}),
     "health": ("public-health", "S-3", {
         "GetPermitStatus": STATUS, "GetResidenceRecord": None, "HealthGetPermitStatus": HOSPITAL,
