@@ -100,7 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     d = _data(args).require()
     try:
-        serve_forever(d, args.listen or d.config()["server"]["listen"])
+        serve_forever(d, args.listen or d.config()["server"]["listen"], metrics=args.metrics)
     except ListenError as exc:
         raise CliError(str(exc)) from exc
     return 0
@@ -200,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
 
     serve = with_data(sub.add_parser("serve", help="run the gRPC server (mTLS)"))
     serve.add_argument("--listen", help="HOST:PORT (default from config.toml)")
-    serve.add_argument("--metrics", help="HOST:PORT for Prometheus (Stage 4)")
+    serve.add_argument("--metrics", help="HOST:PORT for Prometheus text metrics (none by default)")
     serve.set_defaults(fn=cmd_serve)
 
     explain = with_data(sub.add_parser("explain", help="permit eligibility for one person (Stage 3)"))

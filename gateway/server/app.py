@@ -27,6 +27,7 @@ from gateway.policy.statistics_rules import load_statistics
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
+from gateway.server.metrics import Metrics
 from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
 from gateway.server.policy_watch import PolicyWatcher
@@ -76,7 +77,7 @@ def recent_accesses(store: SqliteStore) -> list[tuple[float, str, str, str, str]
              e.decision) for e in store.access_entries(AccessQuery(since=since))]
 
 
-def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServer:
+def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None) -> RunningServer:
     """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once."""
     data.require()
     cfg = data.config()
@@ -84,7 +85,8 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
     engine = PolicyEngine(data.policies)
     quotas = QuotaTracker(load_quotas(data.policies))
     quotas.replay(recent_accesses(store))  # a restart does not reset anyone's quota
-    gate = Gate(store, engine, RevocationList(data.certs / "revoked.txt"), quotas=quotas)
+    counters = Metrics()
+    gate = Gate(store, engine, RevocationList(data.certs / "revoked.txt"), quotas=quotas, metrics=counters)
     enrollment = load_enrollment(data.policies)
     points = load_points(data.policies)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))
@@ -118,23 +120,30 @@ def start(data: DataDir, listen: str, workers: int | None = None) -> RunningServ
     if port == 0:
         store.close()
         raise ListenError(f"cannot listen on {listen}: address in use or not valid")
+    if metrics:
+        try:
+            counters.serve(metrics)
+        except (OSError, ValueError) as exc:
+            server.stop(0)
+            store.close()
+            raise ListenError(f"cannot serve metrics on {metrics}: {exc}") from exc
     server.start()
     for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine).start())
 
 
-def serve_forever(data: DataDir, listen: str, on_ready: threading.Event | None = None) -> None:
+def serve_forever(data: DataDir, listen: str, metrics: str | None = None) -> None:
     """Run until SIGINT or SIGTERM, then drain in-flight calls and close the store."""
-    running = start(data, listen)
+    running = start(data, listen, metrics=metrics)
     host = listen.rsplit(":", 1)[0]
     print(f"permitgw: serving on {host}:{running.port} (mTLS)", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: running.watcher.request_reload())
-    if on_ready:
-        on_ready.set()
+    if metrics:
+        print(f"permitgw: metrics on http://{metrics}/metrics", flush=True)
     stop.wait()
     running.stop()
     print("permitgw: stopped", flush=True)

@@ -9,6 +9,7 @@ import datetime as _dt
 import functools
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from gateway.policy.decisions import CITY, IN, OUT, PolicyEngine, PolicyTable, R
 from gateway.policy.projection import project
 from gateway.policy.quotas import QuotaTracker
 from gateway.server import errors
+from gateway.server.metrics import Metrics
 from gateway.store.port import Store
 
 log = logging.getLogger("permitgw.server")
@@ -45,6 +47,7 @@ class Call:
     policy_version: str = ""
     groups: frozenset[str] = frozenset()  # the field groups of the answer this caller may see
     table: PolicyTable | None = None  # the policy this call was decided under, used to its end (reloads)
+    started: float = field(default_factory=time.perf_counter)
     logged: bool = field(default=False)
 
 
@@ -67,7 +70,9 @@ def _context_text(value: str, name: str) -> str:
 
 class Gate:
     def __init__(self, store: Store, policy: PolicyEngine, revocations: RevocationList,
-                 today: Callable[[], _dt.date] | None = None, quotas: QuotaTracker | None = None) -> None:
+                 today: Callable[[], _dt.date] | None = None, quotas: QuotaTracker | None = None,
+                 metrics: Metrics | None = None) -> None:
+        self.metrics = metrics
         self.store = store
         self.policy = policy
         self.revocations = revocations
@@ -167,6 +172,10 @@ class Gate:
             policy_version=call.policy_version or self.policy.table.version)
         seq = self.store.append_access(entry)
         call.logged = call.logged or mark_logged
+        if self.metrics is not None:
+            self.metrics.requests.labels(call.method, decision, reason).inc()
+            if mark_logged:
+                self.metrics.latency.labels(call.method).observe(time.perf_counter() - call.started)
         return seq
 
 

@@ -216,3 +216,36 @@ def test_hospital_dialect_is_authorised_and_logged_like_the_canonical_api(gw: Ga
     st = rpc_status.from_call(exc.value)  # type: ignore[arg-type]
     br = error_details_pb2.BadRequest()
     assert any(d.Unpack(br) for d in st.details) and br.field_violations[0].field == "DE02.01.030.00"
+
+
+def test_expired_certificate_is_refused(gw: Gateway, tmp_path: Path) -> None:
+    """Signed by the right CA, carrying a valid principal, but past its validity: the TLS handshake fails."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from gateway.identity.ca import load_ca
+    from gateway.identity.principal import Principal, principal_to_uri
+
+    ca_cert, ca_key = load_ca(gw.data / "keys")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired school")]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=400)).not_valid_after(now - dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(principal_to_uri(
+                Principal("school", "OLD", "expired school", "330203")))]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    prefix = tmp_path / "expired"
+    Path(f"{prefix}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    Path(f"{prefix}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+    Path(f"{prefix}.ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    with pytest.raises(grpc.RpcError) as exc:
+        gw.ask(prefix, valid_holder(gw).id_number, "compulsory-education")
+    assert exc.value.code() == grpc.StatusCode.UNAVAILABLE  # no connection: the handshake itself fails
