@@ -1,0 +1,419 @@
+"""Anomaly alerts over the access log: bulk lookups, off-hours bursts and denied storms, from policies/anomalies.toml.
+
+Quotas refuse; these only point auditors at patterns worth a look (a harvest starting, a copied certificate
+used at night, a client probing the policy), live from the gateway or replayed over a stored log.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import threading
+import tomllib
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from gateway.audit.entry import AccessEntry, Decision
+from gateway.identity.principal import ROLES
+from gateway.policy.catalogue import PolicyError
+
+ANOMALIES_FILE = "anomalies.toml"
+NEVER = -1  # how "never alert on this" is written in the file
+BULK_LOOKUP = "BULK_LOOKUP"
+OFF_HOURS_BURST = "OFF_HOURS_BURST"
+DENIED_STORM = "DENIED_STORM"
+KINDS = (BULK_LOOKUP, OFF_HOURS_BURST, DENIED_STORM)  # the order alerts of one entry are reported in
+CHINA = _dt.timezone(_dt.timedelta(hours=8), "CST")  # China Standard Time: no daylight saving since 1991
+DEFAULT_MAX_PRINCIPALS = 10_000
+DAY_MINUTES = 1440
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DENIED = frozenset({Decision.DENY, Decision.INVALID})
+
+_BULK, _OFF, _STORM = "bulk_lookup", "off_hours", "denied_storm"
+_OFFICE_KEYS = ("office_days", "office_start", "office_end", "holidays", "workdays")
+_SECTIONS: dict[str, tuple[str, ...]] = {  # file section -> its keys; the first is the threshold
+    _BULK: ("subjects", "window_minutes"),
+    _OFF: ("requests", "window_minutes", *_OFFICE_KEYS),
+    _STORM: ("requests", "window_minutes"),
+}
+_TOP_KEYS = ("cooldown_minutes", *_SECTIONS, "roles")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    threshold: int | None  # None: never alert
+    window_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeHours:
+    days: frozenset[int]  # weekday numbers, Monday = 0
+    start: int  # minutes after local midnight, inclusive
+    end: int  # exclusive; 1440 is midnight at the end of the day
+    holidays: frozenset[_dt.date] = frozenset()
+    workdays: frozenset[_dt.date] = frozenset()
+
+    def contains(self, local: _dt.datetime) -> bool:
+        """Is this China-local time within office hours?"""
+        day = local.date()
+        office_day = day in self.workdays or (day not in self.holidays and local.weekday() in self.days)
+        return office_day and self.start <= local.hour * 60 + local.minute < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRules:
+    bulk_lookup: Rule
+    off_hours: Rule
+    office: OfficeHours
+    denied_storm: Rule
+
+    def longest_window(self) -> int:
+        return max(self.bulk_lookup.window_seconds, self.off_hours.window_seconds, self.denied_storm.window_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalySettings:
+    default: RoleRules
+    roles: dict[str, RoleRules]  # role -> its rules with overrides applied; every role of ROLES
+    cooldown_seconds: int
+
+    def for_role(self, role: str) -> RoleRules:
+        """The role's rules; a role the file does not know is watched with the defaults."""
+        return self.roles.get(role, self.default)
+
+    def horizon(self) -> int:
+        """How long a principal's history can matter: its longest window, or the cooldown."""
+        return max(self.cooldown_seconds, *(r.longest_window() for r in (self.default, *self.roles.values())))
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: str  # BULK_LOOKUP | OFF_HOURS_BURST | DENIED_STORM
+    principal: str
+    count: int  # what was counted in the window when the alert fired: the threshold reached
+    window_seconds: int
+    message: str  # principal id and counts only: never an identity number or a name
+
+
+# ---------------------------------------------------------------------------------------------------- loading
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise PolicyError(f"policy file missing: {path} (`permitgw init` adds missing shipped files)")
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _whole(path: Path, key: str, value: object, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise PolicyError(f"{path}: {key} must be a whole number from {low} to {high}; got {value!r}")
+    return value
+
+
+def _threshold(path: Path, key: str, value: object) -> int | None:
+    if not isinstance(value, int) or isinstance(value, bool) or (value < 1 and value != NEVER):
+        raise PolicyError(f"{path}: {key} must be a whole number >= 1, or {NEVER} for never; got {value!r}")
+    return None if value == NEVER else value
+
+
+def _rule(path: Path, where: str, table: dict[str, Any]) -> Rule:
+    name = _SECTIONS[where.rsplit(".", 1)[-1]][0]
+    threshold = _threshold(path, f"{where}.{name}", table[name])
+    return Rule(threshold, 60 * _whole(path, f"{where}.window_minutes", table["window_minutes"], 1, DAY_MINUTES))
+
+
+def _clock(path: Path, key: str, value: object) -> int:
+    text = value if isinstance(value, str) else ""
+    hh, sep, mm = text.partition(":")
+    if not (sep and len(hh) == len(mm) == 2 and hh.isdigit() and mm.isdigit()) or int(mm) > 59:
+        raise PolicyError(f"{path}: {key} must be a time \"HH:MM\"; got {value!r}")
+    minutes = int(hh) * 60 + int(mm)
+    if minutes > DAY_MINUTES:
+        raise PolicyError(f"{path}: {key} must be from \"00:00\" to \"24:00\"; got {value!r}")
+    return minutes
+
+
+def _days(path: Path, key: str, value: object) -> frozenset[int]:
+    if not isinstance(value, list) or any(d not in WEEKDAYS for d in value) or len(set(value)) != len(value):
+        raise PolicyError(f"{path}: {key} must be a list of distinct days among {list(WEEKDAYS)}; got {value!r}")
+    return frozenset(WEEKDAYS.index(d) for d in value)
+
+
+def _date(value: object) -> _dt.date:
+    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+        return value  # a bare TOML date
+    if isinstance(value, str) and len(value) == 10:
+        return _dt.date.fromisoformat(value)
+    raise ValueError(value)
+
+
+def _dates(path: Path, key: str, value: object) -> frozenset[_dt.date]:
+    try:
+        if not isinstance(value, list):
+            raise ValueError(value)
+        return frozenset(_date(d) for d in value)
+    except ValueError as exc:
+        raise PolicyError(f"{path}: {key} must be a list of dates \"YYYY-MM-DD\"; got {value!r}") from exc
+
+
+def _office(path: Path, where: str, table: dict[str, Any]) -> OfficeHours:
+    start = _clock(path, f"{where}.office_start", table["office_start"])
+    end = _clock(path, f"{where}.office_end", table["office_end"])
+    if start >= end:
+        raise PolicyError(f"{path}: {where}.office_start ({table['office_start']}) must be before "
+                          f"{where}.office_end ({table['office_end']})")
+    holidays = _dates(path, f"{where}.holidays", table["holidays"])
+    workdays = _dates(path, f"{where}.workdays", table["workdays"])
+    if holidays & workdays:
+        both = sorted(map(str, holidays & workdays))
+        raise PolicyError(f"{path}: {where}.holidays and {where}.workdays share {both}")
+    return OfficeHours(_days(path, f"{where}.office_days", table["office_days"]), start, end, holidays, workdays)
+
+
+def _table(path: Path, where: str, value: object, *, partial: bool) -> dict[str, Any]:
+    """A section's table, its keys checked; a role override may leave keys out."""
+    keys = _SECTIONS[where.rsplit(".", 1)[-1]]
+    if not isinstance(value, dict):
+        raise PolicyError(f"{path}: {where} must be a table [{where}] with {', '.join(keys)}")
+    missing = [] if partial else [k for k in keys if k not in value]
+    unknown = sorted(set(value) - set(keys))
+    if missing or unknown:
+        raise PolicyError(f"{path}: [{where}] missing keys {missing}, unknown keys {unknown}")
+    return value
+
+
+def _role_rules(path: Path, prefix: str, tables: dict[str, dict[str, Any]]) -> RoleRules:
+    where = {s: f"{prefix}{s}" for s in _SECTIONS}
+    return RoleRules(_rule(path, where[_BULK], tables[_BULK]), _rule(path, where[_OFF], tables[_OFF]),
+                     _office(path, where[_OFF], tables[_OFF]), _rule(path, where[_STORM], tables[_STORM]))
+
+
+def _overrides(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    roles = data.get("roles", {})
+    if not isinstance(roles, dict):
+        raise PolicyError(f"{path}: roles must be tables [roles.<role>.<section>]")
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise PolicyError(f"{path}: roles: unknown role(s) {unknown}; roles are {list(ROLES)}")
+    for role, sections in roles.items():
+        if not isinstance(sections, dict) or set(sections) - set(_SECTIONS):
+            got = sorted(sections) if isinstance(sections, dict) else sections
+            raise PolicyError(f"{path}: roles.{role} may only hold sections {list(_SECTIONS)}; got {got!r}")
+    return roles
+
+
+def load_anomalies(directory: Path) -> AnomalySettings:
+    """Read policies/anomalies.toml: cooldown, the three sections, and per-role overrides of their keys."""
+    path = directory / ANOMALIES_FILE
+    data = _read(path)
+    unknown = sorted(set(data) - set(_TOP_KEYS))
+    missing = [k for k in _TOP_KEYS[:-1] if k not in data]
+    if unknown or missing:
+        raise PolicyError(f"{path}: missing keys {missing}, unknown keys {unknown}")
+    cooldown = 60 * _whole(path, "cooldown_minutes", data["cooldown_minutes"], 0, DAY_MINUTES)
+    base = {s: _table(path, s, data[s], partial=False) for s in _SECTIONS}
+    default = _role_rules(path, "", base)
+    roles: dict[str, RoleRules] = {}
+    for role, sections in _overrides(path, data).items():
+        prefix = f"roles.{role}."
+        merged = {s: base[s] | _table(path, prefix + s, sections.get(s, {}), partial=True) for s in _SECTIONS}
+        roles[role] = _role_rules(path, prefix, merged)
+    return AnomalySettings(default, {r: roles.get(r, default) for r in ROLES}, cooldown)
+
+
+# -------------------------------------------------------------------------------------------------- detecting
+
+
+def entry_seconds(entry: AccessEntry) -> float:
+    """The entry's time as POSIX seconds (an RFC 3339 time without an offset is read as UTC)."""
+    t = _dt.datetime.fromisoformat(entry.time)
+    return (t if t.tzinfo else t.replace(tzinfo=_dt.UTC)).timestamp()
+
+
+def china_time(seconds: float) -> _dt.datetime:
+    """Local time in China: UTC+8, a fixed offset."""
+    return _dt.datetime.fromtimestamp(seconds, CHINA)
+
+
+@dataclass(slots=True)
+class _Distinct:
+    """Subjects by their latest time, oldest first; only the newest `cap` are kept (enough to reach it)."""
+
+    seen: OrderedDict[str, float] = field(default_factory=OrderedDict)
+
+    def add(self, subject: str, now: float, cap: int) -> None:
+        self.seen[subject] = now
+        self.seen.move_to_end(subject)
+        while len(self.seen) > cap:
+            self.seen.popitem(last=False)
+
+    def count(self, now: float, length: float) -> int:
+        while self.seen and next(iter(self.seen.values())) <= now - length:
+            self.seen.popitem(last=False)
+        return len(self.seen)
+
+
+@dataclass(slots=True)
+class _Times:
+    """Times of counted requests, oldest first; only the newest `cap` are kept."""
+
+    times: deque[float] = field(default_factory=deque)
+
+    def add(self, subject: str, now: float, cap: int) -> None:
+        self.times.append(now)
+        while len(self.times) > cap:
+            self.times.popleft()
+
+    def count(self, now: float, length: float) -> int:
+        while self.times and self.times[0] <= now - length:
+            self.times.popleft()
+        return len(self.times)
+
+
+@dataclass(slots=True)
+class _Principal:
+    windows: dict[str, _Distinct | _Times] = field(default_factory=lambda: {
+        BULK_LOOKUP: _Distinct(), OFF_HOURS_BURST: _Times(), DENIED_STORM: _Times()})
+    fired: dict[str, float] = field(default_factory=dict)  # kind -> when it last alerted
+    last_active: float = 0.0
+
+    def size(self) -> int:
+        return sum(len(w.seen) if isinstance(w, _Distinct) else len(w.times) for w in self.windows.values())
+
+
+def _applicable(entry: AccessEntry, rules: RoleRules, seconds: float) -> list[tuple[str, Rule]]:
+    """The kinds this entry counts towards, with the role's rule for each."""
+    out: list[tuple[str, Rule]] = []
+    if rules.bulk_lookup.threshold is not None and entry.subject:
+        out.append((BULK_LOOKUP, rules.bulk_lookup))
+    if rules.off_hours.threshold is not None and not rules.office.contains(china_time(seconds)):
+        out.append((OFF_HOURS_BURST, rules.off_hours))
+    if rules.denied_storm.threshold is not None and entry.decision in _DENIED:
+        out.append((DENIED_STORM, rules.denied_storm))
+    return out
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
+
+
+def _message(kind: str, principal: str, count: int, window_seconds: int) -> str:
+    what = {BULK_LOOKUP: "distinct people asked about", OFF_HOURS_BURST: "requests outside office hours",
+            DENIED_STORM: "denied or invalid requests"}[kind]
+    return f"{kind}: {principal}: {count} {what} within {_minutes(window_seconds)}"
+
+
+class AnomalyDetector:
+    """Watches access-log entries for anomalies per principal; thread-safe, memory-bounded, replayable.
+
+    Time: every entry is placed at its own logged time, so observe() live and scan() over a stored log give the
+    same alerts. A time earlier than one already seen is counted at the latest time seen (windows never run
+    backwards), but office hours are judged by the entry's own time.
+
+    Threads: all mutable state sits behind one threading.Lock, held only for the dictionary work of one entry
+    (parsing and office hours are done before); settings are an immutable value replaced by update().
+
+    Memory: each window keeps at most its threshold of items (enough to know the threshold is reached, so an
+    alert's count is the threshold), items older than the window are dropped when the principal is next seen,
+    principals idle beyond every window and the cooldown are dropped, and at most `max_principals` are kept
+    (the least recently active goes first and starts afresh; `evictions` counts them).
+    """
+
+    def __init__(self, settings: AnomalySettings, *, max_principals: int = DEFAULT_MAX_PRINCIPALS) -> None:
+        if max_principals < 1:
+            raise ValueError("max_principals must be at least 1")
+        self._settings = settings
+        self._max = max_principals
+        self._lock = threading.Lock()
+        self._principals: OrderedDict[str, _Principal] = OrderedDict()  # least recently active first
+        self._now = -math.inf
+        self.evictions = 0
+
+    @property
+    def settings(self) -> AnomalySettings:
+        return self._settings
+
+    def update(self, settings: AnomalySettings) -> None:
+        """New thresholds (a policy reload); what was counted so far keeps counting."""
+        self._settings = settings
+
+    def tracked_principals(self) -> int:
+        return len(self._principals)
+
+    def tracked_items(self) -> int:
+        """Subjects and request times held across all principals' windows."""
+        with self._lock:
+            return sum(p.size() for p in self._principals.values())
+
+    def observe(self, entry: AccessEntry) -> list[Alert]:
+        """Count one access-log entry; the alerts it sets off (none for alert entries or an empty principal).
+
+        Raises ValueError if the entry's time is not RFC 3339.
+        """
+        if entry.decision == Decision.ALERT or not entry.principal:
+            return []
+        settings = self._settings
+        seconds = entry_seconds(entry)
+        kinds = _applicable(entry, settings.for_role(entry.role), seconds)
+        if not kinds:
+            return []
+        with self._lock:
+            now = self._advance(seconds)
+            p = self._principal(entry.principal, now, settings.horizon())
+            p.last_active = now
+            return [a for kind, rule in kinds
+                    if (a := self._count(p, entry, kind, rule, now, settings.cooldown_seconds)) is not None]
+
+    def scan(self, entries: Iterable[AccessEntry]) -> list[tuple[AccessEntry, Alert]]:
+        """Observe stored entries in log order: each alert with the entry that set it off (an offline audit)."""
+        return [(e, a) for e in entries for a in self.observe(e)]
+
+    # Under the lock ----------------------------------------------------------------------------------------
+
+    def _advance(self, t: float) -> float:
+        self._now = max(self._now, t)
+        return self._now
+
+    @staticmethod
+    def _count(p: _Principal, entry: AccessEntry, kind: str, rule: Rule, now: float,
+               cooldown: int) -> Alert | None:
+        assert rule.threshold is not None
+        window = p.windows[kind]
+        window.add(entry.subject, now, rule.threshold)
+        count = window.count(now, rule.window_seconds)
+        if count < rule.threshold:
+            return None
+        last = p.fired.get(kind)
+        if last is not None and now - last < cooldown:
+            return None
+        p.fired[kind] = now
+        return Alert(kind, entry.principal, count, rule.window_seconds,
+                     _message(kind, entry.principal, count, rule.window_seconds))
+
+    def _principal(self, principal_id: str, now: float, horizon: int) -> _Principal:
+        principals = self._principals
+        while principals:  # idle beyond every window and the cooldown: nothing left that matters
+            oldest = next(iter(principals.values()))
+            if now - oldest.last_active < horizon:
+                break
+            principals.popitem(last=False)
+        p = principals.get(principal_id)
+        if p is None:
+            p = principals[principal_id] = _Principal(last_active=now)
+            if len(principals) > self._max:
+                principals.popitem(last=False)
+                self.evictions += 1
+        else:
+            principals.move_to_end(principal_id)
+        return p
+
+
+def alert_entry(trigger: AccessEntry, alert: Alert, *, time: str | None = None) -> AccessEntry:
+    """The access-log entry recording an alert: the triggering request's who and what, decision "alert",
+    the alert's kind as reason; at the trigger's time unless `time` is given."""
+    return replace(trigger, time=time or trigger.time, decision=Decision.ALERT, reason=alert.kind, seq=None)
