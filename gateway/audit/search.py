@@ -15,7 +15,7 @@ from gateway.store.crypto import FieldCipher
 from gateway.store.port import AccessQuery, Store
 
 
-def _time(text: str | None, name: str) -> str | None:
+def parse_time(text: str | None, name: str) -> str | None:
     if not text:
         return None
     if "T" in text:
@@ -35,7 +35,7 @@ def search(store: Store, cipher: FieldCipher, *, subject: str | None = None, pri
         except InvalidIdNumber as exc:
             raise ValueError(f"--subject: {exc}") from exc
     yield from store.access_entries(AccessQuery(subject=subject_index, principal=principal,
-                                                since=_time(since, "since"), until=_time(until, "until")))
+                                                since=parse_time(since, "since"), until=parse_time(until, "until")))
 
 
 _COLUMNS = ("seq", "time", "principal", "method", "purpose", "case_id", "operator_id", "subject", "decision",

@@ -142,6 +142,75 @@ def cmd_policy_explain(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
 
 
+def _verifier(d: DataDir) -> str:
+    from gateway.audit.checkpoint import verifier_key
+    from gateway.audit.log import log_origin
+
+    return verifier_key(log_origin((d.keys / "ca.crt").read_bytes()), d.signing_key().public_key())
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from gateway.audit.verify import verify_log
+
+    d = _data(args).require()
+    saved = None
+    if args.checkpoint:
+        try:
+            saved = Path(args.checkpoint).read_bytes()
+        except OSError as exc:
+            raise CliError(f"--checkpoint: {exc.strerror}: {args.checkpoint}") from exc
+    store = d.open_store()
+    try:
+        report = verify_log(store, _verifier(d), saved)
+    finally:
+        store.close()
+    print(f"log: {report.size} entries; {report.checkpoints} signed checkpoints, the latest covering "
+          f"{report.signed_size}; verifier key {_verifier(d)}")
+    if report.size > report.signed_size:
+        print(f"note: the last {report.size - report.signed_size} entries are not yet under a signed checkpoint")
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    print("OK: the log is complete and unaltered" if report.ok else f"FAILED: {len(report.problems)} problem(s)")
+    return 0 if report.ok else 2
+
+
+def cmd_attest_verify(args: argparse.Namespace) -> int:
+    from gateway.audit import attestation
+
+    try:
+        text = Path(args.file).read_text("utf-8")
+    except OSError as exc:
+        raise CliError(f"{args.file}: {exc.strerror}") from exc
+    verifier = args.key
+    if verifier and Path(verifier).is_file():
+        verifier = Path(verifier).read_text("utf-8").strip()
+    d = _data(args).require() if args.data else None
+    if d is not None and not verifier:
+        verifier = _verifier(d)
+    if not verifier:
+        raise CliError("give the gateway's verifier key (--key) or its data directory (--data)")
+    try:
+        if text.lstrip().startswith("{"):
+            bundle = json.loads(text)
+        elif d is not None:
+            store = d.open_store()
+            try:
+                bundle = attestation.bundle(store, text.encode("utf-8"), verifier)
+            finally:
+                store.close()
+            if args.write_bundle:
+                Path(args.write_bundle).write_text(json.dumps(bundle, ensure_ascii=False, indent=1), "utf-8")
+        else:
+            raise CliError("a bare attestation needs --data (to find its proof); or give a bundle")
+        st = attestation.verify_bundle(bundle, verifier)
+    except (attestation.AttestationError, KeyError, ValueError) as exc:
+        print(f"FAILED: {exc}")
+        return 2
+    print(f"OK: {st['method'].rsplit('/', 1)[-1]} decision {st['decision']} for {st['principal']} at {st['time']}, "
+          f"entry {st['index']} of log {st['log']}, in a signed checkpoint")
+    return 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from gateway.synth.write import write_all
 
@@ -158,13 +227,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.cli.demo import run_demo
 
     return run_demo(keep=args.keep)
-
-
-def not_built(stage: str) -> argparse.ArgumentParser:
-    def run(args: argparse.Namespace) -> int:
-        raise CliError(f"`permitgw {args.command}` is not built yet ({stage})")
-
-    return run  # type: ignore[return-value]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -220,8 +282,17 @@ def parser() -> argparse.ArgumentParser:
     pexplain.set_defaults(fn=cmd_policy_explain)
 
     audit = sub.add_parser("audit", help="the access log").add_subparsers(dest="audit_command", required=True)
-    verify = with_data(audit.add_parser("verify", help="check the log is complete and unaltered (Stage 5)"))
-    verify.set_defaults(fn=not_built("Stage 5: the Merkle log"))
+    verify = with_data(audit.add_parser("verify", help="check the log is complete and unaltered"))
+    verify.add_argument("--checkpoint", help="also check the log against a checkpoint saved earlier (a signed note)")
+    verify.set_defaults(fn=cmd_audit_verify)
+
+    attest = sub.add_parser("attest", help="attestations").add_subparsers(dest="attest_command", required=True)
+    averify = attest.add_parser("verify", help="check an attestation offline: signature, log entry, inclusion proof")
+    averify.add_argument("file", metavar="FILE", help="a bundle (JSON), or a bare attestation with --data")
+    averify.add_argument("--data", help="a data directory: its key, and its log to build the bundle from")
+    averify.add_argument("--key", help="the gateway's verifier key (text, or a file holding it)")
+    averify.add_argument("--write-bundle", metavar="OUT", help="with --data: also write the bundle to OUT")
+    averify.set_defaults(fn=cmd_attest_verify)
     search = with_data(audit.add_parser("search", help="query the access log"))
     search.add_argument("--subject", help="identity number of the person asked about")
     search.add_argument("--principal", help="role/district/org of the caller")

@@ -15,6 +15,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gateway.audit.anomalies import AnomalyDetector, load_anomalies
+from gateway.audit.log import AuditLog, log_origin
 from gateway.datadir import DataDir
 from gateway.identity.ca import server_credentials_material
 from gateway.identity.revocation import RevocationList
@@ -24,6 +26,7 @@ from gateway.policy.points_rules import load_points
 from gateway.policy.quotas import QuotaTracker, load_quotas
 from gateway.policy.rulefiles import load_enrollment
 from gateway.policy.statistics_rules import load_statistics
+from gateway.server.audit_service import AuditService
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
@@ -38,6 +41,8 @@ from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
 from permitgw.health.v1 import permit_status_pb2_grpc as hospital_pb2_grpc
 from permitgw.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
     entitlement_pb2,
     entitlement_pb2_grpc,
     permit_pb2,
@@ -62,17 +67,30 @@ class RunningServer:
     store: SqliteStore
     health: health.HealthServicer
     watcher: PolicyWatcher
+    audit: AuditLog
 
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         self.watcher.stop()
+        self.audit.close()  # signs a last checkpoint over what is unsigned
         self.store.close()
+
+
+def open_log(data: DataDir, store: SqliteStore) -> AuditLog:
+    cfg = data.config()["log"]
+    origin = log_origin((data.keys / "ca.crt").read_bytes())
+    return AuditLog(store, origin, data.signing_key(), every_entries=cfg["checkpoint_entries"],
+                    every_seconds=cfg["checkpoint_seconds"])
+
+
+def _since(days: int) -> str:
+    return (_dt.datetime.now(_dt.UTC) - _dt.timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def recent_accesses(store: SqliteStore) -> list[tuple[float, str, str, str, str]]:
     """The last 24 hours of the access log as (epoch seconds, principal, role, subject, decision)."""
-    since = (_dt.datetime.now(_dt.UTC) - _dt.timedelta(days=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    since = _since(days=1)
     return [(_dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")).timestamp(), e.principal, e.role, e.subject,
              e.decision) for e in store.access_entries(AccessQuery(since=since))]
 
@@ -86,7 +104,11 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     quotas = QuotaTracker(load_quotas(data.policies))
     quotas.replay(recent_accesses(store))  # a restart does not reset anyone's quota
     counters = Metrics()
-    gate = Gate(store, engine, RevocationList(data.certs / "revoked.txt"), quotas=quotas, metrics=counters)
+    audit = open_log(data, store)
+    anomalies = AnomalyDetector(load_anomalies(data.policies))
+    anomalies.scan(store.access_entries(AccessQuery(since=_since(days=1))))  # warm the windows; alerts were logged
+    gate = Gate(store, engine, RevocationList(data.certs / "revoked.txt"), quotas=quotas, metrics=counters,
+                audit=audit, anomalies=anomalies)
     enrollment = load_enrollment(data.policies)
     points = load_points(data.policies)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))
@@ -102,6 +124,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
          PointsService(gate, points)),
         (statistics_pb2, "StatisticsService", statistics_pb2_grpc.add_StatisticsServiceServicer_to_server,
          StatisticsService(gate, load_statistics(data.policies))),
+        (audit_pb2, "AuditService", audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditService(gate, audit)),
     )
     for _, _, add, servicer in services:
         add(servicer, server)
@@ -112,25 +135,27 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
                                          reflection.SERVICE_NAME), server)
     key, chain, ca = server_credentials_material(data.keys)
     creds = grpc.ssl_server_credentials([(key, chain)], root_certificates=ca, require_client_auth=True)
+    def fail(message: str) -> ListenError:
+        server.stop(0)
+        audit.close()
+        store.close()
+        return ListenError(message)
+
     try:
         port = server.add_secure_port(listen, creds)
     except RuntimeError as exc:
-        store.close()
-        raise ListenError(f"cannot listen on {listen}: {exc}") from exc
+        raise fail(f"cannot listen on {listen}: {exc}") from exc
     if port == 0:
-        store.close()
-        raise ListenError(f"cannot listen on {listen}: address in use or not valid")
+        raise fail(f"cannot listen on {listen}: address in use or not valid")
     if metrics:
         try:
             counters.serve(metrics)
         except (OSError, ValueError) as exc:
-            server.stop(0)
-            store.close()
-            raise ListenError(f"cannot serve metrics on {metrics}: {exc}") from exc
+            raise fail(f"cannot serve metrics on {metrics}: {exc}") from exc
     server.start()
     for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine).start())
+    return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine).start(), audit)
 
 
 def serve_forever(data: DataDir, listen: str, metrics: str | None = None) -> None:

@@ -93,7 +93,7 @@ class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
         points = enrollment_points(self.gate, self.settings, self.points, principal.district, d)
         if points is not None:
             answer.points = points
-        return self.gate.answer(call, answer, d.reasons[0].code)
+        return self.gate.answer(call, answer, d.reasons[0].code, attest="attestation")
 
     @handler(CHECK_SERVICE)
     def CheckService(self, request: Any, context: Any, call: Call) -> entitlement_pb2.CheckServiceResponse:
@@ -118,7 +118,7 @@ class EntitlementService(entitlement_pb2_grpc.EntitlementServiceServicer):
             ent = service_entitlement(status, code, principal.district)
             answer.entitled, reasons = ent.entitled, ent.reasons
         answer.reasons.extend(common_pb2.Reason(code=r.code, message=r.message) for r in reasons)
-        return self.gate.answer(call, answer, reasons[0].code if reasons else code)
+        return self.gate.answer(call, answer, reasons[0].code if reasons else code, attest="attestation")
 
     @handler(EVALUATE_ELIGIBILITY)
     def EvaluatePermitEligibility(self, request: Any, context: Any, call: Call
@@ -151,5 +151,5 @@ class EducationEnrollmentService(education_pb2_grpc.EnrollmentServiceServicer):
         points = enrollment_points(self.gate, self.settings, self.points, principal.district, d)
         fields = education.enrollment_fields(d, child.value, field, points, b"")
         answer = json_format.ParseDict(fields, education_pb2.CheckEnrollmentResponse())
-        return self.gate.answer(call, answer, d.reasons[0].code)
+        return self.gate.answer(call, answer, d.reasons[0].code, attest="PZ")
 

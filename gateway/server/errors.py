@@ -50,6 +50,10 @@ def unauthenticated(reason: str, message: str) -> Refused:
     return Refused(grpc.StatusCode.UNAUTHENTICATED, message, reason, (_pack(info),))
 
 
+def failed_precondition(message: str) -> Refused:
+    return Refused(grpc.StatusCode.FAILED_PRECONDITION, message, "FAILED_PRECONDITION")
+
+
 def internal(ref: str) -> Refused:
     return Refused(grpc.StatusCode.INTERNAL, f"the gateway could not answer (log reference {ref})", "INTERNAL")
 

@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 
 import grpc
 
+from gateway.audit.anomalies import AnomalyDetector, alert_entry
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
+from gateway.audit.log import AuditLog
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber, check_char, fold_width
 from gateway.identity.principal import InvalidPrincipal, Principal, principal_from_pem
 from gateway.identity.revocation import RevocationList
@@ -48,6 +50,8 @@ class Call:
     groups: frozenset[str] = frozenset()  # the field groups of the answer this caller may see
     table: PolicyTable | None = None  # the policy this call was decided under, used to its end (reloads)
     started: float = field(default_factory=time.perf_counter)
+    last_entry: AccessEntry | None = None
+    last_seq: int = 0
     logged: bool = field(default=False)
 
 
@@ -71,8 +75,11 @@ def _context_text(value: str, name: str) -> str:
 class Gate:
     def __init__(self, store: Store, policy: PolicyEngine, revocations: RevocationList,
                  today: Callable[[], _dt.date] | None = None, quotas: QuotaTracker | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, audit: AuditLog | None = None,
+                 anomalies: AnomalyDetector | None = None) -> None:
         self.metrics = metrics
+        self.anomalies = anomalies
+        self.audit = audit  # group commit + checkpoints; without it, entries are appended one by one
         self.store = store
         self.policy = policy
         self.revocations = revocations
@@ -154,14 +161,25 @@ class Gate:
         return who
 
     # --- project, log, answer --------------------------------------------------------------------
-    def answer(self, call: Call, msg: M, reason: str) -> M:
-        """Project the whole answer to the caller's field groups, log the access, and return the answer."""
+    def answer(self, call: Call, msg: M, reason: str, attest: str = "") -> M:
+        """Project the whole answer to the caller's field groups, log the access, and return the answer.
+
+        `attest` names the answer's attestation field: once the entry is in the log, a signed statement of
+        the decision with its log index goes there — if the caller's field groups include that field.
+        """
         table = call.table or self.policy.table
-        project(msg, call.groups, table.catalogue.fields.get(call.method, {}))
+        fields = table.catalogue.fields.get(call.method, {})
+        project(msg, call.groups, fields)
         self.log(call, Decision.ALLOW, reason)
+        granted = {path for g in call.groups for path in fields.get(g, ())}
+        if attest and attest in granted and self.audit is not None and call.last_entry is not None:
+            setattr(msg, attest, self.audit.attest(call.last_entry, call.last_seq))
         return msg
 
     # --- log -----------------------------------------------------------------------------------
+    def _append(self, entry: AccessEntry) -> int:
+        return self.audit.append(entry) if self.audit is not None else self.store.append_access(entry)
+
     def log(self, call: Call, decision: str, reason: str, *, mark_logged: bool = True) -> int:
         p = call.principal
         entry = AccessEntry(
@@ -170,8 +188,12 @@ class Gate:
             method=call.method, purpose=call.purpose, case_id=call.case_id, operator_id=call.operator_id,
             subject=call.subject, decision=decision, reason=reason,
             policy_version=call.policy_version or self.policy.table.version)
-        seq = self.store.append_access(entry)
+        seq = self._append(entry)
         call.logged = call.logged or mark_logged
+        call.last_entry, call.last_seq = entry, seq
+        if self.anomalies is not None and decision != Decision.ALERT:
+            for alert in self.anomalies.observe(entry):  # bulk lookups, off-hours bursts, denied storms
+                self._append(alert_entry(entry, alert))
         if self.metrics is not None:
             self.metrics.requests.labels(call.method, decision, reason).inc()
             if mark_logged:

@@ -11,7 +11,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gateway.audit.entry import AccessEntry
+from gateway.audit.entry import AccessEntry, now_rfc3339
+from gateway.audit.rfc9162 import leaf_hash, node_hash
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import (
@@ -33,7 +34,7 @@ from gateway.store import codec
 from gateway.store.crypto import FieldCipher
 from gateway.store.port import AccessQuery, ImportRun
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS persons (
   subject BLOB PRIMARY KEY,          -- blind index of the identity number
@@ -76,14 +77,24 @@ CREATE TABLE IF NOT EXISTS facts (
 );
 CREATE INDEX IF NOT EXISTS facts_subject ON facts(subject, kind);
 CREATE INDEX IF NOT EXISTS facts_key ON facts(key, subject);
+-- The access log is a Merkle log (RFC 9162): entry seq N is leaf N-1; `leaf` is its leaf hash, and
+-- merkle holds the hash of every complete aligned subtree (2**level leaves from idx * 2**level), written
+-- in the same transaction as the entries that complete it. checkpoints holds the signed tree heads.
 CREATE TABLE IF NOT EXISTS access_log (
   seq INTEGER PRIMARY KEY,
+  leaf BLOB NOT NULL,
   time TEXT NOT NULL, principal TEXT NOT NULL, serial TEXT NOT NULL, role TEXT NOT NULL,
   org TEXT NOT NULL, district TEXT NOT NULL, method TEXT NOT NULL, purpose TEXT NOT NULL,
   case_id TEXT NOT NULL, operator_id TEXT NOT NULL, subject TEXT NOT NULL, decision TEXT NOT NULL,
   reason TEXT NOT NULL, policy_version TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS access_subject ON access_log(subject);
+CREATE TABLE IF NOT EXISTS merkle (
+  level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+  size INTEGER PRIMARY KEY, time TEXT NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS access_principal ON access_log(principal);
 -- Statistics tables as first published (I-5): frozen, because a second suppression pattern for the same
 -- month, combined with the first, could reveal suppressed cells.
@@ -299,16 +310,69 @@ class SqliteStore:
 
     # --- access log ----------------------------------------------------------------------------
     def append_access(self, entry: AccessEntry) -> int:
-        values = tuple(getattr(entry, c) for c in _ACCESS_COLS)
+        return self.append_accesses([entry])[0]
+
+    def append_accesses(self, entries: Sequence[AccessEntry]) -> list[int]:
+        """Append entries as Merkle leaves in one durable transaction; return their sequence numbers."""
         with self._lock:
-            cur = self._db.execute(f"INSERT INTO access_log ({','.join(_ACCESS_COLS)}) "
-                                   f"VALUES ({','.join('?' * len(_ACCESS_COLS))})", values)
-            return int(cur.lastrowid)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                size = self._db.execute("SELECT count(*) FROM access_log").fetchone()[0]
+                seqs = []
+                for entry in entries:
+                    leaf = leaf_hash(entry.canonical_bytes())
+                    values = (size + 1, leaf, *(getattr(entry, c) for c in _ACCESS_COLS))
+                    self._db.execute(f"INSERT INTO access_log (seq, leaf, {','.join(_ACCESS_COLS)}) "
+                                     f"VALUES (?, ?, {','.join('?' * len(_ACCESS_COLS))})", values)
+                    self._add_leaf(size, leaf)
+                    size += 1
+                    seqs.append(size)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return seqs
+
+    def _add_leaf(self, index: int, leaf: bytes) -> None:
+        """Store the leaf and every aligned subtree it completes (index + 1 divisible by 2**level)."""
+        self._db.execute("INSERT INTO merkle (level, idx, hash) VALUES (0, ?, ?)", (index, leaf))
+        level, node, position = 0, leaf, index
+        while position % 2 == 1:
+            left = self._db.execute("SELECT hash FROM merkle WHERE level=? AND idx=?",
+                                    (level, position - 1)).fetchone()[0]
+            node, level, position = node_hash(left, node), level + 1, position // 2
+            self._db.execute("INSERT INTO merkle (level, idx, hash) VALUES (?, ?, ?)", (level, position, node))
+
+    def log_size(self) -> int:
+        return int(self._query("SELECT count(*) FROM access_log", ())[0][0])
+
+    def subtree(self, level: int, index: int) -> bytes:
+        """Hash of the complete aligned subtree of 2**level leaves from leaf index * 2**level (RFC 9162)."""
+        rows = self._query("SELECT hash FROM merkle WHERE level=? AND idx=?", (level, index))
+        if not rows:
+            raise KeyError(f"no complete subtree at level {level}, index {index}")
+        return bytes(rows[0][0])
+
+    def leaf_hashes(self) -> Iterator[tuple[int, bytes, AccessEntry]]:
+        """Every entry with its stored leaf hash, in order (for audit verify)."""
+        for row in self._query(f"SELECT seq, leaf, {','.join(_ACCESS_COLS)} FROM access_log ORDER BY seq", ()):
+            yield row[0], bytes(row[1]), AccessEntry(*row[2:], seq=row[0])
+
+    def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO checkpoints (size, time, root, note) VALUES (?, ?, ?, ?)",
+                             (size, now_rfc3339(), root, note))
+
+    def checkpoints(self) -> list[tuple[int, bytes, str]]:
+        return [(int(s), bytes(r), n) for s, r, n in self._query("SELECT size, root, note FROM checkpoints "
+                                                                 "ORDER BY size", ())]
 
     def access_entries(self, query: AccessQuery) -> Iterator[AccessEntry]:
         conds, args = [], []
         for col, op, val in (("subject", "=", query.subject), ("principal", "=", query.principal),
-                             ("time", ">=", query.since), ("time", "<", query.until)):
+                             ("org", "=", query.org), ("role", "=", query.role), ("purpose", "=", query.purpose),
+                             ("decision", "=", query.decision), ("seq", "=", query.seq), ("time", ">=", query.since),
+                             ("time", "<", query.until)):
             if val:
                 conds.append(f"{col} {op} ?")
                 args.append(val)
@@ -320,6 +384,9 @@ class SqliteStore:
             sql += f" LIMIT {int(query.limit)}"
         for row in self._query(sql, tuple(args)):
             yield AccessEntry(*row[1:], seq=row[0])
+
+    def access_entries_at(self, seq: int) -> Iterator[AccessEntry]:
+        return self.access_entries(AccessQuery(seq=seq))
 
     def record_import(self, run: ImportRun) -> None:
         with self._lock:

@@ -18,6 +18,8 @@ from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
 from permitgw.health.v1 import permit_status_pb2_grpc as hospital_pb2_grpc
 from permitgw.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
     common_pb2,
     entitlement_pb2,
     entitlement_pb2_grpc,
@@ -35,15 +37,22 @@ HISTORY = {"id_number", "registrations.district", "registrations.declared_on", "
            "permits.district", "permits.issued_on", "permits.valid_until", "permits.endorsed_on", "permits.status"}
 EVERYTHING = HISTORY | {"name", "registrations.address", "permits.permit_number"}
 HOSPITAL = {"DE02_01_030_00", "JZZZT", "JZZYXQ", "FWXM"}
-ENROL = {"decision", "reasons", "guardian_district", "guardian_permit_valid_until", "child_id_number"}
-ENROL_DIALECT = {"SFZJH", "RXZG", "ZGYY", "JZD_XZQH", "JZZYXQ"}
-SERVICE = {"entitled", "reasons", "id_number"}
+ENROL = {"decision", "reasons", "guardian_district", "guardian_permit_valid_until", "child_id_number", "attestation"}
+ENROL_DIALECT = {"SFZJH", "RXZG", "ZGYY", "JZD_XZQH", "JZZYXQ", "PZ"}
+SERVICE = {"entitled", "reasons", "id_number", "attestation"}
 H1 = SERVICE | {"housing_facts"}
 ELIGIBLE = {"eligible", "bases", "reasons", "as_of", "id_number"}
 POINTS = {"total", "items", "reasons", "table_version", "id_number"}
 RULES = {"table", "table_version"}
 AGGREGATES = {"month", "rows", "city_total", "minimum_cell"}
-MAY_BE_FALSE = {"entitled", "eligible", "bases"}  # proto3 does not send false / empty values
+SEARCH = {"seq", "time", "principal", "serial", "role", "organisation", "district", "method", "purpose", "case_id",
+          "operator_id", "subject", "decision", "reason", "policy_version"}
+CHECKPOINT = {"checkpoint", "size", "root", "verifier_key"}
+INCLUSION = {"index", "size", "leaf_hash", "proof", "checkpoint", "entry"}
+CONSISTENCY = {"old_size", "new_size", "proof"}
+REPORT = {"id_number", "accesses"}
+AUDIT = ("SearchAccessLog", "GetCheckpoint", "GetInclusionProof", "GetConsistencyProof", "GetSubjectAccessReport")
+MAY_BE_FALSE = {"entitled", "eligible", "bases", "serial", "case_id", "operator_id", "subject"}  # proto3: no empties
 
 # role -> (purpose, service code it may ask about, {method: fields or None for refused})
 EXPECTED: dict[str, tuple[str, str, dict[str, set[str] | None]]] = {
@@ -51,39 +60,40 @@ EXPECTED: dict[str, tuple[str, str, dict[str, set[str] | None]]] = {
         "GetPermitStatus": STATUS, "GetResidenceRecord": None, "HealthGetPermitStatus": None,
         "CheckEnrollment": ENROL, "EduCheckEnrollment": ENROL_DIALECT, "CheckService": SERVICE,
         "EvaluatePermitEligibility": None, "GetPoints": None, "GetPointsRules": RULES,
-        "GetDistrictStatistics": None}),
+        "GetDistrictStatistics": None, **dict.fromkeys(AUDIT)}),
     "health": ("public-health", "S-3", {
         "GetPermitStatus": STATUS, "GetResidenceRecord": None, "HealthGetPermitStatus": HOSPITAL,
         "CheckEnrollment": None, "EduCheckEnrollment": None, "CheckService": SERVICE,
         "EvaluatePermitEligibility": None, "GetPoints": None, "GetPointsRules": RULES,
-        "GetDistrictStatistics": None}),
+        "GetDistrictStatistics": None, **dict.fromkeys(AUDIT)}),
     "employment": ("employment-service", "S-2", {
         "GetPermitStatus": STATUS, "GetResidenceRecord": None, "HealthGetPermitStatus": None,
         "CheckEnrollment": None, "EduCheckEnrollment": None, "CheckService": SERVICE,
         "EvaluatePermitEligibility": None, "GetPoints": None, "GetPointsRules": RULES,
-        "GetDistrictStatistics": None}),
+        "GetDistrictStatistics": None, **dict.fromkeys(AUDIT)}),
     "housing": ("housing-security", "H-1", {
         "GetPermitStatus": STATUS, "GetResidenceRecord": HISTORY, "HealthGetPermitStatus": None,
         "CheckEnrollment": None, "EduCheckEnrollment": None, "CheckService": H1,
         "EvaluatePermitEligibility": None, "GetPoints": None, "GetPointsRules": RULES,
-        "GetDistrictStatistics": None}),
+        "GetDistrictStatistics": None, **dict.fromkeys(AUDIT)}),
     "police": ("permit-administration", "H-1", {
         "GetPermitStatus": STATUS, "GetResidenceRecord": EVERYTHING, "HealthGetPermitStatus": None,
         "CheckEnrollment": None, "EduCheckEnrollment": None, "CheckService": H1,
         "EvaluatePermitEligibility": ELIGIBLE, "GetPoints": POINTS, "GetPointsRules": RULES,
-        "GetDistrictStatistics": None}),
+        "GetDistrictStatistics": None, **dict.fromkeys(AUDIT), "GetSubjectAccessReport": REPORT}),
     "auditor": ("access-audit", "S-1", {
         "GetPermitStatus": None, "GetResidenceRecord": None, "HealthGetPermitStatus": None,
         "CheckEnrollment": None, "EduCheckEnrollment": None, "CheckService": None,
         "EvaluatePermitEligibility": None, "GetPoints": None, "GetPointsRules": RULES,
-        "GetDistrictStatistics": None}),
+        "GetDistrictStatistics": None, "SearchAccessLog": SEARCH, "GetCheckpoint": CHECKPOINT,
+        "GetInclusionProof": INCLUSION, "GetConsistencyProof": CONSISTENCY, "GetSubjectAccessReport": REPORT}),
     "statistics": ("population-statistics", "S-1", {
         "GetPermitStatus": None, "GetResidenceRecord": None, "HealthGetPermitStatus": None,
         "CheckEnrollment": None, "EduCheckEnrollment": None, "CheckService": None,
         "EvaluatePermitEligibility": None, "GetPoints": None, "GetPointsRules": RULES,
-        "GetDistrictStatistics": AGGREGATES}),
+        "GetDistrictStatistics": AGGREGATES, **dict.fromkeys(AUDIT)}),
 }
-IDENTITY_FIELDS = ("id_number", "child_id_number", "DE02_01_030_00", "SFZJH")
+IDENTITY_FIELDS = ("id_number", "child_id_number", "DE02_01_030_00", "SFZJH")  # the subject's number
 
 
 def populated(msg: Message, prefix: str = "") -> set[str]:
@@ -126,6 +136,17 @@ def _calls(parent: SynthPerson, child: SynthPerson, service: str, purpose: str
             points_pb2.GetPointsRulesRequest(context=ctx), timeout=20),
         "GetDistrictStatistics": lambda ch: statistics_pb2_grpc.StatisticsServiceStub(ch).GetDistrictStatistics(
             statistics_pb2.GetDistrictStatisticsRequest(context=ctx, month=month), timeout=60),
+        # a stream: the fields of its first entry
+        "SearchAccessLog": lambda ch: next(iter(audit_pb2_grpc.AuditServiceStub(ch).SearchAccessLog(
+            audit_pb2.SearchAccessLogRequest(context=ctx, limit=5), timeout=20))),
+        "GetCheckpoint": lambda ch: audit_pb2_grpc.AuditServiceStub(ch).GetCheckpoint(
+            audit_pb2.GetCheckpointRequest(context=ctx), timeout=20),
+        "GetInclusionProof": lambda ch: audit_pb2_grpc.AuditServiceStub(ch).GetInclusionProof(
+            audit_pb2.GetInclusionProofRequest(context=ctx, index=1), timeout=20),
+        "GetConsistencyProof": lambda ch: audit_pb2_grpc.AuditServiceStub(ch).GetConsistencyProof(
+            audit_pb2.GetConsistencyProofRequest(context=ctx, old_size=3, new_size=20), timeout=20),
+        "GetSubjectAccessReport": lambda ch: audit_pb2_grpc.AuditServiceStub(ch).GetSubjectAccessReport(
+            audit_pb2.GetSubjectAccessReportRequest(context=ctx, id_number=who), timeout=20),
     }
 
 

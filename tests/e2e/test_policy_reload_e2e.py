@@ -94,7 +94,8 @@ def test_reload_under_load(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=15)
     assert set(outcomes) <= {"OK", "PERMISSION_DENIED"}, set(outcomes)  # nothing dropped, nothing half-done
     assert "policy reload refused" in out and "policy reloaded" in out
-    entries = [json.loads(x) for x in run_cli("audit", "search", "--data", str(data), "--json").stdout.splitlines()]
+    entries = [e for e in (json.loads(x) for x in run_cli("audit", "search", "--data", str(data), "--json").stdout
+                           .splitlines()) if e["decision"] != "alert"]  # anomaly alerts depend on the hour
     versions = {e["policy_version"] for e in entries}
     assert len(versions) >= 3 and all(v.startswith("sha256:") for v in versions)
     assert len(entries) == len(outcomes), "every answer, allowed or refused, has its log entry"

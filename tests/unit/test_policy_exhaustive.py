@@ -42,6 +42,12 @@ METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "PointsService.GetPointsRules": ("permitgw.v1.PointsService/GetPointsRules", ("points-rules",)),
     "StatisticsService.GetDistrictStatistics": ("permitgw.v1.StatisticsService/GetDistrictStatistics",
                                                 ("aggregates",)),
+    "AuditService.SearchAccessLog": ("permitgw.v1.AuditService/SearchAccessLog", ("access-log",)),
+    "AuditService.GetCheckpoint": ("permitgw.v1.AuditService/GetCheckpoint", ("log-proofs",)),
+    "AuditService.GetInclusionProof": ("permitgw.v1.AuditService/GetInclusionProof", ("log-proofs", "access-log")),
+    "AuditService.GetConsistencyProof": ("permitgw.v1.AuditService/GetConsistencyProof", ("log-proofs",)),
+    "AuditService.GetSubjectAccessReport": ("permitgw.v1.AuditService/GetSubjectAccessReport",
+                                            ("subject-report", *ID)),
 }
 
 ANYWHERE, OWN_DISTRICT = "anywhere", "own district only"
@@ -102,9 +108,18 @@ EXPECTED: dict[str, dict[str, Grant]] = {
         "PointsService.GetPoints": Grant(PSB, ("points", "identity-full"), ANYWHERE),
         "PointsService.GetPointsRules": Grant(PSB, RULES, ANYWHERE),
         "StatisticsService.GetDistrictStatistics": Grant(("population-statistics",), ("aggregates",), ANYWHERE),
+        # on the person's behalf: who looked at their data (PIPL art. 45)
+        "AuditService.GetSubjectAccessReport": Grant(PSB, ("subject-report", "identity-full"), ANYWHERE),
     },
-    # The access log is Stage 5; for now only the published points table.
+    # Security officers: the access log and its proofs — never a resident's record; a subject's report with
+    # the number masked; the published points table.
     "auditor": {
+        "AuditService.SearchAccessLog": Grant(("access-audit",), ("access-log",), ANYWHERE),
+        "AuditService.GetCheckpoint": Grant(("access-audit",), ("log-proofs",), ANYWHERE),
+        "AuditService.GetInclusionProof": Grant(("access-audit",), ("log-proofs", "access-log"), ANYWHERE),
+        "AuditService.GetConsistencyProof": Grant(("access-audit",), ("log-proofs",), ANYWHERE),
+        "AuditService.GetSubjectAccessReport": Grant(("access-audit",), ("subject-report", "identity-masked"),
+                                                     ANYWHERE),
         "PointsService.GetPointsRules": Grant(("access-audit",), RULES, ANYWHERE),
     },
     # Counts, never a single person.
