@@ -94,6 +94,13 @@ class DataDir:
     def open_store(self) -> SqliteStore:
         return SqliteStore(self.database, self.cipher())
 
+    def log_verifier(self) -> str:
+        """The verifier key (name+hash+key) of this gateway's log: what checkpoints and attestations verify with."""
+        from gateway.audit.checkpoint import verifier_key
+        from gateway.audit.log import log_origin
+
+        return verifier_key(log_origin((self.keys / "ca.crt").read_bytes()), self.signing_key().public_key())
+
     def signing_key(self) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key((self.keys / "signing.key").read_bytes(), password=None)
         assert isinstance(key, Ed25519PrivateKey)

@@ -41,7 +41,7 @@ def today() -> _dt.date:
 
 def run_cli(*args: str, check: bool = True, timeout: float = 60, **kw: object) -> subprocess.CompletedProcess[str]:
     """Run the installed `permitgw` command as an operator would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **kw.pop("env", {}), "PYTHONUNBUFFERED": "1"}  # type: ignore[dict-item]
     proc = subprocess.run([str(BIN / "permitgw"), *args], capture_output=True, text=True, timeout=timeout,
                           env=env, **kw)  # type: ignore[call-overload]
     if check and proc.returncode != 0:

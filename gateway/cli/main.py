@@ -142,13 +142,6 @@ def cmd_policy_explain(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
 
 
-def _verifier(d: DataDir) -> str:
-    from gateway.audit.checkpoint import verifier_key
-    from gateway.audit.log import log_origin
-
-    return verifier_key(log_origin((d.keys / "ca.crt").read_bytes()), d.signing_key().public_key())
-
-
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from gateway.audit.verify import verify_log
 
@@ -161,11 +154,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             raise CliError(f"--checkpoint: {exc.strerror}: {args.checkpoint}") from exc
     store = d.open_store()
     try:
-        report = verify_log(store, _verifier(d), saved)
+        report = verify_log(store, d.log_verifier(), saved)
     finally:
         store.close()
     print(f"log: {report.size} entries; {report.checkpoints} signed checkpoints, the latest covering "
-          f"{report.signed_size}; verifier key {_verifier(d)}")
+          f"{report.signed_size}; verifier key {d.log_verifier()}")
     if report.size > report.signed_size:
         print(f"note: the last {report.size - report.signed_size} entries are not yet under a signed checkpoint")
     for problem in report.problems:
@@ -186,7 +179,7 @@ def cmd_attest_verify(args: argparse.Namespace) -> int:
         verifier = Path(verifier).read_text("utf-8").strip()
     d = _data(args).require() if args.data else None
     if d is not None and not verifier:
-        verifier = _verifier(d)
+        verifier = d.log_verifier()
     if not verifier:
         raise CliError("give the gateway's verifier key (--key) or its data directory (--data)")
     try:

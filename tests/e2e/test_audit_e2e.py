@@ -111,3 +111,13 @@ def test_search_and_subject_report(gw: Gateway) -> None:
     assert [e["method"] for e in log[-2:]] == ["permitgw.v1.AuditService/SearchAccessLog",
                                                 "permitgw.v1.AuditService/GetSubjectAccessReport"]
     assert log[-1]["subject"] == found[0].subject  # the auditor's own look is on the person's record too
+
+
+def test_a_storm_of_refusals_raises_an_alert_auditors_can_search(gw: Gateway) -> None:
+    prober = gw.cert("prober", "school", "330203")
+    for _ in range(10):  # policies/anomalies.toml: 10 denied or invalid in 5 minutes
+        with pytest.raises(grpc.RpcError):
+            gw.ask(prober, gw.people[0].id_number, "permit-administration")
+    alerts = list(_auditor(gw).SearchAccessLog(audit_pb2.SearchAccessLogRequest(
+        context=AUDIT_CTX, decision="alert", principal="school/330203/ORG-prober"), timeout=20))
+    assert [a.reason for a in alerts] == ["DENIED_STORM"]
