@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import threading
-import tomllib
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -17,7 +16,7 @@ from typing import Any
 
 from gateway.audit.entry import AccessEntry, Decision
 from gateway.identity.principal import ROLES
-from gateway.policy.catalogue import PolicyError
+from gateway.policy.catalogue import PolicyError, read_policy_file
 
 ANOMALIES_FILE = "anomalies.toml"
 NEVER = -1  # how "never alert on this" is written in the file
@@ -100,13 +99,6 @@ class Alert:
 # ---------------------------------------------------------------------------------------------------- loading
 
 
-def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise PolicyError(f"policy file missing: {path} (`permitgw init` adds missing shipped files)")
-    try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _whole(path: Path, key: str, value: object, low: int, high: int) -> int:
@@ -210,7 +202,7 @@ def _overrides(path: Path, data: dict[str, Any]) -> dict[str, Any]:
 def load_anomalies(directory: Path) -> AnomalySettings:
     """Read policies/anomalies.toml: cooldown, the three sections, and per-role overrides of their keys."""
     path = directory / ANOMALIES_FILE
-    data = _read(path)
+    data = read_policy_file(path)
     unknown = sorted(set(data) - set(_TOP_KEYS))
     missing = [k for k in _TOP_KEYS[:-1] if k not in data]
     if unknown or missing:

@@ -4,11 +4,10 @@ The thresholds are local policy, not law: officials edit the file, the pure rule
 """
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from gateway.policy.catalogue import PolicyError
+from gateway.policy.catalogue import PolicyError, read_policy_file
 from gateway.rules.eligibility import HousingSettings
 
 HOUSING_FILE = "housing.toml"
@@ -17,13 +16,6 @@ _FLAGS = ("require_employment", "require_residence")
 MAX_MONTHS = 600  # fifty years: a larger number is a typo, not a policy
 
 
-def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise PolicyError(f"policy file missing: {path} (`permitgw init` adds missing shipped files)")
-    try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _check_keys(path: Path, data: dict[str, Any]) -> None:
@@ -42,7 +34,7 @@ def _check_keys(path: Path, data: dict[str, Any]) -> None:
 
 def load_housing(directory: Path) -> HousingSettings:
     path = directory / HOUSING_FILE
-    data = _read(path)
+    data = read_policy_file(path)
     _check_keys(path, data)
     return HousingSettings(data["min_si_months"], data["min_residence_months"], data["require_employment"],
                            data["require_residence"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-import tomllib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 from gateway.audit.entry import Decision
 from gateway.identity.principal import ROLES
-from gateway.policy.catalogue import PolicyError
+from gateway.policy.catalogue import PolicyError, read_policy_file
 
 QUOTAS_FILE = "quotas.toml"
 UNLIMITED = -1  # how "no limit" is written in the file
@@ -68,13 +67,6 @@ class QuotaOutcome:
 # ---------------------------------------------------------------------------------------------------- loading
 
 
-def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise PolicyError(f"policy file missing: {path} (`permitgw init` adds missing shipped files)")
-    try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _limit(path: Path, role: str, key: str, value: object) -> int | None:
@@ -109,7 +101,7 @@ def _ratio(path: Path, data: dict[str, Any]) -> float:
 def load_quotas(directory: Path) -> QuotaSettings:
     """Read policies/quotas.toml: alert_ratio and a [role] table with per_hour and per_day for every role."""
     path = directory / QUOTAS_FILE
-    data = _read(path)
+    data = read_policy_file(path)
     unknown = sorted(set(data) - {_RATIO_KEY, *ROLES})
     if unknown:
         raise PolicyError(f"{path}: unknown role(s) {unknown}; roles are {list(ROLES)}")
