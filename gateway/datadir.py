@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.files import write_new_private
 from gateway.identity import ca
 from gateway.store.crypto import FieldCipher
+from gateway.store.port import Store
 from gateway.store.sqlite import SqliteStore
 
 DEFAULT_DIR = Path("./permitgw-data")
@@ -91,8 +92,19 @@ class DataDir:
     def cipher(self) -> FieldCipher:
         return FieldCipher.from_keys_dir(self.keys)
 
-    def open_store(self) -> SqliteStore:
-        return SqliteStore(self.database, self.cipher())
+    def store_settings(self) -> dict[str, Any]:
+        """The [store] section (the shipped defaults where no config.toml exists yet)."""
+        return (self.config() if self.config_file.is_file() else _defaults())["store"]
+
+    def open_store(self) -> Store:
+        """The database that [store] backend names: SQLite in this directory (the default), or PostgreSQL."""
+        settings = self.store_settings()
+        backend = settings["backend"]
+        if backend == "sqlite":
+            return SqliteStore(self.database, self.cipher())
+        if backend == "postgres":
+            return _open_postgres(settings, self.cipher(), self.config_file)
+        raise DataDirError(f'{self.config_file}: [store] backend must be "sqlite" or "postgres", not {backend!r}')
 
     def log_verifier(self) -> str:
         """The verifier key (name+hash+key) of this gateway's log: what checkpoints and attestations verify with."""
@@ -105,6 +117,20 @@ class DataDir:
         key = serialization.load_pem_private_key((self.keys / "signing.key").read_bytes(), password=None)
         assert isinstance(key, Ed25519PrivateKey)
         return key
+
+
+def _open_postgres(settings: dict[str, Any], cipher: FieldCipher, config_file: Path) -> Store:
+    if not settings["postgres_dsn"]:
+        raise DataDirError(f'{config_file}: [store] backend = "postgres" needs postgres_dsn '
+                           '(e.g. "host=127.0.0.1 dbname=permitgw user=permitgw")')
+    try:
+        from gateway.store.postgres import PostgresStore
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("psycopg"):
+            raise
+        raise DataDirError(f'{config_file}: [store] backend = "postgres" needs psycopg, which is not installed: '
+                           "pip install 'permit-gateway[postgres]'") from exc
+    return PostgresStore(settings["postgres_dsn"], cipher, settings["postgres_schema"])
 
 
 def init(root: Path) -> list[str]:
@@ -133,7 +159,7 @@ def init(root: Path) -> list[str]:
         if item.name.endswith((".conf", ".csv", ".toml")) and not target.exists():
             target.write_bytes(item.read_bytes())
             created.append(f"policies/{item.name} (the shipped default)")
-    if not d.database.exists():
+    if d.store_settings()["backend"] == "sqlite" and not d.database.exists():  # PostgreSQL: made on first open
         d.open_store().close()
         created.append("gateway.db")
     return created
