@@ -39,9 +39,9 @@ def load(store: Store, who: IdNumber) -> PersonRecords:
         guardianships=ships)
 
 
-def points_records(store: Store, who: IdNumber) -> PointsRecords:
+def points_records(store: Store, who: IdNumber, r: PersonRecords | None = None) -> PointsRecords:
     """What points are computed from: the person's records, with every permit version (late endorsements)."""
-    r = load(store, who)
+    r = r or load(store, who)
     return PointsRecords(person=r.person, registrations=r.registrations, permits=tuple(store.permit_history(who)),
                          contributions=r.contributions, contracts=r.contracts, titles=r.titles, rentals=r.rentals)
 

@@ -21,8 +21,9 @@ GET_POINTS_RULES = f"{SERVICE}/GetPointsRules"
 
 
 def points_for(gate: Gate, table: PointsTable, who: Any, fallback_district: str) -> Any:
-    records = casefile.points_records(gate.store, who)
-    district = casefile.residence_district(casefile.load(gate.store, who), fallback_district)
+    case = casefile.load(gate.store, who)  # once: the points records and the residence district both come from it
+    records = casefile.points_records(gate.store, who, case)
+    district = casefile.residence_district(case, fallback_district)
     return compute_points(records, table, gate.today(), district if district in DISTRICTS else "330203")
 
 
