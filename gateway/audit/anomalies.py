@@ -17,6 +17,7 @@ from typing import Any
 from gateway.audit.entry import AccessEntry, Decision
 from gateway.identity.principal import ROLES
 from gateway.policy.catalogue import PolicyError, read_policy_file
+from gateway.principal_table import PrincipalTable
 
 ANOMALIES_FILE = "anomalies.toml"
 NEVER = -1  # how "never alert on this" is written in the file
@@ -317,14 +318,11 @@ class AnomalyDetector:
     """
 
     def __init__(self, settings: AnomalySettings, *, max_principals: int = DEFAULT_MAX_PRINCIPALS) -> None:
-        if max_principals < 1:
-            raise ValueError("max_principals must be at least 1")
         self._settings = settings
-        self._max = max_principals
         self._lock = threading.Lock()
-        self._principals: OrderedDict[str, _Principal] = OrderedDict()  # least recently active first
+        self._principals: PrincipalTable[_Principal] = PrincipalTable(max_principals,
+                                                                      lambda now: _Principal(last_active=now))
         self._now = -math.inf
-        self.evictions = 0
 
     @property
     def settings(self) -> AnomalySettings:
@@ -333,6 +331,10 @@ class AnomalyDetector:
     def update(self, settings: AnomalySettings) -> None:
         """New thresholds (a policy reload); what was counted so far keeps counting."""
         self._settings = settings
+
+    @property
+    def evictions(self) -> int:
+        return self._principals.evictions
 
     def tracked_principals(self) -> int:
         return len(self._principals)
@@ -356,7 +358,7 @@ class AnomalyDetector:
             return []
         with self._lock:
             now = self._advance(seconds)
-            p = self._principal(entry.principal, now, settings.horizon())
+            p = self._principals.touch(entry.principal, now, settings.horizon())
             p.last_active = now
             return [a for kind, rule in kinds
                     if (a := self._count(p, entry, kind, rule, now, settings.cooldown_seconds)) is not None]
@@ -386,23 +388,6 @@ class AnomalyDetector:
         p.fired[kind] = now
         return Alert(kind, entry.principal, count, rule.window_seconds,
                      _message(kind, entry.principal, count, rule.window_seconds))
-
-    def _principal(self, principal_id: str, now: float, horizon: int) -> _Principal:
-        principals = self._principals
-        while principals:  # idle beyond every window and the cooldown: nothing left that matters
-            oldest = next(iter(principals.values()))
-            if now - oldest.last_active < horizon:
-                break
-            principals.popitem(last=False)
-        p = principals.get(principal_id)
-        if p is None:
-            p = principals[principal_id] = _Principal(last_active=now)
-            if len(principals) > self._max:
-                principals.popitem(last=False)
-                self.evictions += 1
-        else:
-            principals.move_to_end(principal_id)
-        return p
 
 
 def alert_entry(trigger: AccessEntry, alert: Alert, *, time: str | None = None) -> AccessEntry:

@@ -17,6 +17,7 @@ from typing import Any
 from gateway.audit.entry import Decision
 from gateway.identity.principal import ROLES
 from gateway.policy.catalogue import PolicyError, read_policy_file
+from gateway.principal_table import PrincipalTable
 
 QUOTAS_FILE = "quotas.toml"
 UNLIMITED = -1  # how "no limit" is written in the file
@@ -214,15 +215,12 @@ class QuotaTracker:
 
     def __init__(self, settings: QuotaSettings, *, clock: Callable[[], float] = time.time,
                  max_principals: int = DEFAULT_MAX_PRINCIPALS) -> None:
-        if max_principals < 1:
-            raise ValueError("max_principals must be at least 1")
         self._settings = settings
         self._clock = clock
-        self._max = max_principals
         self._lock = threading.Lock()
-        self._principals: OrderedDict[str, _Principal] = OrderedDict()  # least recently active first
+        self._principals: PrincipalTable[_Principal] = PrincipalTable(max_principals,
+                                                                      lambda now: _Principal(last_active=now))
         self._now = -math.inf  # the latest time seen: a clock stepping back never reorders the windows
-        self.evictions = 0
 
     @property
     def settings(self) -> QuotaSettings:
@@ -231,6 +229,10 @@ class QuotaTracker:
     def update(self, settings: QuotaSettings) -> None:
         """New limits (a policy reload); what principals asked about so far keeps counting."""
         self._settings = settings
+
+    @property
+    def evictions(self) -> int:
+        return self._principals.evictions
 
     def tracked_principals(self) -> int:
         return len(self._principals)
@@ -244,7 +246,7 @@ class QuotaTracker:
         t = self._clock()
         with self._lock:
             now = self._advance(t)
-            return _decide(self._principal(principal_id, now), limits, settings.alert_ratio, subject, now)
+            return _decide(self._principals.touch(principal_id, now, DAY), limits, settings.alert_ratio, subject, now)
 
     def replay(self, entries: Iterable[tuple[float, str, str, str, str]]) -> int:
         """Rebuild from access-log entries (time, principal, role, subject, decision); returns how many counted.
@@ -259,7 +261,7 @@ class QuotaTracker:
         with self._lock:
             for t, pid, subject in kept:
                 at = self._advance(t)
-                p = self._principal(pid, at)
+                p = self._principals.touch(pid, at, DAY)
                 p.prune(at)
                 p.record(subject, at)
                 p.last_active = at
@@ -270,20 +272,3 @@ class QuotaTracker:
     def _advance(self, t: float) -> float:
         self._now = max(self._now, t)
         return self._now
-
-    def _principal(self, principal_id: str, now: float) -> _Principal:
-        principals = self._principals
-        while principals:  # idle for a whole day: nothing left to count
-            oldest = next(iter(principals.values()))
-            if now - oldest.last_active < DAY:
-                break
-            principals.popitem(last=False)
-        p = principals.get(principal_id)
-        if p is None:
-            p = principals[principal_id] = _Principal(last_active=now)
-            if len(principals) > self._max:
-                principals.popitem(last=False)
-                self.evictions += 1
-        else:
-            principals.move_to_end(principal_id)
-        return p
