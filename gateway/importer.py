@@ -7,7 +7,6 @@ each batch is one transaction, so a crash loses no committed row and a re-run du
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from adapters.common import Parsed, Reject
 from adapters.registry import BUREAUS
+from gateway.domain import clock
 from gateway.domain.records import Record
 from gateway.store.port import ImportRun, Store
 
@@ -47,7 +47,7 @@ class _RejectWriter:
     """Writes rejects as file,line,reason (no values: they may hold identity numbers) on first use."""
 
     def __init__(self, directory: Path, bureau: str) -> None:
-        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S%fZ")
         self.path = directory / f"{bureau}-{stamp}.csv"
         self._file = None
         self._writer: csv.writer | None = None  # type: ignore[valid-type]

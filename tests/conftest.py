@@ -15,8 +15,17 @@ import pytest
 
 from gateway import datadir
 from gateway.datadir import DataDir
+from gateway.domain import clock
 
 BIN = Path(sys.executable).parent
+
+# The suite runs on one instant, whatever the machine's date, hour or time zone: a Monday at noon in Ningbo,
+# mid-month, far from the day, month and office-hours boundaries. Every process the tests start inherits it,
+# so the gateway and the tests agree on "today" (gateway.domain.clock). A run may choose another instant by
+# setting PERMITGW_CLOCK itself; tests that are about a boundary start their own server on their own instant.
+SUITE_INSTANT = "2026-06-15T12:00:00+08:00"
+os.environ.setdefault(clock.ENV, SUITE_INSTANT)
+clock.install(None)
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +45,7 @@ def data(tmp_path: Path, _template_data: Path) -> DataDir:
 
 @pytest.fixture
 def today() -> _dt.date:
-    return _dt.date.today()
+    return clock.today()
 
 
 def run_cli(*args: str, check: bool = True, timeout: float = 60, **kw: object) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.audit.entry import AccessEntry, Decision
+from gateway.domain.clock import CHINA
 from gateway.identity.principal import ROLES
 from gateway.policy.catalogue import PolicyError, read_policy_file
 from gateway.principal_table import PrincipalTable
@@ -25,7 +26,6 @@ BULK_LOOKUP = "BULK_LOOKUP"
 OFF_HOURS_BURST = "OFF_HOURS_BURST"
 DENIED_STORM = "DENIED_STORM"
 KINDS = (BULK_LOOKUP, OFF_HOURS_BURST, DENIED_STORM)  # the order alerts of one entry are reported in
-CHINA = _dt.timezone(_dt.timedelta(hours=8), "CST")  # China Standard Time: no daylight saving since 1991
 DEFAULT_MAX_PRINCIPALS = 10_000
 DAY_MINUTES = 1440
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -4,9 +4,10 @@ The canonical bytes are what a Merkle leaf will hash (RFC 9162): sorted-key comp
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from dataclasses import asdict, dataclass, fields
+
+from gateway.domain import clock
 
 
 class Decision:
@@ -44,4 +45,5 @@ class AccessEntry:
 
 
 def now_rfc3339() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """The time an entry is written, from the gateway's clock (gateway.domain.clock)."""
+    return clock.rfc3339(clock.now())

@@ -27,6 +27,7 @@ from gateway.audit.search import print_entries
 from gateway.audit.verify import verify_log
 from gateway.client import channel
 from gateway.datadir import DataDir
+from gateway.domain import clock
 from gateway.identity.ca import issue_client
 from gateway.identity.principal import Principal
 from gateway.importer import import_files
@@ -65,7 +66,7 @@ def _refusal(err: grpc.RpcError) -> str:
 
 def _family(people: list[SynthPerson]) -> tuple[SynthPerson, SynthPerson]:
     """A child of compulsory-education age whose guardian holds a valid permit."""
-    today = _dt.date.today()
+    today = clock.today()
     cutoff = _dt.date(today.year, 8, 31)
     for child in people:
         p = child.guardian
@@ -168,7 +169,7 @@ def run_demo(keep: bool = False) -> int:
                 entitlement_pb2.EvaluatePermitEligibilityRequest(context=_ctx("permit-administration", "GA-5"),
                                                                  id_number=parent.id_number), timeout=10),
             lambda a: f"eligible={a.eligible} on {list(a.bases) or 'no basis'}")
-        month = (_dt.date.today().replace(day=1) - _dt.timedelta(days=1)).strftime("%Y-%m")
+        month = (clock.today().replace(day=1) - _dt.timedelta(days=1)).strftime("%Y-%m")
         ask("stats", f"statistics bureau: district aggregates for {month}",
             lambda ch: statistics_pb2_grpc.StatisticsServiceStub(ch).GetDistrictStatistics(
                 statistics_pb2.GetDistrictStatisticsRequest(context=_ctx("population-statistics", "TJ-1"),

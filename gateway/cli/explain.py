@@ -4,7 +4,6 @@ It reads personal data, so it is logged like any gateway access (principal `oper
 """
 from __future__ import annotations
 
-import datetime as _dt
 import getpass
 import json
 from typing import TextIO
@@ -12,11 +11,11 @@ from typing import TextIO
 from gateway import casefile
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.datadir import DataDir
+from gateway.domain import clock
 from gateway.domain.dates import InvalidDate, parse_date
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber
 from gateway.policy.decisions import policy_version
 from gateway.rules.eligibility import evaluate_eligibility
-from gateway.server.gate import CHINA
 
 METHOD = "permitgw explain"
 
@@ -27,7 +26,7 @@ def explain(data: DataDir, raw_id: str, as_of_text: str | None, *, as_json: bool
     except InvalidIdNumber as exc:
         raise ValueError(f"--id: {exc}") from exc
     try:
-        as_of = parse_date(as_of_text) if as_of_text else _dt.datetime.now(CHINA).date()
+        as_of = parse_date(as_of_text) if as_of_text else clock.today()
     except InvalidDate as exc:
         raise ValueError("--as-of: a date as YYYY-MM-DD") from exc
     store = data.open_store()

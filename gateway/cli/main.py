@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gateway import datadir
 from gateway.datadir import DataDir, DataDirError
+from gateway.domain import clock
 from gateway.policy.catalogue import PolicyError
 from gateway.store.sqlite import StoreError
 
@@ -309,6 +310,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        clock.current()  # a bad PERMITGW_CLOCK is one clear line before anything runs
+    except clock.InvalidClock as exc:
+        print(f"permitgw: {exc}", file=sys.stderr)
+        return 2
     try:
         return int(args.fn(args))
     except (CliError, DataDirError, PolicyError, StoreError) as exc:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
+from gateway.domain import clock
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 # full-width digits/letters (U+FF10.. / U+FF21..) fold to ASCII; ideographic space to a space
@@ -56,7 +58,7 @@ class IdNumber:
         b = _birth(v[6:14])
         if b.year < 1900:
             raise InvalidIdNumber("birth date part is before 1900")
-        if b > _dt.date.today() + _dt.timedelta(days=1):  # a day of slack for time zones
+        if b > clock.today():  # births are Ningbo civil dates, so "the future" is Ningbo's
             raise InvalidIdNumber("birth date part is in the future")
 
     @classmethod

@@ -56,6 +56,8 @@ def _new_key() -> PrivateKey:
 
 
 def _now() -> _dt.datetime:
+    """The system clock, not the gateway's (gateway.domain.clock): TLS peers judge a certificate's validity
+    against their own real clocks."""
     return _dt.datetime.now(_dt.UTC)
 
 

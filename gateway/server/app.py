@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from gateway.audit.anomalies import AnomalyDetector, load_anomalies
 from gateway.audit.log import AuditLog, log_origin
 from gateway.datadir import DataDir
+from gateway.domain import clock
 from gateway.identity.ca import server_credentials_material
 from gateway.identity.revocation import RevocationList
 from gateway.policy.decisions import PolicyEngine
@@ -85,7 +86,7 @@ def open_log(data: DataDir, store: SqliteStore) -> AuditLog:
 
 
 def _since(days: int) -> str:
-    return (_dt.datetime.now(_dt.UTC) - _dt.timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return (clock.now() - _dt.timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def recent_accesses(store: SqliteStore) -> list[tuple[float, str, str, str, str]]:
@@ -101,7 +102,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     cfg = data.config()
     store = data.open_store()
     engine = PolicyEngine(data.policies)
-    quotas = QuotaTracker(load_quotas(data.policies))
+    quotas = QuotaTracker(load_quotas(data.policies), clock=clock.epoch)
     quotas.replay(recent_accesses(store))  # a restart does not reset anyone's quota
     counters = Metrics()
     audit = open_log(data, store)

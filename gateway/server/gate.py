@@ -19,6 +19,7 @@ import grpc
 from gateway.audit.anomalies import AnomalyDetector, alert_entry
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.audit.log import AuditLog
+from gateway.domain import clock
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber, check_char, fold_width
 from gateway.identity.principal import InvalidPrincipal, Principal, principal_from_pem
 from gateway.identity.revocation import RevocationList
@@ -31,7 +32,6 @@ from gateway.store.port import Store
 
 log = logging.getLogger("permitgw.server")
 M = TypeVar("M")
-CHINA = _dt.timezone(_dt.timedelta(hours=8), "CST")  # Ningbo's civil date decides validity
 _CONTEXT_TEXT = re.compile(r"^[\w\-./:#（）()]{0,64}$")
 _DIGIT_RUN = re.compile(r"\d{17}[\dXx]|\d{15}")
 
@@ -84,7 +84,7 @@ class Gate:
         self.policy = policy
         self.revocations = revocations
         self.quotas = quotas
-        self.today = today or (lambda: _dt.datetime.now(CHINA).date())
+        self.today = today or clock.today  # Ningbo's civil date decides validity
 
     # --- authenticate --------------------------------------------------------------------------
     def authenticate(self, context: grpc.ServicerContext, call: Call) -> Principal:

@@ -14,6 +14,7 @@ import psycopg
 
 from gateway.audit.entry import AccessEntry, now_rfc3339
 from gateway.audit.rfc9162 import leaf_hash, node_hash
+from gateway.domain import clock
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import (
@@ -119,7 +120,7 @@ def _date(text: str | None) -> _dt.date | None:
 
 def _utc_now() -> str:
     """The time as SQLite's datetime('now') writes it (UTC, seconds), for imports and publications."""
-    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return clock.now().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def frontier(size: int) -> list[tuple[int, int]]:

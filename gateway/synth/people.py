@@ -8,6 +8,7 @@ import datetime as _dt
 import random
 from dataclasses import dataclass
 
+from gateway.domain import clock
 from gateway.domain.districts import DISTRICTS
 from gateway.domain.idnumber import check_char
 from gateway.synth.story import Contract, Insurance, Land, Licence, Rental, Schooling, Title
@@ -105,7 +106,7 @@ def residents(n: int, seed: int = 1, as_of: _dt.date | None = None) -> list[Synt
     Each also gets a life for the other bureaus' files (work, insurance, home, school) from a separate random
     stream, so the PSB fields are the same for a seed as before lives were added.
     """
-    as_of = as_of or _dt.date.today()
+    as_of = as_of or clock.today()
     rng = random.Random(seed)
     used: set[str] = set()
     out: list[SynthPerson] = []

@@ -4,8 +4,8 @@ Certificates come from `permitgw cert issue`; tests ask as the bureaus would, th
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
+import os
 import re
 import signal
 import subprocess
@@ -18,6 +18,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from gateway.client import channel
+from gateway.domain import clock
 from gateway.synth import psb
 from gateway.synth.people import SynthPerson, residents
 from gateway.synth.write import BUREAU_FILES, write_bureaus
@@ -50,10 +51,11 @@ class Gateway:
         return [json.loads(line) for line in out.splitlines()]
 
 
-def serve(data: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start `permitgw serve` on a free loopback port; return the process and its address."""
+def serve(data: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """Start `permitgw serve` on a free loopback port (with extra environment, e.g. its own clock)."""
     proc = subprocess.Popen([str(BIN / "permitgw"), "serve", "--data", str(data), "--listen", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
     line = proc.stdout.readline() if proc.stdout else ""
     m = re.search(r"serving on (\S+)", line)
     assert m, f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
@@ -88,7 +90,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 
 
 def valid_holder(g: Gateway) -> SynthPerson:
-    today = _dt.date.today()
+    today = clock.today()
     return next(p for p in g.people if p.permit_state == "1" and p.permit_valid_until >= today)
 
 

@@ -13,6 +13,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from gateway.client import channel
+from gateway.domain import clock
 from gateway.synth.people import SynthPerson
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.v1 import common_pb2, entitlement_pb2, entitlement_pb2_grpc
@@ -24,13 +25,13 @@ CTX = common_pb2.RequestContext(purpose="compulsory-education", case_id="RX-2026
 
 
 def _of_age(p: SynthPerson) -> bool:
-    cutoff = _dt.date(_dt.date.today().year, 8, 31)
+    cutoff = _dt.date(clock.today().year, 8, 31)
     age = cutoff.year - p.birth.year - ((cutoff.month, cutoff.day) < (p.birth.month, p.birth.day))
     return 6 <= age <= 15
 
 
 def _entitled_child(g: Gateway) -> SynthPerson:
-    today = _dt.date.today()
+    today = clock.today()
     return next(p for p in g.people if p.guardian and _of_age(p) and p.guardian.permit_state == "1"
                 and p.guardian.permit_valid_until >= today)
 

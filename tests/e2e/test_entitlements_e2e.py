@@ -6,7 +6,6 @@ gateway imported — an independent path to the same number.
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import json
 from collections import defaultdict
 
@@ -14,6 +13,7 @@ import grpc
 import pytest
 
 from gateway.client import channel
+from gateway.domain import clock
 from gateway.rules.eligibility import BASES
 from permitgw.v1 import common_pb2, entitlement_pb2, entitlement_pb2_grpc
 from tests.conftest import run_cli
@@ -36,7 +36,7 @@ def _check(g: Gateway, prefix: object, who: str, code: str, purpose: str) -> ent
 def _si_months_from_file(g: Gateway) -> dict[str, int]:
     """Qualifying months per person straight from sbjf: normal/late, not work injury (R-SI)."""
     months: dict[str, set[str]] = defaultdict(set)
-    today = _dt.date.today().strftime("%Y%m")
+    today = clock.today().strftime("%Y%m")
     with (g.root / "bureaus" / "sbjf_synth.csv").open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
             if row["AAA115"] in ("10", "21") and row["AAE140"] != "410" and row["AAE002"] <= today:
@@ -85,7 +85,7 @@ def test_eligibility_over_grpc_equals_the_operator_tool(gw: Gateway) -> None:
             assert cli == {"eligible": answer.eligible, "bases": list(answer.bases),
                            "reasons": [{"code": r.code, "message": r.message} for r in answer.reasons]}
             assert set(answer.bases) <= set(BASES) and answer.reasons
-            assert answer.as_of == _dt.date.today().isoformat() or answer.as_of
+            assert answer.as_of == clock.today().isoformat(), "no as_of asked: decided on today in Ningbo"
             seen.add(answer.eligible)
     assert seen == {True, False}, "the sample should hold eligible and ineligible people"
     assert any(e["method"] == "permitgw explain" and e["role"] == "operator" for e in gw.log())

@@ -13,6 +13,7 @@ import pytest
 from google.protobuf.message import Message
 
 from gateway.client import channel
+from gateway.domain import clock
 from gateway.synth.people import SynthPerson
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
@@ -113,7 +114,7 @@ def _calls(parent: SynthPerson, child: SynthPerson, service: str, purpose: str
            ) -> dict[str, Callable[[grpc.Channel], Message]]:
     ctx = common_pb2.RequestContext(purpose=purpose, case_id="F-1", operator_id="O-1")
     who = parent.id_number
-    month = (_dt.date.today().replace(day=1) - _dt.timedelta(days=1)).strftime("%Y-%m")
+    month = (clock.today().replace(day=1) - _dt.timedelta(days=1)).strftime("%Y-%m")
     return {
         "GetPermitStatus": lambda ch: permit_pb2_grpc.PermitServiceStub(ch).GetPermitStatus(
             permit_pb2.GetPermitStatusRequest(context=ctx, id_number=who), timeout=20),
@@ -151,7 +152,7 @@ def _calls(parent: SynthPerson, child: SynthPerson, service: str, purpose: str
 
 
 def _subjects(g: Gateway) -> tuple[SynthPerson, SynthPerson]:
-    today = _dt.date.today()
+    today = clock.today()
     cutoff = _dt.date(today.year, 8, 31)
     for child in g.people:
         p = child.guardian

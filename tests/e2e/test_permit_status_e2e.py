@@ -6,7 +6,6 @@ call — allowed or not — is in the access log with no plaintext identity numb
 """
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
 from gateway.client import channel
+from gateway.domain import clock
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import run_cli
 from tests.e2e.conftest import Gateway, error_info, valid_holder
@@ -37,7 +37,7 @@ def test_school_is_answered_with_masked_identity(gw: Gateway) -> None:
 
 def test_every_status_is_reported(gw: Gateway) -> None:
     school = gw.cert("school", "school", "330203")
-    today = _dt.date.today()
+    today = clock.today()
     expected = {"2": permit_pb2.PERMIT_STATUS_EXPIRED, "3": permit_pb2.PERMIT_STATUS_CANCELLED,
                 "4": permit_pb2.PERMIT_STATUS_REVOKED}
     seen = set()

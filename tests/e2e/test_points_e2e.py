@@ -6,6 +6,7 @@ import pytest
 from google.protobuf import json_format
 
 from gateway.client import channel
+from gateway.domain import clock
 from permitgw.v1 import common_pb2, points_pb2, points_pb2_grpc
 from tests.e2e.conftest import Gateway, error_info
 
@@ -48,7 +49,6 @@ def test_every_role_may_read_the_published_table_but_not_a_persons_points(gw: Ga
 
 
 def test_districts_that_admit_by_points_get_the_guardians_points(tmp_path: object) -> None:
-    import datetime as _dt
     from pathlib import Path
 
     from gateway import datadir
@@ -75,7 +75,7 @@ def test_districts_that_admit_by_points_get_the_guardians_points(tmp_path: objec
     for bureau, kinds in BUREAU_FILES.items():
         import_files(store, bureau, [root / name for name, _ in kinds], data.rejects)
     store.close()
-    today = _dt.date.today()
+    today = clock.today()
     child = next(p for p in people if p.guardian and 7 <= (today - p.birth).days // 365 <= 14
                  and p.guardian.permit_state == "1" and p.guardian.permit_valid_until >= today)
     district = child.guardian.district

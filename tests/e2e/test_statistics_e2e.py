@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 import datetime as _dt
+import signal
+from pathlib import Path
 
 import grpc
 import pytest
 
 from gateway.client import channel
+from gateway.domain import clock
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc, statistics_pb2, statistics_pb2_grpc
-from tests.e2e.conftest import Gateway, error_info
+from tests.conftest import run_cli
+from tests.e2e.conftest import Gateway, error_info, serve
 
 CTX = common_pb2.RequestContext(purpose="population-statistics", case_id="TJ-2026-11")
 
 
 def _last_month() -> str:
-    first = _dt.date.today().replace(day=1)
+    first = clock.today().replace(day=1)
     return (first - _dt.timedelta(days=1)).strftime("%Y-%m")
 
 
@@ -43,7 +47,7 @@ def test_city_table_has_no_small_cells_and_is_stable(gw: Gateway) -> None:
 
 @pytest.mark.parametrize(("district", "month", "field"), [("330299", "2026-01", "district"),
                                                           ("", "2026-13", "month"),
-                                                          ("", _dt.date.today().strftime("%Y-%m"), "month")])
+                                                          ("", clock.today().strftime("%Y-%m"), "month")])
 def test_bad_or_incomplete_months_are_refused(gw: Gateway, district: str, month: str, field: str) -> None:
     with pytest.raises(grpc.RpcError) as exc:
         _ask(gw, district, month)
@@ -56,3 +60,32 @@ def test_statistics_never_sees_a_person(gw: Gateway) -> None:
             context=CTX, id_number=gw.people[0].id_number), timeout=10)
     assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_info(exc.value).reason == "POLICY_DENIED"
+
+
+@pytest.mark.parametrize(("instant", "complete", "incomplete"), [
+    ("2026-11-30T16:20:00Z", "2026-11", "2026-12"),  # already 1 December in Ningbo: November is complete
+    ("2026-11-30T15:59:59Z", "2026-10", "2026-11"),  # still 30 November in Ningbo
+])
+def test_the_month_boundary_is_ningbos_whatever_the_machines_zone(tmp_path: Path, instant: str, complete: str,
+                                                                   incomplete: str) -> None:
+    """A month is published once it has ended in Ningbo (UTC+8); the machine's own date and zone play no part."""
+    data = tmp_path / "data"
+    run_cli("init", "--data", str(data))
+    env = {clock.ENV: instant, "TZ": "Pacific/Pago_Pago"}  # UTC-11: the machine's date is a day behind Ningbo's
+    proc, address = serve(data, env)
+    try:
+        prefix = tmp_path / "stats"
+        run_cli("cert", "issue", "--data", str(data), "--role", "statistics", "--org", "TJJ", "--name", "统计局",
+                "--district", "330200", "--out", str(prefix))
+        with channel(address, prefix) as ch:
+            stub = statistics_pb2_grpc.StatisticsServiceStub(ch)
+            answer = stub.GetDistrictStatistics(
+                statistics_pb2.GetDistrictStatisticsRequest(context=CTX, month=complete), timeout=60)
+            assert answer.city_total.district == "330200"
+            with pytest.raises(grpc.RpcError) as exc:
+                stub.GetDistrictStatistics(
+                    statistics_pb2.GetDistrictStatisticsRequest(context=CTX, month=incomplete), timeout=60)
+            assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT and exc.value.details().startswith("month")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0

@@ -8,13 +8,14 @@ import pytest
 
 from gateway import publication
 from gateway.datadir import DataDir
+from gateway.domain import clock
 from gateway.importer import import_files
 from gateway.rules.statistics import StatisticsSettings
 from gateway.synth import psb
 from gateway.synth.people import residents
 
 SETTINGS = StatisticsSettings(minimum_cell=10, coordinator_ratio=800)
-TODAY = _dt.date.today()
+TODAY = clock.today()
 
 
 def _load(data: DataDir, tmp: object, n: int, seed: int) -> list:

@@ -34,12 +34,13 @@ from adapters.common import (
     parse_file,
     text,
 )
+from gateway.domain import clock
 from gateway.domain.districts import DISTRICTS
 from gateway.domain.records import HousingType
 from tests.helpers import FULLWIDTH, make_id, make_legacy15, upgrade15, write_csv, write_jsonl, write_lines
 
 SPACES = st.text(alphabet=" \t\u3000", max_size=3)
-BIRTHS = st.dates(min_value=_dt.date(1900, 1, 1), max_value=_dt.date.today())  # no births in the future
+BIRTHS = st.dates(min_value=_dt.date(1900, 1, 1), max_value=clock.today())  # no births in the future
 ANY_DATES = st.dates(min_value=_dt.date(1900, 1, 1), max_value=_dt.date(9999, 12, 31))
 REGIONS = st.from_regex(r"[1-9][0-9]{5}", fullmatch=True)
 SEQS = st.integers(min_value=0, max_value=999)

@@ -1,0 +1,87 @@
+"""The gateway's clock: Ningbo's date at any instant, whatever zone the machine is set to."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.domain import clock
+
+UTC = _dt.UTC
+
+
+@pytest.fixture(params=["Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC", "Asia/Shanghai"])
+def machine_zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with the process's local time zone set (UTC+14, UTC-11, UTC, UTC+8)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time.tzset()
+    try:
+        yield request.param
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.parametrize(("instant", "ningbo"), [
+    ("2026-11-30T16:20:00Z", "2026-12-01"),  # the moment a machine in UTC still says 30 November
+    ("2026-11-30T15:59:59.999999Z", "2026-11-30"),
+    ("2026-11-30T16:00:00Z", "2026-12-01"),
+    ("2026-12-31T16:00:00Z", "2027-01-01"),
+    ("2028-02-28T16:00:00Z", "2028-02-29"),
+    ("2026-06-15T12:00:00+08:00", "2026-06-15"),
+    ("2026-06-15T23:59:59-11:00", "2026-06-16"),
+])
+def test_ningbo_date_at_an_instant(machine_zone: str, instant: str, ningbo: str) -> None:
+    at = clock.parse_instant(instant)
+    assert clock.ningbo_date(at).isoformat() == ningbo
+    clock.install(clock.FixedClock(at))
+    try:
+        assert clock.today().isoformat() == ningbo, machine_zone
+    finally:
+        clock.install(None)
+
+
+def test_a_local_time_is_refused() -> None:
+    with pytest.raises(clock.InvalidClock, match="UTC offset"):
+        clock.parse_instant("2026-06-15T12:00:00")
+    with pytest.raises(clock.InvalidClock, match="ISO 8601"):
+        clock.parse_instant("yesterday")
+    with pytest.raises(clock.InvalidClock):
+        clock.ningbo_date(_dt.datetime(2026, 6, 15, 12))
+    with pytest.raises(clock.InvalidClock):
+        clock.FixedClock(_dt.datetime(2026, 6, 15, 12))
+
+
+def test_a_started_clock_runs_forward_from_its_start() -> None:
+    ticks = iter([100.0, 100.0, 160.5, 3700.0])
+    c = clock.StartedClock(clock.parse_instant("2026-11-30T15:59:00Z"), monotonic=lambda: next(ticks))
+    assert c.now() == _dt.datetime(2026, 11, 30, 15, 59, tzinfo=UTC)
+    assert c.now() == _dt.datetime(2026, 11, 30, 16, 0, 0, 500000, tzinfo=UTC)
+    assert clock.ningbo_date(c.now()).isoformat() == "2026-12-01"
+
+
+def test_the_environment_chooses_the_process_clock() -> None:
+    assert isinstance(clock.from_environment({}), clock.SystemClock)
+    assert isinstance(clock.from_environment({clock.ENV: "  "}), clock.SystemClock)
+    started = clock.from_environment({clock.ENV: "2026-06-15T12:00:00+08:00"})
+    assert abs((started.now() - _dt.datetime(2026, 6, 15, 4, tzinfo=UTC)).total_seconds()) < 60
+    with pytest.raises(clock.InvalidClock):
+        clock.from_environment({clock.ENV: "2026-06-15 12:00"})
+
+
+def test_entries_are_stamped_in_utc_from_the_gateway_clock() -> None:
+    from gateway.audit.entry import now_rfc3339
+
+    clock.install(clock.FixedClock(clock.parse_instant("2026-06-15T12:00:00.25+08:00")))
+    try:
+        assert now_rfc3339() == "2026-06-15T04:00:00.250000Z"
+        assert clock.epoch() == _dt.datetime(2026, 6, 15, 4, 0, 0, 250000, tzinfo=UTC).timestamp()
+    finally:
+        clock.install(None)
