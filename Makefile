@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := $(shell find gateway adapters permitgw policies protos -type f \( -name '*.py' -o -name '*.proto' -o -name '*.conf' -o -name '*.csv' -o -name '*.toml' \) 2>/dev/null) pyproject.toml
 
-.PHONY: demo test lint protos venv install clean bench
+.PHONY: demo test test-no-postgres lint protos venv install clean bench
 
 venv: $(BIN)/python
 $(BIN)/python:
@@ -26,9 +26,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/permitgw demo
 
+# Everything, PostgreSQL backend included (needs PostgreSQL at 127.0.0.1:5432, see README): what CI runs.
 test: $(STAMP)
 	$(BIN)/ruff check gateway adapters tests bench tools
 	$(BIN)/pytest -q -p no:cacheprovider --import-mode=importlib tests
+
+# Everything except the tests marked `postgres`, for a machine without PostgreSQL.
+test-no-postgres: $(STAMP)
+	$(BIN)/ruff check gateway adapters tests bench tools
+	$(BIN)/pytest -q -p no:cacheprovider --import-mode=importlib -m "not postgres" tests
 
 protos: $(BIN)/python
 	$(BIN)/python -m pip install -q "grpcio-tools==1.85.1"

@@ -1,6 +1,6 @@
 """What every bureau adapter needs: encoding detection, streamed CSV / JSON Lines rows, value normalisers.
 
-One reader for messy exports (BUREAU-SCHEMAS.md): a bad row is a Reject naming the field, never the value.
+One reader for messy exports (docs/bureau-files.md): a bad row is a Reject naming the field, never the value.
 """
 from __future__ import annotations
 

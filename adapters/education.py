@@ -104,7 +104,7 @@ def parse(path: StrPath) -> Iterator[Parsed | Reject]:
     return parse_file(path, parse_row, REQUIRED_COLUMNS)
 
 
-# --- outbound: the enrolment system's answer (BUREAU-SCHEMAS.md, Education Bureau, outbound) ---
+# --- outbound: the enrolment system's answer (docs/bureau-files.md, Education Bureau, outbound) ---
 
 RXZG = {Outcome.ENTITLED: "1", Outcome.NOT_ENTITLED: "0", Outcome.NEEDS_REVIEW: "9"}
 

@@ -1,7 +1,7 @@
 """Health Bureau adapter, outbound: permit status in the hospital systems' own data elements.
 
-Field names are BUREAU-SCHEMAS.md's (DE02.01.030.00, JZZZT, JZZYXQ, FWXM); the gateway's proto for this
-dialect carries them as JSON names, so this mapping needs no knowledge of gRPC.
+Field names are the hospitals' own (DE02.01.030.00, JZZZT, JZZYXQ, FWXM; docs/bureau-files.md); the gateway's
+proto for this dialect carries them as JSON names, so this mapping needs no knowledge of gRPC.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Public Security Bureau adapter: `jzdj_*` files (居住登记与居住证) to people, registrations, permits.
 
-The PSB is the source of truth for registrations and permits (BUREAU-SCHEMAS.md); HKXZ is never read (I-2).
+The PSB is the source of truth for registrations and permits (docs/bureau-files.md); HKXZ is never read (I-2).
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ FILE_GLOBS = ("jzdj_*",)
 SOURCE = "psb"
 REQUIRED_COLUMNS: tuple[str, ...] = ("GMSFHM", "XM", "JZD_XZQH", "JZDJRQ", "ZSLX")
 # Everything else is optional as a column. HKXZ (农业/非农业) is deliberately absent from this module:
-# the legacy hukou nature must not be stored or passed on (DOMAIN I-2).
+# the legacy hukou nature must not be stored or passed on (I-2, docs/domain.md).
 
 
 def _birth_date(fields: dict[str, str], idn: IdNumber) -> _dt.date:

@@ -1,6 +1,6 @@
 """Import of N social-insurance contribution rows: time, rows/s and peak memory of the import process.
 
-Baseline in the same run: a bare csv.reader pass over the same file. Acceptance (Stage 2): 1,000,000
+Baseline in the same run: a bare csv.reader pass over the same file. Target: 1,000,000
 rows with peak RSS under 300 MB. Run: .venv/bin/python bench/import_scale.py [--rows N]
 """
 from __future__ import annotations

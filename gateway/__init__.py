@@ -1,5 +1,5 @@
 """permit-gateway: Ningbo's residence-permit data-sharing gateway.
 
-Layers (DESIGN.md): domain → rules → store/policy/audit/identity → server/cli.
+Layers (README, Layout): domain → rules → store/policy/audit/identity → server/cli.
 """
 __version__ = "0.1.0"

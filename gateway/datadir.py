@@ -1,4 +1,4 @@
-"""The gateway's data directory (◆ DESIGN.md): keys, CA, signing key, database, config, policies.
+"""The gateway's data directory (docs/cli.md, `permitgw init`): keys, CA, signing key, database, config, policies.
 
 `init` creates what is missing and never overwrites a key; everything else opens what init made.
 """

@@ -28,6 +28,14 @@ os.environ.setdefault(clock.ENV, SUITE_INSTANT)
 clock.install(None)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the PostgreSQL fixtures is marked `postgres`, so `-m "not postgres"` (make test-no-postgres)
+    leaves out exactly the tests that need the server."""
+    for item in items:
+        if "pg_dsn" in getattr(item, "fixturenames", ()) and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def _template_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("template") / "data"

@@ -1,4 +1,4 @@
 """The access log: every request, allowed or denied, as an entry written before the answer leaves.
 
-Stage 5 makes it a verifiable Merkle log (RFC 9162); entries already have canonical bytes for that.
+A verifiable Merkle log (RFC 9162) over the entries' canonical bytes, with signed checkpoints (docs/architecture.md).
 """

@@ -32,7 +32,7 @@ class AccessEntry:
     operator_id: str
     subject: str  # hex blind index of the identity number asked about; never the number
     decision: str
-    reason: str  # a reason code (POLICY_DENIED, ...) or DOMAIN rule ID
+    reason: str  # a reason code (POLICY_DENIED, ...) or a rule ID of docs/domain.md
     policy_version: str
     seq: int | None = None  # position in the log, set by the store
 

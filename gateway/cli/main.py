@@ -259,7 +259,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics", help="HOST:PORT for Prometheus text metrics (none by default)")
     serve.set_defaults(fn=cmd_serve)
 
-    explain = with_data(sub.add_parser("explain", help="permit eligibility for one person (Stage 3)"))
+    explain = with_data(sub.add_parser("explain", help="permit eligibility for one person, with reasons"))
     explain.add_argument("--id", required=True)
     explain.add_argument("--as-of")
     explain.add_argument("--json", action="store_true")

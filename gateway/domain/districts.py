@@ -1,6 +1,6 @@
 """Ningbo's administrative districts (GB/T 2260, after the 2016 redistricting).
 
-Legacy records may carry 江东 330204, merged into 鄞州 330212 in 2016 (DOMAIN.md).
+Legacy records may carry 江东 330204, merged into 鄞州 330212 in 2016 (docs/domain.md).
 """
 from __future__ import annotations
 

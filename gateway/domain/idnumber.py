@@ -1,6 +1,6 @@
 """Citizen identity numbers per GB 11643-1999: validation, canonical form, 15→18 conversion.
 
-Every bureau file and every request carries these; one strict type keeps bad numbers out (DOMAIN I-3).
+Every bureau file and every request carries these; one strict type keeps bad numbers out (I-3, docs/domain.md).
 """
 from __future__ import annotations
 

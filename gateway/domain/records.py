@@ -13,7 +13,7 @@ from gateway.domain.idnumber import IdNumber
 
 
 class HousingType(StrEnum):
-    """PSB ZSLX codes (BUREAU-SCHEMAS.md); R-HOME-1/2/3 read these."""
+    """PSB ZSLX codes (docs/bureau-files.md); R-HOME-1/2/3 read these."""
 
     OWN_HOME = "11"
     RELATIVE_HOME = "12"

@@ -2,7 +2,8 @@
 
 Built in one pass over the policy lines (so its cost grows with the lines, never a request's), checked
 against casbin's enforce() on every load, and replaced by one reference assignment on reload: requests
-read an immutable table, no request ever runs casbin, nothing races (DEVELOPERS.md, CPython 3.11.7).
+read an immutable table, no request ever runs casbin, nothing races (casbin's enforce() is not thread-safe on
+CPython 3.11.7: docs/architecture.md).
 """
 from __future__ import annotations
 

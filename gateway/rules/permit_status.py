@@ -1,4 +1,4 @@
-"""The effective status of a person's residence permit on a given day (DOMAIN 000 §三, S-1…S-6).
+"""The effective status of a person's residence permit on a given day (000 §三, S-1…S-6; docs/domain.md).
 
 The PSB records a state (JZZZT) and a valid-until date that each annual endorsement (签注) extends;
 a permit recorded as valid whose date has passed has lapsed for a missed endorsement.

@@ -1,4 +1,4 @@
-"""Points (积分, DOMAIN P-1…P-4): score a person's records with the published points table (policies/points.toml).
+"""Points (积分, P-1…P-4 of docs/domain.md): score a person's records with the published table (policies/points.toml).
 
 Pure: the table and the records come in as values; every item says how it was scored and which records it came from,
 and an indicator no bureau sends records for scores 0 with "no record on file" — never guessed.
@@ -130,7 +130,7 @@ class Indicator:
 
 @dataclass(frozen=True, slots=True)
 class Violations:
-    """Deductions and account freezing for violations (DOMAIN): published, but no records are on file."""
+    """Deductions and account freezing for violations (docs/domain.md): published, but no records are on file."""
 
     name_zh: str
     name_en: str
@@ -276,7 +276,7 @@ def late_endorsements(permits: Iterable[Permit]) -> list[tuple[_dt.date, _dt.dat
 
 
 def _residence_months(r: PointsRecords, as_of: _dt.date) -> _Measured:
-    """Months of residence registration; counting restarts from a late endorsement (DOMAIN, points)."""
+    """Months of residence registration; counting restarts from a late endorsement (docs/domain.md, points)."""
     regs = sorted((x for x in _mine(r, r.registrations) if x.declared_on <= as_of), key=lambda x: x.declared_on)
     if not regs:
         return _no_record("no residence registration with the PSB")

@@ -1,4 +1,4 @@
-"""A reason behind a decision: a DOMAIN.md rule ID (R-EMP-1, S-3 …) or a reason code, and a message.
+"""A reason behind a decision: a rule ID (R-EMP-1, S-3 …) or a reason code of docs/domain.md, and a message.
 
 Messages are written for officials and never contain identity numbers or names.
 """

@@ -1,6 +1,6 @@
-"""Statistics Bureau tables (DOMAIN I-4, I-5): counts by district and month, with small cells suppressed.
+"""Statistics Bureau tables (I-4, I-5 of docs/domain.md): counts by district and month, with small cells suppressed.
 
-Statistics sees counts, never a single person (BUREAU-SCHEMAS.md "Statistics Bureau"). Pure: facts in, table out.
+Statistics sees counts, never a single person (docs/bureau-files.md, "Statistics Bureau"). Pure: facts in, table out.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ Cost = tuple[int, int, int]
 
 @dataclass(frozen=True, slots=True)
 class StatisticsSettings:
-    minimum_cell: int  # no published cell counts 1 .. minimum_cell - 1 people (BUREAU-SCHEMAS.md)
+    minimum_cell: int  # no published cell counts 1 .. minimum_cell - 1 people (docs/bureau-files.md)
     coordinator_ratio: int  # one coordinator per this many migrants registered in the previous year (I-4)
 
 

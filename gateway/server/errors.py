@@ -1,4 +1,4 @@
-"""Refusals as gRPC statuses with google.rpc details (BadRequest, ErrorInfo), per DESIGN.md.
+"""Refusals as gRPC statuses with google.rpc details (BadRequest, ErrorInfo), as docs/api.md describes.
 
 A refusal is raised inside a handler and turned into a status by the pipeline after it is logged.
 """

@@ -1,6 +1,6 @@
 """The storage port: what the gateway needs from a database, whichever one it is.
 
-SQLite (default) implements it now; PostgreSQL joins in a later stage behind the same methods.
+SQLite (default) and PostgreSQL implement it behind the same methods.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The mess of real bureau exports, shared by the synthetic writers, with the counts an importer must match.
 
-As psb.py does it (BUREAU-SCHEMAS.md): a share of rows gets spaces, full-width digits, a lower-case x, mixed
+As psb.py does it (docs/bureau-files.md): a share of rows gets spaces, full-width digits, a lower-case x, mixed
 date and month formats, legacy district 330204; a tenth of those a failing check digit; a tenth is written twice.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Write the PSB's `jzdj_*.csv` (BUREAU-SCHEMAS.md) for synthetic residents, optionally messy.
+"""Write the PSB's `jzdj_*.csv` (docs/bureau-files.md) for synthetic residents, optionally messy.
 
 Mess follows the specification's list: spaces, full-width digits, lower-case x, mixed date formats,
 legacy district 330204, repeated rows, failing check digits, and a legacy HKXZ column to be ignored.

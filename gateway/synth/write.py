@@ -1,6 +1,6 @@
 """`permitgw synth`: write each bureau's files for one synthetic population into a directory.
 
-One population, every bureau's dialect (BUREAU-SCHEMAS.md), so imports can be cross-checked person by person.
+One population, every bureau's dialect (docs/bureau-files.md), so imports can be cross-checked person by person.
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class EntitlementServiceStub:
-    """Entitlements that follow from the residence permit (DOMAIN 000 §三) and permit eligibility (000 §二).
+    """Entitlements that follow from the residence permit (000 §三, docs/domain.md) and permit eligibility (000 §二).
     """
 
     def __init__(self, channel):
@@ -53,7 +53,7 @@ class EntitlementServiceStub:
 
 
 class EntitlementServiceServicer:
-    """Entitlements that follow from the residence permit (DOMAIN 000 §三) and permit eligibility (000 §二).
+    """Entitlements that follow from the residence permit (000 §三, docs/domain.md) and permit eligibility (000 §二).
     """
 
     def CheckEnrollment(self, request, context):
@@ -106,7 +106,7 @@ def add_EntitlementServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class EntitlementService:
-    """Entitlements that follow from the residence permit (DOMAIN 000 §三) and permit eligibility (000 §二).
+    """Entitlements that follow from the residence permit (000 §三, docs/domain.md) and permit eligibility (000 §二).
     """
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""End to end, Stage 5: attestations a school receives verify offline; the auditor searches the log and
+"""End to end: attestations a school receives verify offline; the auditor searches the log and
 gets proofs that verify against signed checkpoints; a person's access report lists who looked."""
 from __future__ import annotations
 

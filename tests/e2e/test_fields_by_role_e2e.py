@@ -1,6 +1,6 @@
 """Minimum necessary, end to end: for every role, the exact fields every method returns (or its refusal).
 
-The expectations are written here by hand from DOMAIN.md "Who may see what", not derived from the policy
+The expectations are written here by hand from docs/domain.md "Who may see what", not derived from the policy
 files, and compared with what a real server sends over mTLS.
 """
 from __future__ import annotations

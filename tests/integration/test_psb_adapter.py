@@ -84,7 +84,7 @@ def only(parsed: Parsed, kind: type) -> list[Record]:
 
 
 def assert_no_hukou_nature(records: list[Record]) -> None:
-    """DOMAIN I-2: the legacy agricultural / non-agricultural hukou nature reaches no record."""
+    """I-2 (docs/domain.md): the legacy agricultural / non-agricultural hukou nature reaches no record."""
     for record in records:
         for field in dataclasses.fields(record):
             assert "hkxz" not in field.name.lower() and "nature" not in field.name.lower()

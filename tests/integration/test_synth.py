@@ -1,6 +1,6 @@
 """`permitgw synth`: one synthetic population in every bureau's dialect — deterministic, consistent, countable.
 
-The files are read back as a bureau would send them (headers of BUREAU-SCHEMAS.md, identity numbers per GB 11643),
+The files are read back as a bureau would send them (headers of docs/bureau-files.md, identity numbers per GB 11643),
 and the writers' counts are held to what an importer must report for the same files.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from tests.conftest import run_cli
 AS_OF = _dt.date(2026, 3, 1)
 N, SEED, MESSY = 600, 11, 0.3
 
-# BUREAU-SCHEMAS.md, column for column (written out here, not taken from the writers)
+# docs/bureau-files.md, column for column (written out here, not taken from the writers)
 HEADERS = {
     "jzdj": "GMSFHM,XM,XB,CSRQ,HJDZ_XZQH,JZDZ,JZD_XZQH,JZDJRQ,ZSLX,JZZBH,FZRQ,YXQZ,QZRQ,JZZZT,HKXZ,JHRGMSFHM,RCLB",
     "sbjf": "AAC002,AAC003,AAB001,AAB004,AAE140,AAE002,AAE003,AAA115",

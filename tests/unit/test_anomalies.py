@@ -1,6 +1,6 @@
 """Anomaly alerts: bulk lookups, off-hours bursts and denied storms per principal; cooldown, overrides, replay.
 
-Expectations come from the acceptance item ("alert entries auditors can search; thresholds in policies/").
+Expectations come from what auditors need ("alert entries auditors can search; thresholds in policies/").
 """
 from __future__ import annotations
 

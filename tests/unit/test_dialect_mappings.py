@@ -1,4 +1,4 @@
-"""Bureau dialects: JSON field names are exactly BUREAU-SCHEMAS.md's, and the education mapping is right."""
+"""Bureau dialects: JSON field names are exactly those of docs/bureau-files.md, and the education mapping is right."""
 from __future__ import annotations
 
 import base64

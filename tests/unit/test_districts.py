@@ -1,6 +1,6 @@
 """Ningbo district codes: the ten current districts, legacy 江东 330204 → 鄞州 330212, others refused.
 
-Principals, records and statistics all key on these codes (DOMAIN.md, administrative divisions).
+Principals, records and statistics all key on these codes (docs/domain.md, Districts).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Identity numbers (GB 11643-1999): round trips, single-character errors, 15→18 conversion, masking.
 
-DOMAIN I-3 requires every identity number correct and unique; IdNumber is the gate, so it is tested hard.
+I-3 (docs/domain.md) requires every identity number correct and unique; IdNumber is the gate, so it is tested hard.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ def policy_dir(tmp_path: Path) -> Path:
     return d
 
 
-# (role, district, purpose, allowed, reason when refused) — written from DESIGN.md's purposes, not from policy.csv
+# (role, district, purpose, allowed, reason when refused) — written from docs/api.md's purposes, not from policy.csv
 CASES = [
     ("school", "330203", "compulsory-education", True, ""),
     ("school", "330282", "compulsory-education", True, ""),

@@ -1,7 +1,8 @@
 """Every role × district × purpose × method × field group × scope against a table of outcomes written by hand.
 
-The expected table comes from DESIGN.md (roles, purposes, API) and DOMAIN.md "Who may see what" (minimum necessary,
-PIPL arts. 5–6 and 34), not from policy.csv: a policy line that grants more or less than a bureau needs fails here.
+The expected table comes from docs/api.md (roles, purposes, API) and docs/domain.md "Who may see what" (minimum
+necessary, PIPL arts. 5–6 and 34), not from policy.csv: a policy line that grants more or less than a bureau needs
+fails here.
 """
 from __future__ import annotations
 
@@ -14,15 +15,15 @@ from gateway.policy.decisions import PolicyTable, build_table
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
-# DOMAIN.md: Ningbo's ten districts, and 330200 for a city-level (municipal) bureau.
+# docs/domain.md: Ningbo's ten districts, and 330200 for a city-level (municipal) bureau.
 DISTRICTS = ("330203", "330205", "330206", "330211", "330212", "330213", "330225", "330226", "330281", "330282",
              "330200")
 SCOPES = ("in-district", "out-of-district")
-ROLES = ("school", "health", "employment", "housing", "police", "auditor", "statistics")  # DESIGN.md
+ROLES = ("school", "health", "employment", "housing", "police", "auditor", "statistics")  # docs/api.md
 PURPOSES = ("compulsory-education", "employment-service", "public-health", "vocational-exam", "family-planning",
-            "housing-security", "permit-administration", "access-audit", "population-statistics")  # DESIGN.md
+            "housing-security", "permit-administration", "access-audit", "population-statistics")  # docs/api.md
 
-# DESIGN.md's API table, with each method's field groups (gateway.toml names them; the split is the API's).
+# docs/api.md's services, with each method's field groups (gateway.toml names them; the split is the API's).
 ID = ("identity-full", "identity-masked")
 METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "PermitService.GetPermitStatus": ("permitgw.v1.PermitService/GetPermitStatus", ("permit-status", *ID)),
@@ -63,12 +64,12 @@ S1, S2_C5, S3_C6 = ("compulsory-education",), ("employment-service", "vocational
                                                                                               "family-planning")
 H1, PSB = ("housing-security",), ("permit-administration",)
 STATUS = ("permit-status", "identity-masked")
-RULES = ("points-rules",)  # the published points table (DOMAIN P-3): no personal data
+RULES = ("points-rules",)  # the published points table (P-3, docs/domain.md): no personal data
 
 # role -> method -> what it may see, for which purposes, about whom. Anything not here is refused.
 EXPECTED: dict[str, dict[str, Grant]] = {
     # S-1: a decision, the reasons, the district, the points where the district admits by points; a guardian's
-    # permit may be anywhere in the city. Not the parents' employer, address or insurance history (DOMAIN).
+    # permit may be anywhere in the city. Not the parents' employer, address or insurance history (docs/domain.md).
     "school": {
         "PermitService.GetPermitStatus": Grant(S1, STATUS, ANYWHERE),
         "EntitlementService.CheckEnrollment": Grant(S1, ("enrollment-decision", "points", "identity-masked"), ANYWHERE),

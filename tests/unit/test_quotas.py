@@ -1,6 +1,7 @@
 """Anti-harvesting quotas: rolling hour/day limits on distinct subjects, alerts, replay, threads, memory, loader.
 
-Every expectation is written from the acceptance item and DOMAIN.md "Who may see what", not from the code.
+Every expectation is written by hand from what quotas are for (anti-harvesting) and docs/domain.md "Who may see
+what", not from the code.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Statistics Bureau tables (I-4, I-5) from tests/vectors/statistics.json, and an attacker on suppressed cells.
 
-The attacker knows the layout and every published number; it must recover no suppressed cell (BUREAU-SCHEMAS.md).
+The attacker knows the layout and every published number; it must recover no suppressed cell (docs/bureau-files.md).
 """
 from __future__ import annotations
 
