@@ -8,7 +8,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 LOGDIR=${LOGDIR:-$(mktemp -d -t permitgw-stress.XXXXXX)}
-make install >/dev/null || { echo "stress: make install failed"; exit 1; }
+mkdir -p "$LOGDIR"
+make install >/dev/null 2>&1 || { echo "stress: make install failed"; exit 1; }
 failed=0
 burners=()
 
