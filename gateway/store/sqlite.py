@@ -32,7 +32,7 @@ from gateway.domain.records import (
 )
 from gateway.store import codec
 from gateway.store.crypto import FieldCipher
-from gateway.store.port import AccessQuery, ImportRun
+from gateway.store.port import AccessQuery, ImportRun, StoreError
 
 SCHEMA_VERSION = 3
 SCHEMA = """
@@ -109,10 +109,6 @@ CREATE TABLE IF NOT EXISTS imports (
 """
 _ACCESS_COLS = ("time", "principal", "serial", "role", "org", "district", "method", "purpose", "case_id",
                 "operator_id", "subject", "decision", "reason", "policy_version")
-
-
-class StoreError(Exception):
-    """The database cannot be used by this gateway."""
 
 
 def _d(value: _dt.date | None) -> str | None:
