@@ -144,6 +144,7 @@ class PostgresStore:
             raise StoreError(f"PostgreSQL schema name {schema!r}: use lower-case letters, digits and _")
         self._cipher, self._schema = cipher, schema
         self._lock = threading.Lock()
+        self._closed = False
         try:
             self._reconnect = Reconnect(_connect_params(dsn))
             self._db: psycopg.Connection = self._reconnect.open()
@@ -171,6 +172,8 @@ class PostgresStore:
         """The connection, reopened if it was lost (caller holds the lock); StoreUnavailable if it cannot be."""
         if not (self._db.closed or self._db.broken):
             return self._db
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
         self._db.close()
         try:
             db = self._reconnect.open()
@@ -225,8 +228,10 @@ class PostgresStore:
                 with db.transaction():
                     yield db
             except psycopg.Error as exc:
-                if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or db.closed or db.broken:
+                if db.closed or db.broken:
                     raise StoreUnavailable(f"PostgreSQL connection lost: {_first_line(exc)}") from exc
+                if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):  # e.g. cancelled, shutting down
+                    raise StoreUnavailable(f"PostgreSQL did not complete the statement: {_first_line(exc)}") from exc
                 raise
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
@@ -503,6 +508,7 @@ class PostgresStore:
 
     def close(self) -> None:
         """Close the connection; waits a bounded time for a statement in flight, then closes regardless."""
+        self._closed = True  # no reconnecting after this
         locked = self._lock.acquire(timeout=CLOSE_WAIT_SECONDS)
         try:
             self._db.close()
