@@ -2,6 +2,8 @@
 
 A handler's append returns only after its entry is committed with fsync, so no answer leaves before its
 entry is on disk; concurrent appends share one transaction, so throughput stays high under load.
+When the store fails, the callers of the failed batch get LogUnavailable (UNAVAILABLE, no answer), the log
+reports itself unhealthy (health turns NOT_SERVING) and the writer heals by itself once the store answers.
 """
 from __future__ import annotations
 
