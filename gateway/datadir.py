@@ -96,15 +96,33 @@ class DataDir:
         """The [store] section (the shipped defaults where no config.toml exists yet)."""
         return (self.config() if self.config_file.is_file() else _defaults())["store"]
 
-    def open_store(self) -> Store:
-        """The database that [store] backend names: SQLite in this directory (the default), or PostgreSQL."""
+    def open_store(self, create: bool = False) -> Store:
+        """The database that [store] backend names: SQLite in this directory (the default), or PostgreSQL.
+
+        A missing or empty SQLite file is an error (the log would silently start again from nothing) unless
+        `create` (init) asks for a new one.
+        """
         settings = self.store_settings()
         backend = settings["backend"]
         if backend == "sqlite":
+            if not create:
+                self._require_database()
             return SqliteStore(self.database, self.cipher())
         if backend == "postgres":
             return _open_postgres(settings, self.cipher(), self.config_file)
         raise DataDirError(f'{self.config_file}: [store] backend must be "sqlite" or "postgres", not {backend!r}')
+
+    def _require_database(self) -> None:
+        try:
+            size = self.database.stat().st_size
+        except FileNotFoundError:
+            raise DataDirError(f"{self.database} is missing: restore it from a backup (or run `permitgw init` to "
+                               "start an empty one)") from None
+        except OSError as exc:
+            raise DataDirError(f"{self.database}: {exc.strerror}") from exc
+        if size == 0:
+            raise DataDirError(f"{self.database} is empty (0 bytes): restore it from a backup (or delete it and run "
+                               "`permitgw init` to start an empty one)")
 
     def log_verifier(self) -> str:
         """The verifier key (name+hash+key) of this gateway's log: what checkpoints and attestations verify with."""
@@ -160,7 +178,7 @@ def init(root: Path) -> list[str]:
             target.write_bytes(item.read_bytes())
             created.append(f"policies/{item.name} (the shipped default)")
     if d.store_settings()["backend"] == "sqlite" and not d.database.exists():  # PostgreSQL: made on first open
-        d.open_store().close()
+        d.open_store(create=True).close()
         created.append("gateway.db")
     return created
 

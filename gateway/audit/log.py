@@ -2,6 +2,8 @@
 
 A handler's append returns only after its entry is committed with fsync, so no answer leaves before its
 entry is on disk; concurrent appends share one transaction, so throughput stays high under load.
+When the store fails, the callers of the failed batch get LogUnavailable (UNAVAILABLE, no answer), the log
+reports itself unhealthy (health turns NOT_SERVING) and the writer heals by itself once the store answers.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -17,7 +20,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit import attestation
-from gateway.audit.checkpoint import Checkpoint, CheckpointGuard, verifier_key
+from gateway.audit.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointGuard,
+    InconsistentCheckpointError,
+    verifier_key,
+)
 from gateway.audit.entry import AccessEntry
 from gateway.audit.rfc9162 import consistency_proof, root, verify_consistency
 from gateway.store.port import Store
@@ -31,6 +40,19 @@ def log_origin(ca_cert_pem: bytes) -> str:
     return f"permitgw.ningbo/{hashlib.sha256(der).hexdigest()[:16]}"
 
 
+WAIT_SECONDS = 30.0  # an append gives up (LogUnavailable) if its batch is not confirmed by then
+FIRST_PROBE_SECONDS = 0.1  # while the log cannot be written, the writer tries the store again this soon…
+MAX_PROBE_SECONDS = 2.0  # …backing off to at most this
+
+
+class LogUnavailable(Exception):
+    """The access log cannot be written right now, so the call must not be answered (UNAVAILABLE).
+
+    The entry may or may not be in the log (a commit whose acknowledgement was lost); it is never appended
+    twice, because a failed batch is never retried: its callers are told, and may ask again.
+    """
+
+
 @dataclass
 class _Pending:
     entry: AccessEntry
@@ -38,12 +60,24 @@ class _Pending:
     seq: int = 0
     error: BaseException | None = None
 
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.done.set()
+
 
 class AuditLog:
+    """One writer thread commits queued entries in batches and signs checkpoints.
+
+    The writer never dies on a failure: a failed batch fails exactly its callers with LogUnavailable, the log
+    turns unhealthy (`healthy`, and the listeners given to `watch`), and the writer probes the store with
+    backoff — failing new entries at once meanwhile — until it can write again.
+    """
+
     def __init__(self, store: Store, origin: str, key: Ed25519PrivateKey, *, every_entries: int = 1000,
-                 every_seconds: float = 10.0, max_batch: int = 512) -> None:
+                 every_seconds: float = 10.0, max_batch: int = 512, wait_seconds: float = WAIT_SECONDS) -> None:
         self.store, self.origin, self._key = store, origin, key
         self.every_entries, self.every_seconds, self.max_batch = every_entries, every_seconds, max_batch
+        self.wait_seconds = wait_seconds
         self.verifier = verifier_key(origin, key.public_key())
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._sign_lock = threading.Lock()
@@ -52,15 +86,56 @@ class AuditLog:
         self._guard = CheckpointGuard(self._consistent, last=head)
         self._last_signed_at = time.monotonic()
         self.batches = 0
+        self._healthy = True
+        self._probe_delay = FIRST_PROBE_SECONDS
+        self._listeners: list[Callable[[bool], None]] = []
+        self._listeners_lock = threading.Lock()
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-log", daemon=True)
         self._thread.start()
 
+    # --- health --------------------------------------------------------------------------------------
+    @property
+    def healthy(self) -> bool:
+        """Whether the writer's last attempt to use the store succeeded."""
+        return self._healthy
+
+    def watch(self, listener: Callable[[bool], None]) -> None:
+        """Call listener(healthy) now, and again from the writer thread each time the log's health changes."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+            listener(self._healthy)
+
+    def _set_healthy(self, healthy: bool, cause: BaseException | None = None) -> None:
+        if healthy:
+            self._probe_delay = FIRST_PROBE_SECONDS
+        if healthy == self._healthy:
+            return
+        with self._listeners_lock:
+            self._healthy = healthy
+            if healthy:
+                log.warning("access log writable again")
+            else:
+                log.error("access log cannot be written: calls fail with UNAVAILABLE until it can (%s)", cause)
+            for listener in self._listeners:
+                try:
+                    listener(healthy)
+                except Exception:
+                    log.exception("access log health listener failed")
+
     # --- appending ---------------------------------------------------------------------------------
     def append(self, entry: AccessEntry) -> int:
-        """Queue the entry, wait until its batch is committed (fsync), return its sequence number."""
+        """Queue the entry, wait until its batch is committed (fsync), return its sequence number.
+
+        Raises LogUnavailable if the log cannot be written, is closing, or does not confirm within
+        wait_seconds: no call waits forever.
+        """
+        if self._closing.is_set():
+            raise LogUnavailable("the access log is closed: the gateway is shutting down")
         pending = _Pending(entry)
         self._queue.put(pending)
-        pending.done.wait()
+        if not pending.done.wait(self.wait_seconds):
+            raise LogUnavailable(f"the access log did not confirm the entry within {self.wait_seconds:g} s")
         if pending.error is not None:
             raise pending.error
         return pending.seq
@@ -68,39 +143,87 @@ class AuditLog:
     def _run(self) -> None:
         while True:
             try:
-                first = self._queue.get(timeout=max(self.every_seconds, 0.05))
-            except queue.Empty:
+                if not self._step():
+                    return
+            except Exception as exc:  # a bug must not kill the writer and leave callers waiting
+                log.exception("access log writer failed; carrying on")
+                self._set_healthy(False, exc)
+
+    def _step(self) -> bool:
+        """Wait for entries and commit one batch (or probe / checkpoint when idle); False once closed."""
+        idle = max(self.every_seconds, 0.05) if self._healthy else self._probe_delay
+        try:
+            first = self._queue.get(timeout=idle)
+        except queue.Empty:
+            if self._healthy:
                 self._maybe_checkpoint()
-                continue
-            if first is None:
-                self._maybe_checkpoint(force=True)
-                return
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)
-                    break
-                batch.append(more)
+            else:
+                self._probe()
+            return True
+        if first is None:
+            self._finish()
+            return False
+        batch = self._collect(first)
+        if not self._healthy:
+            self._probe()
+        if self._healthy:
             self._commit(batch)
+        else:
+            for p in batch:
+                p.fail(LogUnavailable("the access log cannot be written right now"))
+        if self._healthy:
             self._maybe_checkpoint()
+        return True
+
+    def _collect(self, first: _Pending) -> list[_Pending]:
+        batch = [first]
+        while len(batch) < self.max_batch:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._queue.put(None)
+                break
+            batch.append(more)
+        return batch
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
             seqs = self.store.append_accesses([p.entry for p in batch])
-        except BaseException as exc:  # nothing was committed: every waiter hears of it, none is answered
-            log.exception("access log append failed")
+        except Exception as exc:  # not committed, or not known to be: every waiter hears of it, none is answered
+            self._set_healthy(False, exc)
+            failure = LogUnavailable("the access log cannot be written right now")
+            failure.__cause__ = exc
             for p in batch:
-                p.error = exc
-                p.done.set()
+                p.fail(failure)
             return
         self.batches += 1
         for p, seq in zip(batch, seqs, strict=True):
             p.seq = seq
             p.done.set()
+
+    def _probe(self) -> None:
+        """Try the store again (it reconnects by itself if it can); healthy again if it answers."""
+        try:
+            self.store.log_size()
+        except Exception as exc:
+            self._probe_delay = min(self._probe_delay * 2, MAX_PROBE_SECONDS)
+            log.debug("access log still cannot be written: %s", exc)
+            return
+        self._set_healthy(True)
+
+    def _finish(self) -> None:
+        """On close: sign a last checkpoint if the store allows, then fail whatever is still queued."""
+        if self._healthy:
+            self._maybe_checkpoint(force=True)
+        while True:
+            try:
+                left = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if left is not None:
+                left.fail(LogUnavailable("the access log is closed: the gateway is shutting down"))
 
     # --- checkpoints ---------------------------------------------------------------------------------
     def _consistent(self, old: int, new: int, old_root: bytes, new_root: bytes) -> bool:
@@ -111,14 +234,19 @@ class AuditLog:
         return self._guard.last.size if self._guard.last else 0
 
     def _maybe_checkpoint(self, force: bool = False) -> None:
-        size = self.store.log_size()
-        signed = self.signed_size
-        due = size - signed >= self.every_entries or time.monotonic() - self._last_signed_at >= self.every_seconds
-        if size > signed and (due or force):
-            try:
+        """Sign a checkpoint if one is due; a store that fails here makes the log unhealthy (it is also the
+        writer's liveness check while idle)."""
+        try:
+            size = self.store.log_size()
+            signed = self.signed_size
+            due = size - signed >= self.every_entries or time.monotonic() - self._last_signed_at >= self.every_seconds
+            if size > signed and (due or force):
                 self.checkpoint()
-            except Exception:
-                log.exception("checkpoint failed")
+        except (CheckpointError, InconsistentCheckpointError):
+            log.exception("checkpoint refused")
+        except Exception as exc:
+            log.warning("checkpoint failed: %s", exc)
+            self._set_healthy(False, exc)
 
     def checkpoint(self) -> Checkpoint:
         """Sign a checkpoint of the log as it is now (never one inconsistent with the last signed)."""
@@ -136,6 +264,10 @@ class AuditLog:
         """A signed attestation of a logged decision (gateway/audit/attestation.py)."""
         return attestation.sign(entry, seq, self.origin, self._key)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop taking entries, let the writer finish its batch and sign a last checkpoint (bounded wait)."""
+        self._closing.set()
         self._queue.put(None)
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=timeout)
+        if self._thread.is_alive():
+            log.warning("access log writer still busy after %g s; closing anyway", timeout)

@@ -1,11 +1,14 @@
 """Argument parsing and dispatch for `permitgw`; the work is done by the layers it calls.
 
-Exit codes: 0 success, 1 the operation failed (message on stderr), 2 usage error.
+Exit codes: 0 success, 1 the operation failed (one line on stderr — a damaged or unreachable database too, never
+a traceback), 2 usage error.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +18,8 @@ from gateway.datadir import DataDir, DataDirError
 from gateway.domain import clock
 from gateway.policy.catalogue import PolicyError
 from gateway.store.sqlite import StoreError
+
+_IDENTITY_NUMBER = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15})(?!\d)")
 
 
 class CliError(Exception):
@@ -308,6 +313,23 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _one_line(text: str) -> str:
+    """An error message as one line, with anything shaped like an identity number masked."""
+    return _IDENTITY_NUMBER.sub("[identity number]", " ".join(text.split()))
+
+
+def _database_failure(exc: BaseException) -> str | None:
+    """What to tell the operator when the database failed under a command (damaged file, server gone)."""
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"the database is damaged or unreadable ({exc}): restore it from a backup"
+    if isinstance(exc, sqlite3.Error):
+        return f"the database cannot be used ({exc})"
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.Error):
+        return f"PostgreSQL failed ({exc})"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -318,10 +340,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.fn(args))
     except (CliError, DataDirError, PolicyError, StoreError) as exc:
-        print(f"permitgw: {exc}", file=sys.stderr)
+        print(f"permitgw: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # never a traceback: one line, and the details a maintainer needs in the type
+        failure = _database_failure(exc)
+        if failure is None:
+            failure = f"unexpected {type(exc).__name__}: {exc}"
+        print(f"permitgw: {_one_line(failure)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

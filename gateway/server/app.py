@@ -5,6 +5,7 @@ The server trusts only client certificates from the gateway CA in the data direc
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import logging
 import signal
 import threading
@@ -154,9 +155,15 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
         except (OSError, ValueError) as exc:
             raise fail(f"cannot serve metrics on {metrics}: {exc}") from exc
     server.start()
-    for name in ("", *names):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    audit.watch(functools.partial(_report_health, health_servicer, ("", *names)))
     return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine).start(), audit)
+
+
+def _report_health(servicer: health.HealthServicer, names: tuple[str, ...], log_writable: bool) -> None:
+    """grpc.health.v1 follows the access log: a gateway that cannot log cannot answer (NOT_SERVING)."""
+    status = health_pb2.HealthCheckResponse.SERVING if log_writable else health_pb2.HealthCheckResponse.NOT_SERVING
+    for name in names:
+        servicer.set(name, status)
 
 
 def serve_forever(data: DataDir, listen: str, metrics: str | None = None) -> None:

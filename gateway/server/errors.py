@@ -54,6 +54,11 @@ def failed_precondition(message: str) -> Refused:
     return Refused(grpc.StatusCode.FAILED_PRECONDITION, message, "FAILED_PRECONDITION")
 
 
+def unavailable(message: str) -> Refused:
+    """The gateway cannot answer right now (its database or access log is out of reach); ask again later."""
+    return Refused(grpc.StatusCode.UNAVAILABLE, message, "UNAVAILABLE")
+
+
 def internal(ref: str) -> Refused:
     return Refused(grpc.StatusCode.INTERNAL, f"the gateway could not answer (log reference {ref})", "INTERNAL")
 

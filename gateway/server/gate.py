@@ -18,7 +18,7 @@ import grpc
 
 from gateway.audit.anomalies import AnomalyDetector, alert_entry
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
-from gateway.audit.log import AuditLog
+from gateway.audit.log import AuditLog, LogUnavailable
 from gateway.domain import clock
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber, check_char, fold_width
 from gateway.identity.principal import InvalidPrincipal, Principal, principal_from_pem
@@ -28,12 +28,14 @@ from gateway.policy.projection import project
 from gateway.policy.quotas import QuotaTracker
 from gateway.server import errors
 from gateway.server.metrics import Metrics
-from gateway.store.port import Store
+from gateway.store.port import Store, StoreUnavailable
 
 log = logging.getLogger("permitgw.server")
 M = TypeVar("M")
 _CONTEXT_TEXT = re.compile(r"^[\w\-./:#（）()]{0,64}$")
 _DIGIT_RUN = re.compile(r"\d{17}[\dXx]|\d{15}")
+LOG_UNAVAILABLE = "the access log is unavailable: no answer given; try again shortly"
+STORE_UNAVAILABLE = "the gateway's database is unavailable; try again shortly"
 
 
 @dataclass
@@ -217,15 +219,22 @@ def handler(method: str) -> Callable[[H], H]:
             except errors.Refused as refused:
                 outcome = Decision.INVALID if refused.code is grpc.StatusCode.INVALID_ARGUMENT else Decision.DENY
                 failure = refused
+            except LogUnavailable:  # the log cannot take this call's entry, nor an entry saying so
+                context.abort(grpc.StatusCode.UNAVAILABLE, LOG_UNAVAILABLE)
+            except StoreUnavailable as exc:
+                log.warning("handler %s: %s", method, exc)
+                outcome, failure = Decision.ERROR, errors.unavailable(STORE_UNAVAILABLE)
             except Exception:
                 log.exception("handler %s failed", method)
                 outcome, failure = Decision.ERROR, None
             try:
                 # if the answer was logged but could not be built, say so; never log one call twice
                 seq = -1 if call.logged else gate.log(call, outcome, failure.reason if failure else "INTERNAL")
+            except LogUnavailable:
+                context.abort(grpc.StatusCode.UNAVAILABLE, LOG_UNAVAILABLE)
             except Exception:
                 log.exception("access log unavailable")
-                context.abort(grpc.StatusCode.UNAVAILABLE, "the access log is unavailable: no answer given")
+                context.abort(grpc.StatusCode.UNAVAILABLE, LOG_UNAVAILABLE)
             context.abort_with_status((failure or errors.internal(str(seq))).to_status())
 
         return wrapper  # type: ignore[return-value]

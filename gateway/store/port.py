@@ -13,6 +13,17 @@ from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import Fact, Guardianship, Permit, Person, Record, ResidenceRegistration
 
 
+class StoreError(Exception):
+    """The database cannot be used by this gateway."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now (connection lost, server down); the store retries by itself.
+
+    Callers fail the request with UNAVAILABLE and let the next one try again.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class AccessQuery:
     subject: str | None = None  # hex blind index

@@ -34,10 +34,11 @@ from gateway.domain.records import (
 )
 from gateway.store import codec
 from gateway.store.crypto import FieldCipher
-from gateway.store.port import AccessQuery, ImportRun
-from gateway.store.sqlite import StoreError
+from gateway.store.pg_connect import CLOSE_WAIT_SECONDS, Reconnect
+from gateway.store.pg_connect import connect_params as _connect_params
+from gateway.store.port import AccessQuery, ImportRun, StoreError, StoreUnavailable
 
-__all__ = ["SCHEMA_VERSION", "PostgresStore", "StoreError"]
+__all__ = ["SCHEMA_VERSION", "PostgresStore", "StoreError", "StoreUnavailable"]
 
 log = logging.getLogger("permitgw.store")
 
@@ -144,27 +145,50 @@ class PostgresStore:
             raise StoreError(f"PostgreSQL schema name {schema!r}: use lower-case letters, digits and _")
         self._cipher, self._schema = cipher, schema
         self._lock = threading.Lock()
+        self._closed = False
         try:
-            self._db = psycopg.connect(dsn, autocommit=False)
+            self._reconnect = Reconnect(_connect_params(dsn))
+            self._db: psycopg.Connection = self._reconnect.open()
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
         try:
-            self._prepare_session()
+            self._prepare_session(self._db)
             self._create_or_check_schema()
         except BaseException:
             self._db.close()
             raise
 
     # --- connection and schema -------------------------------------------------------------------
-    def _prepare_session(self) -> None:
+    def _prepare_session(self, db: psycopg.Connection) -> None:
         """Session settings, committed (so that no later rollback undoes them)."""
-        with self._db.transaction():
-            if self._db.execute("SHOW synchronous_commit").fetchone()[0] == "off":
+        with db.transaction():
+            if db.execute("SHOW synchronous_commit").fetchone()[0] == "off":
                 log.warning("synchronous_commit is off on this server: permitgw turns it on for its session")
-                self._db.execute("SET synchronous_commit TO on")
-            if self._db.execute("SHOW fsync").fetchone()[0] == "off":
+                db.execute("SET synchronous_commit TO on")
+            if db.execute("SHOW fsync").fetchone()[0] == "off":
                 log.warning("PostgreSQL runs with fsync=off: committed gateway data may be lost in a crash")
-            self._db.execute(f'SET search_path TO "{self._schema}"')
+            db.execute(f'SET search_path TO "{self._schema}"')
+
+    def _live(self) -> psycopg.Connection:
+        """The connection, reopened if it was lost (caller holds the lock); StoreUnavailable if it cannot be."""
+        if not (self._db.closed or self._db.broken):
+            return self._db
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        self._db.close()
+        try:
+            db = self._reconnect.open()
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"PostgreSQL is unreachable: {_first_line(exc)}") from exc
+        try:
+            self._prepare_session(db)
+        except psycopg.Error as exc:
+            db.close()
+            self._reconnect.failed(exc)
+            raise StoreUnavailable(f"PostgreSQL is unreachable: {_first_line(exc)}") from exc
+        log.warning("reconnected to PostgreSQL")
+        self._db = db
+        return db
 
     def _create_or_check_schema(self) -> None:
         with self._db.transaction():
@@ -193,11 +217,33 @@ class PostgresStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection]:
-        """The connection, locked, in a transaction committed (synchronously) on exit, rolled back on error."""
-        with self._lock, self._db.transaction():
-            yield self._db
+        """The connection, locked, in a transaction committed (synchronously) on exit, rolled back on error.
+
+        A lost connection (killed backend, server restart, network) raises StoreUnavailable and is reopened by
+        the next call. A commit whose acknowledgement was lost may or may not have happened: the caller is
+        told the store is unavailable and must not assume either way.
+        """
+        with self._lock:
+            db = self._live()
+            try:
+                with db.transaction():
+                    yield db
+            except psycopg.Error as exc:
+                if db.closed or db.broken:
+                    raise StoreUnavailable(f"PostgreSQL connection lost: {_first_line(exc)}") from exc
+                if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):  # e.g. cancelled, shutting down
+                    raise StoreUnavailable(f"PostgreSQL did not complete the statement: {_first_line(exc)}") from exc
+                raise
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """A read: tried once more, on a new connection, if the connection turned out to be lost (reads are
+        idempotent, so a reader does not notice a connection killed while idle)."""
+        try:
+            with self._transaction() as db:
+                return db.execute(sql, tuple(args)).fetchall()
+        except StoreUnavailable:
+            if not (self._db.closed or self._db.broken):
+                raise
         with self._transaction() as db:
             return db.execute(sql, tuple(args)).fetchall()
 
@@ -462,8 +508,19 @@ class PostgresStore:
             return {t: int(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in _TABLES}
 
     def close(self) -> None:
-        with self._lock:
+        """Close the connection; waits a bounded time for a statement in flight, then closes regardless."""
+        self._closed = True  # no reconnecting after this
+        locked = self._lock.acquire(timeout=CLOSE_WAIT_SECONDS)
+        try:
             self._db.close()
+        finally:
+            if locked:
+                self._lock.release()
+
+
+def _first_line(exc: BaseException) -> str:
+    """A driver error in one line (libpq's messages span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _completed(index: int, leaf: bytes, nodes: dict[tuple[int, int], bytes]) -> list[tuple[int, int, bytes]]:

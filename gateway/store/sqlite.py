@@ -32,7 +32,7 @@ from gateway.domain.records import (
 )
 from gateway.store import codec
 from gateway.store.crypto import FieldCipher
-from gateway.store.port import AccessQuery, ImportRun
+from gateway.store.port import AccessQuery, ImportRun, StoreError
 
 SCHEMA_VERSION = 3
 SCHEMA = """
@@ -111,10 +111,6 @@ _ACCESS_COLS = ("time", "principal", "serial", "role", "org", "district", "metho
                 "operator_id", "subject", "decision", "reason", "policy_version")
 
 
-class StoreError(Exception):
-    """The database cannot be used by this gateway."""
-
-
 def _d(value: _dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -129,14 +125,29 @@ class SqliteStore:
     def __init__(self, path: Path, cipher: FieldCipher) -> None:
         self._cipher = cipher
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        try:
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the database ({exc})") from exc
+        try:
+            self._open(path)
+        except sqlite3.OperationalError as exc:  # locked, unreadable, disk I/O: not (known to be) damage
+            self._db.close()
+            raise StoreError(f"{path}: cannot use the database ({exc})") from exc
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(f"{path} is damaged or not a gateway database ({exc}): restore it from a backup") from exc
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self, path: Path) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             found = self._db.execute("PRAGMA user_version").fetchone()[0]
             if found not in (0, SCHEMA_VERSION):
-                self._db.close()
                 raise StoreError(f"{path} has schema version {found}; this gateway needs {SCHEMA_VERSION} "
                                  "(no automatic migration yet: re-import into a fresh data directory)")
             self._db.executescript(SCHEMA)

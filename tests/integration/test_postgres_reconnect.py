@@ -1,0 +1,130 @@
+"""The PostgreSQL store on the real server loses its connection (pg_terminate_backend) and reopens it by itself.
+
+The store connects as a role of the test's own, in a database of the test's own; NOLOGIN on that role makes
+the server unreachable for it, deterministically, until LOGIN is given back.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from gateway.audit.entry import AccessEntry
+from gateway.audit.verify import verify_log
+from gateway.datadir import DataDir
+from gateway.store.port import StoreUnavailable
+from gateway.store.postgres import PostgresStore
+from tests.integration.test_store_backends import PG_DSN
+
+pytestmark = pytest.mark.postgres
+
+
+@dataclass
+class OwnLogin:
+    """A role and a database of the test's own, and the admin connection that controls them."""
+
+    role: str
+    dsn: str
+    admin: psycopg.Connection
+
+    def kill(self) -> int:
+        return len(self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                                      (self.role,)).fetchall())
+
+    def lock_out(self) -> None:
+        self.admin.execute(f'ALTER ROLE "{self.role}" NOLOGIN')
+        self.kill()
+
+    def let_in(self) -> None:
+        self.admin.execute(f'ALTER ROLE "{self.role}" LOGIN')
+
+
+@pytest.fixture
+def login() -> Iterator[OwnLogin]:
+    tag = f"pgr_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_DSN!r}: {exc}", pytrace=False)
+    admin.execute(f'CREATE ROLE "{tag}" LOGIN')
+    admin.execute(f'CREATE DATABASE "{tag}" OWNER "{tag}"')
+    dsn = psycopg.conninfo.make_conninfo(**{**psycopg.conninfo.conninfo_to_dict(PG_DSN), "dbname": tag, "user": tag})
+    try:
+        yield OwnLogin(tag, dsn, admin)
+    finally:
+        admin.execute(f'ALTER ROLE "{tag}" LOGIN')
+        admin.execute(f'DROP DATABASE IF EXISTS "{tag}" WITH (FORCE)')
+        admin.execute(f'DROP ROLE IF EXISTS "{tag}"')
+        admin.close()
+
+
+@pytest.fixture
+def store(login: OwnLogin, data: DataDir) -> Iterator[PostgresStore]:
+    opened = PostgresStore(login.dsn, data.cipher(), "permitgw")
+    yield opened
+    opened.close()
+
+
+def entry(i: int) -> AccessEntry:
+    return AccessEntry(f"2026-11-21T08:00:{i % 60:02d}.000000Z", "school/330203/S1", "ab", "school", "S1", "330203",
+                       "/permitgw.v1.PermitService/GetPermitStatus", "compulsory-education", f"case-{i}", "op", "",
+                       "allow", "OK", "v1")
+
+
+def until(condition: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s"
+        time.sleep(0.05)
+
+
+def answers(store: PostgresStore) -> bool:
+    try:
+        store.log_size()
+    except StoreUnavailable:
+        return False
+    return True
+
+
+def test_a_read_after_the_connection_was_killed_is_answered(login: OwnLogin, store: PostgresStore) -> None:
+    store.append_accesses([entry(1), entry(2)])
+    assert login.kill() == 1
+    assert store.log_size() == 2  # retried once on a new connection: the reader does not notice
+    assert store.counts()["access_log"] == 2
+
+
+def test_a_write_on_a_killed_connection_fails_unavailable_and_the_next_one_works(
+        login: OwnLogin, store: PostgresStore, data: DataDir) -> None:
+    assert store.append_accesses([entry(1)]) == [1]
+    login.kill()
+    with pytest.raises(StoreUnavailable):  # never retried inside: the caller decides (no entry twice)
+        store.append_accesses([entry(2)])
+    assert store.append_accesses([entry(3)]) == [2]
+    assert [e.case_id for _, _, e in store.leaf_hashes()] == ["case-1", "case-3"]
+    assert verify_log(store, data.log_verifier()).ok
+
+
+def test_an_unreachable_server_fails_fast_and_the_store_heals_when_it_is_back(
+        login: OwnLogin, store: PostgresStore) -> None:
+    store.append_accesses([entry(1)])
+    login.lock_out()
+    started = time.monotonic()
+    for _ in range(10):
+        with pytest.raises(StoreUnavailable, match="not permitted to log in|next attempt"):
+            store.log_size()
+    assert time.monotonic() - started < 5, "calls waited on a server that refuses them"
+    login.let_in()
+    until(lambda: answers(store))
+    assert store.append_accesses([entry(2)]) == [2]
+
+
+def test_close_while_unreachable_returns(login: OwnLogin, data: DataDir) -> None:
+    opened = PostgresStore(login.dsn, data.cipher(), "permitgw")
+    login.lock_out()
+    with pytest.raises(StoreUnavailable):
+        opened.log_size()
+    opened.close()
