@@ -96,12 +96,14 @@ class DataDir:
         """The [store] section (the shipped defaults where no config.toml exists yet)."""
         return (self.config() if self.config_file.is_file() else _defaults())["store"]
 
-    def open_store(self) -> Store:
-        """The database that [store] backend names: SQLite in this directory (the default), or PostgreSQL."""
+    def open_store(self, *, read_only: bool = False) -> Store:
+        """The database that [store] backend names: SQLite in this directory (the default), or PostgreSQL.
+
+        read_only (SQLite): never create or change a file; a missing database is a StoreError."""
         settings = self.store_settings()
         backend = settings["backend"]
         if backend == "sqlite":
-            return SqliteStore(self.database, self.cipher())
+            return SqliteStore(self.database, self.cipher(), read_only=read_only)
         if backend == "postgres":
             return _open_postgres(settings, self.cipher(), self.config_file)
         raise DataDirError(f'{self.config_file}: [store] backend must be "sqlite" or "postgres", not {backend!r}')

@@ -4,7 +4,7 @@ SQLite (default) implements it now; PostgreSQL joins in a later stage behind the
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,6 +39,15 @@ class ImportRun:
     rejects_file: str
 
 
+class SubtreeReader(Protocol):
+    def subtree(self, level: int, index: int) -> bytes: ...
+
+
+HeadSigner = Callable[[int, int, SubtreeReader, str | None], tuple[bytes, str]]
+"""(size before the batch, size after, the tree inside the transaction, the latest stored checkpoint note or None)
+-> (root, signed note): signs the new tree head inside the batch's own transaction, or raises to roll it back."""
+
+
 class Store(Protocol):
     def save_rows(self, rows: Sequence[Sequence[Record]]) -> list[bool]:
         """Save a batch of rows in one transaction; per row, True if it changed anything (else a duplicate)."""
@@ -67,8 +76,9 @@ class Store(Protocol):
     def append_access(self, entry: AccessEntry) -> int:
         """Durably append one access-log entry; return its sequence number."""
 
-    def append_accesses(self, entries: Sequence[AccessEntry]) -> list[int]:
-        """Durably append entries as Merkle leaves in one transaction (group commit)."""
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
+        """Durably append entries as Merkle leaves in one transaction (group commit); with `sign`, the
+        checkpoint it returns is stored in that same transaction, so no committed entry is ever unsigned."""
 
     def log_size(self) -> int: ...
     def subtree(self, level: int, index: int) -> bytes: ...

@@ -33,7 +33,7 @@ from gateway.domain.records import (
 )
 from gateway.store import codec
 from gateway.store.crypto import FieldCipher
-from gateway.store.port import AccessQuery, ImportRun
+from gateway.store.port import AccessQuery, HeadSigner, ImportRun
 from gateway.store.sqlite import StoreError
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "StoreError"]
@@ -126,6 +126,19 @@ def frontier(size: int) -> list[tuple[int, int]]:
     """(level, index) of the complete subtrees a log of `size` leaves ends with: the left siblings that
     the next appended leaves may need (one per set bit of size)."""
     return [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
+
+
+class _Subtrees:
+    """Merkle subtrees as the current transaction sees them (for signing inside it)."""
+
+    def __init__(self, db: psycopg.Connection) -> None:
+        self._db = db
+
+    def subtree(self, level: int, index: int) -> bytes:
+        row = self._db.execute("SELECT hash FROM merkle WHERE level = %s AND idx = %s", (level, index)).fetchone()
+        if row is None:
+            raise KeyError(f"no complete subtree at level {level}, index {index}")
+        return bytes(row[0])
 
 
 class PostgresStore:
@@ -373,8 +386,9 @@ class PostgresStore:
     def append_access(self, entry: AccessEntry) -> int:
         return self.append_accesses([entry])[0]
 
-    def append_accesses(self, entries: Sequence[AccessEntry]) -> list[int]:
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
         """Append entries as Merkle leaves in one durable transaction; return their sequence numbers.
+        With `sign`, the signed checkpoint of the new tree is stored in the same transaction.
 
         The advisory lock makes appenders in other processes wait until this transaction ends, so their
         entries never interleave with these and each sees the log size this one leaves.
@@ -392,6 +406,11 @@ class PostgresStore:
                 cur.executemany(f"INSERT INTO access_log (seq, leaf, {', '.join(_ACCESS_COLS)}) "
                                 f"VALUES ({', '.join(['%s'] * (2 + len(_ACCESS_COLS)))})", rows)
                 cur.executemany("INSERT INTO merkle (level, idx, hash) VALUES (%s, %s, %s)", merkle)
+            if sign is not None and rows:
+                head = db.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+                root, note = sign(size, size + len(rows), _Subtrees(db), str(head[0]) if head else None)
+                db.execute("INSERT INTO checkpoints (size, time, root, note) VALUES (%s, %s, %s, %s)",
+                           (size + len(rows), now_rfc3339(), root, note))
         return [r[0] for r in rows]
 
     def _subtrees(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
