@@ -62,9 +62,9 @@ def collect(root: Path, origin: str, log_verifier: str, remembered: bytes | None
         try:
             cp = verify_checkpoint(remembered, log_verifier, origin=origin)
         except NoteError as exc:
-            out.problems.append(f"the remembered checkpoint does not verify with this gateway's key ({exc})")
+            out.problems.append(f"the saved checkpoint does not verify with this gateway's key ({exc})")
         else:
-            out.found.append(Anchor("the remembered checkpoint", cp, False))
+            out.found.append(Anchor("the saved checkpoint", cp, False))
     if not out.found:
         out.warnings.append("no independent checkpoint (no witness has cosigned one, and no --checkpoint): this "
                             "shows only that the log agrees with itself; whoever can write the database could "

@@ -106,7 +106,7 @@ class AuditLog:
     def _commit(self, batch: list[_Pending]) -> None:
         try:
             self._signing = None
-            seqs = self.store.append_accesses([p.entry for p in batch], sign=self._sign_batch)
+            seqs = self.store.append_accesses([p.entry for p in batch], sign=self.sign_batch)
         except BaseException as exc:  # nothing was committed: every waiter hears of it, none is answered
             log.exception("access log append failed")
             for p in batch:
@@ -123,7 +123,7 @@ class AuditLog:
     def _consistent(self, old: int, new: int, old_root: bytes, new_root: bytes) -> bool:
         return verify_consistency(old, new, old_root, new_root, consistency_proof(old, new, self._proof_source))
 
-    def _sign_batch(self, before: int, after: int, tree: SubtreeSource, head_note: str | None) -> tuple[bytes, str]:
+    def sign_batch(self, before: int, after: int, tree: SubtreeSource, head_note: str | None) -> tuple[bytes, str]:
         """Inside the batch's transaction: sign the new head, but only on top of a valid signed head of
         exactly the entries before the batch (else raise, and the batch rolls back: nothing is answered)."""
         self._proof_source = tree

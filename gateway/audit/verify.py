@@ -92,7 +92,7 @@ def verify_log(store: Store, verifier: str, anchors: Anchors | None = None, *,
     report.problems.extend(anchors.problems)
     report.warnings.extend(anchors.warnings)
     for anchor in anchors.found:
-        check_against(tree, anchor.checkpoint, f"{anchor.source} (size {anchor.checkpoint.size})", report)
+        check_against(tree, anchor.checkpoint, f"{anchor.source} of size {anchor.checkpoint.size}", report)
         report.independent += 1
     best = anchors.witnessed()
     if best is not None:
