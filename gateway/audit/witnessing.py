@@ -141,7 +141,7 @@ class Submitter:
                         self._submit_one(ref, note)
                     except Exception:  # one witness failing never stops the others, nor the gateway
                         log.exception("submitting a checkpoint to witness %s failed", ref.name)
-            if self._stopping:
+            if self._stopping and note is self._latest:  # stopping: only once the newest one was tried
                 return
 
     def _submit_one(self, ref: WitnessRef, note: bytes) -> None:
