@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gateway.audit.anchors import Anchors
+from gateway.audit.anchors import Anchor, Anchors
 from gateway.audit.checkpoint import Checkpoint, NoteError, verify_checkpoint
 from gateway.audit.rfc9162 import MemoryTree, leaf_hash, root
+from gateway.audit.witnessing import witnessed_by
 from gateway.store.port import Store
 
 
@@ -61,10 +62,13 @@ def check_against(tree: MemoryTree, cp: Checkpoint, what: str, report: VerifyRep
                                "(an entry was altered, removed, inserted or reordered)")
 
 
-def verify_log(store: Store, verifier: str, anchors: Anchors | None = None, *,
-               new_gateway: bool = False) -> VerifyReport:
+def verify_log(store: Store, verifier: str, anchors: Anchors | None = None, *, new_gateway: bool = False,
+               witness_keys: list[str] | None = None) -> VerifyReport:
+    """Check the log; cosignatures stored beside checkpoints count as independent checkpoints too (a database
+    writer can delete a cosignature but cannot make one), verified with `witness_keys` from outside the database."""
     report = VerifyReport()
     tree = recompute(store, report)
+    anchors = anchors or Anchors()
     for size, stored_root, note in store.checkpoints():
         report.checkpoints += 1
         try:
@@ -72,6 +76,9 @@ def verify_log(store: Store, verifier: str, anchors: Anchors | None = None, *,
         except NoteError as exc:
             report.problems.append(f"checkpoint of size {size}: signature does not verify ({exc})")
             continue
+        cosigned = witness_keys and note.count("\u2014 ") > 1  # more signature lines than the log's own
+        for name in witnessed_by(note, verifier, witness_keys or []) if cosigned else []:
+            anchors.found.append(Anchor(f"the cosignature by witness {name} stored with it", cp, True))
         if (cp.size, cp.root) != (size, stored_root):
             report.problems.append(f"checkpoint of size {size}: its row does not match its signed note")
         check_against(tree, cp, f"checkpoint of size {cp.size}", report)
@@ -88,7 +95,6 @@ def verify_log(store: Store, verifier: str, anchors: Anchors | None = None, *,
     if report.size == 0 and not new_gateway:
         report.problems.append("the log is empty: a gateway that has served calls never has an empty log "
                                "(give --new-gateway if this gateway has really never served)")
-    anchors = anchors or Anchors()
     report.problems.extend(anchors.problems)
     report.warnings.extend(anchors.warnings)
     for anchor in anchors.found:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from gateway.audit.checkpoint import Checkpoint, NoteError, verify_checkpoint
 from gateway.audit.cosignature import add_cosignatures, parse_cosigner_key, verify_cosigned
-from gateway.audit.rfc9162 import SubtreeSource, consistency_proof
+from gateway.audit.rfc9162 import consistency_proof
 from gateway.audit.witness import AddCheckpoint
 from gateway.audit.witness_http import WitnessUnavailable, add_checkpoint, latest
 from gateway.files import atomic_write
+from gateway.store.port import Store
 
 log = logging.getLogger("permitgw.witness")
 
@@ -74,6 +75,18 @@ def add(root: Path, verifier_key: str, url: str) -> WitnessRef:
     return refs[-1]
 
 
+def witnessed_by(note: bytes | str, log_verifier: str, witness_keys: list[str]) -> list[str]:
+    """The names of the witnesses (among `witness_keys`) whose cosignature on the note verifies."""
+    names = []
+    for key in witness_keys:
+        try:
+            verify_cosigned(note, log_verifier, key)
+        except NoteError:
+            continue
+        names.append(parse_cosigner_key(key)[0])
+    return names
+
+
 def local_anchor(root: Path, ref: WitnessRef, log_verifier: str) -> tuple[Checkpoint, bytes] | None:
     """The latest checkpoint `ref` cosigned, as this gateway last saved it (None if there is none)."""
     path = anchor_file(root, ref.name)
@@ -100,9 +113,10 @@ def remote_anchor(ref: WitnessRef, origin: str, log_verifier: str) -> tuple[Chec
 class Submitter:
     """Submits the newest signed checkpoint to every witness, off the request path, and keeps the cosignatures."""
 
-    def __init__(self, root: Path, refs: list[WitnessRef], log_verifier: str, source: SubtreeSource,
+    def __init__(self, root: Path, refs: list[WitnessRef], log_verifier: str, store: Store,
                  retry_seconds: float = 1.0, on_cosigned: Callable[[str, Checkpoint], None] | None = None) -> None:
-        self._root, self._refs, self._verifier, self._source = root, refs, log_verifier, source
+        self._root, self._refs, self._verifier, self._store = root, refs, log_verifier, store
+        self._cosigned: tuple[int, bytes] | None = None  # the newest note with every cosignature gathered so far
         self._retry = retry_seconds
         self._on_cosigned = on_cosigned
         self._latest: bytes | None = None
@@ -155,7 +169,7 @@ class Submitter:
                 log.error("witness %s has cosigned %d entries but this log signs %d: the log lost entries",
                           ref.name, base, cp.size)
                 return
-            request = AddCheckpoint(base, tuple(consistency_proof(base, cp.size, self._source)), note)
+            request = AddCheckpoint(base, tuple(consistency_proof(base, cp.size, self._store)), note)
             try:
                 status, body = add_checkpoint(ref.url, request)
             except WitnessUnavailable as exc:
@@ -166,8 +180,11 @@ class Submitter:
                 verify_cosigned(cosigned, self._verifier, ref.verifier_key)
                 path = anchor_file(self._root, ref.name)
                 path.parent.mkdir(mode=0o700, exist_ok=True)
-                atomic_write(path, cosigned, mode=0o644, overwrite=True)
+                atomic_write(path, cosigned, mode=0o644, overwrite=True)  # outside the database: the anchor
                 self._witnessed[ref.name] = cp.size
+                gathered = self._cosigned[1] if self._cosigned and self._cosigned[0] == cp.size else note
+                self._cosigned = (cp.size, add_cosignatures(gathered, body.decode("utf-8")))
+                self._store.add_cosignatures(cp.size, self._cosigned[1].decode("utf-8"))  # beside the checkpoint
                 if self._on_cosigned:
                     self._on_cosigned(ref.name, cp)
                 return

@@ -143,7 +143,7 @@ def cmd_policy_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from gateway.audit import anchors
+    from gateway.audit import anchors, witnessing
     from gateway.audit.log import log_origin
     from gateway.audit.verify import summary, verify_log
 
@@ -165,7 +165,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
                             ask=not args.offline)
     store = d.open_store(read_only=True)
     try:
-        report = verify_log(store, verifier, found, new_gateway=args.new_gateway)
+        report = verify_log(store, verifier, found, new_gateway=args.new_gateway,
+                            witness_keys=[w.verifier_key for w in witnessing.load(d.root)])
     finally:
         store.close()
     for line in summary(report):
@@ -243,25 +244,32 @@ def cmd_attest_verify(args: argparse.Namespace) -> int:
         verifier = d.log_verifier()
     if not verifier:
         raise CliError("give the gateway's verifier key (--key) or its data directory (--data)")
+    from gateway.audit import witnessing
+
+    witness_keys = list(args.witness_key or [])
+    if d is not None:
+        witness_keys += [w.verifier_key for w in witnessing.load(d.root)]
     try:
         if text.lstrip().startswith("{"):
             bundle = json.loads(text)
         elif d is not None:
             store = d.open_store()
             try:
-                bundle = attestation.bundle(store, text.encode("utf-8"), verifier)
+                bundle = attestation.bundle(store, text.encode("utf-8"), verifier, witness_keys)
             finally:
                 store.close()
             if args.write_bundle:
                 Path(args.write_bundle).write_text(json.dumps(bundle, ensure_ascii=False, indent=1), "utf-8")
         else:
             raise CliError("a bare attestation needs --data (to find its proof); or give a bundle")
-        st = attestation.verify_bundle(bundle, verifier)
+        st = attestation.verify_bundle(bundle, verifier, witness_keys)
     except (attestation.AttestationError, KeyError, ValueError) as exc:
         print(f"FAILED: {exc}")
         return 2
+    where = (f"in a checkpoint cosigned by witness {', '.join(st['witnessed_by'])}" if st["witnessed_by"]
+             else "in a checkpoint signed by the gateway only (no witness cosignature checked)")
     print(f"OK: {st['method'].rsplit('/', 1)[-1]} decision {st['decision']} for {st['principal']} at {st['time']}, "
-          f"entry {st['index']} of log {st['log']}, in a signed checkpoint")
+          f"entry {st['index']} of log {st['log']}, {where}")
     return 0
 
 
@@ -367,6 +375,8 @@ def parser() -> argparse.ArgumentParser:
     averify.add_argument("--data", help="a data directory: its key, and its log to build the bundle from")
     averify.add_argument("--key", help="the gateway's verifier key (text, or a file holding it)")
     averify.add_argument("--write-bundle", metavar="OUT", help="with --data: also write the bundle to OUT")
+    averify.add_argument("--witness-key", action="append", metavar="KEY",
+                         help="a witness's verifier key: say whether it cosigned the checkpoint (repeatable)")
     averify.set_defaults(fn=cmd_attest_verify)
     search = with_data(audit.add_parser("search", help="query the access log"))
     search.add_argument("--subject", help="identity number of the person asked about")

@@ -443,6 +443,10 @@ class PostgresStore:
             db.execute("INSERT INTO checkpoints (size, time, root, note) VALUES (%s, %s, %s, %s)",
                        (size, now_rfc3339(), root, note))
 
+    def add_cosignatures(self, size: int, note: str) -> bool:
+        with self._transaction() as db:
+            return db.execute("UPDATE checkpoints SET note = %s WHERE size = %s", (note, size)).rowcount == 1
+
     def checkpoints(self) -> list[tuple[int, bytes, str]]:
         return [(int(s), bytes(r), str(n)) for s, r, n in self._query("SELECT size, root, note FROM checkpoints "
                                                                       "ORDER BY size")]

@@ -404,6 +404,10 @@ class SqliteStore:
             self._db.execute("INSERT INTO checkpoints (size, time, root, note) VALUES (?, ?, ?, ?)",
                              (size, now_rfc3339(), root, note))
 
+    def add_cosignatures(self, size: int, note: str) -> bool:
+        with self._lock:
+            return self._db.execute("UPDATE checkpoints SET note=? WHERE size=?", (note, size)).rowcount == 1
+
     def checkpoints(self) -> list[tuple[int, bytes, str]]:
         return [(int(s), bytes(r), n) for s, r, n in self._query("SELECT size, root, note FROM checkpoints "
                                                                  "ORDER BY size", ())]
