@@ -57,7 +57,7 @@ class AuditLog:
         self.store, self.origin, self._key = store, origin, key
         self._on_signed = on_signed  # e.g. hand each new checkpoint to the witnesses (gateway/audit/witnessing.py)
         self._proof_source: SubtreeSource = store
-        self._signing: tuple[Checkpoint, bytes] | None = None
+        self._signing: tuple[Checkpoint, bytes, bool] | None = None  # the batch's head, its note, kept as a row?
         self.every_entries, self.every_seconds, self.max_batch = every_entries, every_seconds, max_batch
         self.verifier = verifier_key(origin, key.public_key())
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
@@ -66,6 +66,9 @@ class AuditLog:
         head = Checkpoint(origin, last[0][0], last[0][1]) if last else None
         self._guard = CheckpointGuard(self._consistent, last=head)
         self._last_signed_at = time.monotonic()
+        # Every batch signs a head; a head's row is kept at least every N entries or T seconds, and in between
+        # each head replaces the previous one, so the checkpoints table grows as slowly as it always did.
+        self._kept_size, self._kept_at, self._interim = self.signed_size, time.monotonic(), None
         self.batches = 0
         self._thread = threading.Thread(target=self._run, name="audit-log", daemon=True)
         self._thread.start()
@@ -123,7 +126,8 @@ class AuditLog:
     def _consistent(self, old: int, new: int, old_root: bytes, new_root: bytes) -> bool:
         return verify_consistency(old, new, old_root, new_root, consistency_proof(old, new, self._proof_source))
 
-    def sign_batch(self, before: int, after: int, tree: SubtreeSource, head_note: str | None) -> tuple[bytes, str]:
+    def sign_batch(self, before: int, after: int, tree: SubtreeSource,
+                   head_note: str | None) -> tuple[bytes, str, int | None]:
         """Inside the batch's transaction: sign the new head, but only on top of a valid signed head of
         exactly the entries before the batch (else raise, and the batch rolls back: nothing is answered)."""
         self._proof_source = tree
@@ -136,8 +140,9 @@ class AuditLog:
             note = sign_checkpoint(cp, self.origin, self._key)
         finally:
             self._proof_source = self.store
-        self._signing = (cp, note)
-        return cp.root, note.decode("utf-8")
+        keep = after - self._kept_size >= self.every_entries or time.monotonic() - self._kept_at >= self.every_seconds
+        self._signing = (cp, note, keep)
+        return cp.root, note.decode("utf-8"), self._interim if self._interim == before else None
 
     def _head(self, before: int, head_note: str | None) -> Checkpoint | None:
         if head_note is None:
@@ -155,12 +160,16 @@ class AuditLog:
                 f"refusing to sign {before - head.size} entries no signature covers")
         return head
 
-    def _signed(self, signing: tuple[Checkpoint, bytes] | None) -> None:
+    def _signed(self, signing: tuple[Checkpoint, bytes, bool] | None) -> None:
         """The batch committed with its checkpoint: remember it, and pass it on (to the witnesses)."""
         if signing is None:
             return
         self._guard = CheckpointGuard(self._consistent, last=signing[0])
         self._last_signed_at = time.monotonic()
+        if signing[2]:
+            self._kept_size, self._kept_at, self._interim = signing[0].size, time.monotonic(), None
+        else:
+            self._interim = signing[0].size
         if self._on_signed is not None:
             self._on_signed(signing[1])
 

@@ -89,8 +89,7 @@ def open_log(data: DataDir, store: SqliteStore) -> tuple[AuditLog, witnessing.Su
     origin = log_origin((data.keys / "ca.crt").read_bytes())
     verifier = data.log_verifier()
     check_log(store, verifier, _anchors.collect(data.root, origin, verifier, ask=True))
-    submitter = witnessing.Submitter(data.root, witnessing.load(data.root), verifier, store,
-                                     retry_seconds=cfg["checkpoint_seconds"])
+    submitter = witnessing.Submitter(data.root, witnessing.load(data.root), verifier, store)
     latest = store.checkpoints()[-1:]
     if latest:
         submitter.submit(latest[0][2].encode("utf-8"))  # a witness that missed the last one catches up

@@ -43,9 +43,10 @@ class SubtreeReader(Protocol):
     def subtree(self, level: int, index: int) -> bytes: ...
 
 
-HeadSigner = Callable[[int, int, SubtreeReader, str | None], tuple[bytes, str]]
+HeadSigner = Callable[[int, int, SubtreeReader, str | None], tuple[bytes, str, int | None]]
 """(size before the batch, size after, the tree inside the transaction, the latest stored checkpoint note or None)
--> (root, signed note): signs the new tree head inside the batch's own transaction, or raises to roll it back."""
+-> (root, signed note, size of a superseded checkpoint row to drop or None): signs the new tree head inside the
+batch's own transaction, or raises to roll it back."""
 
 
 class Store(Protocol):

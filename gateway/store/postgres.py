@@ -408,7 +408,9 @@ class PostgresStore:
                 cur.executemany("INSERT INTO merkle (level, idx, hash) VALUES (%s, %s, %s)", merkle)
             if sign is not None and rows:
                 head = db.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
-                root, note = sign(size, size + len(rows), _Subtrees(db), str(head[0]) if head else None)
+                root, note, drop = sign(size, size + len(rows), _Subtrees(db), str(head[0]) if head else None)
+                if drop is not None:
+                    db.execute("DELETE FROM checkpoints WHERE size = %s", (drop,))
                 db.execute("INSERT INTO checkpoints (size, time, root, note) VALUES (%s, %s, %s, %s)",
                            (size + len(rows), now_rfc3339(), root, note))
         return [r[0] for r in rows]

@@ -364,7 +364,9 @@ class SqliteStore:
                     seqs.append(size)
                 if sign is not None and entries:
                     head = self._db.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
-                    root, note = sign(before, size, _Subtrees(self._db), head[0] if head else None)
+                    root, note, drop = sign(before, size, _Subtrees(self._db), head[0] if head else None)
+                    if drop is not None:
+                        self._db.execute("DELETE FROM checkpoints WHERE size=?", (drop,))
                     self._db.execute("INSERT INTO checkpoints (size, time, root, note) VALUES (?, ?, ?, ?)",
                                      (size, now_rfc3339(), root, note))
             except BaseException:

@@ -60,19 +60,21 @@ def witness(tmp_path: Path, data: DataDir) -> Iterator[tuple[WitnessRef, Witness
 
 
 def test_every_batch_commits_with_its_signed_checkpoint(log_store: Store, data: DataDir) -> None:
-    log = AuditLog(log_store, log_origin((data.keys / "ca.crt").read_bytes()), data.signing_key())
+    log = AuditLog(log_store, log_origin((data.keys / "ca.crt").read_bytes()), data.signing_key(),
+                   every_entries=3, every_seconds=3600)
     try:
         for i in range(7):
             log.append(_entry(i))
+            assert log_store.checkpoints()[-1][0] == log_store.log_size() == i + 1  # signed as it committed
     finally:
         log.close()
     cps = log_store.checkpoints()
-    assert cps[-1][0] == log_store.log_size() == 7
+    assert [s for s, _, _ in cps] == [3, 6, 7]  # a row kept every 3 entries; the heads between replaced
     assert all(verify_checkpoint(n.encode(), data.log_verifier()).size == s for s, _, n in cps)
 
 
 def test_a_signer_that_refuses_rolls_the_batch_back(log_store: Store) -> None:
-    def refuse(*_: object) -> tuple[bytes, str]:
+    def refuse(*_: object) -> tuple[bytes, str, int | None]:
         raise InconsistentCheckpointError("no")
 
     with pytest.raises(InconsistentCheckpointError):
