@@ -192,6 +192,18 @@ class AuditLog:
                 raise InconsistentCheckpointError("no checkpoint signed yet")
             return self._guard.last
 
+    def checkpoint_at(self, size: int) -> tuple[Checkpoint, bytes] | None:
+        """A signed checkpoint of an earlier size whose row was replaced (see __init__), made on demand: signed
+        only if a consistency proof shows it is a prefix of the latest head this gateway signed. None if the
+        size is not in 1..latest."""
+        head = self._guard.last
+        if head is None or not 0 < size <= head.size:
+            return None
+        cp = Checkpoint(self.origin, size, root(size, self.store))
+        if not verify_consistency(size, head.size, cp.root, head.root, consistency_proof(size, head.size, self.store)):
+            raise InconsistentCheckpointError(f"the stored tree at size {size} is not a prefix of the signed head")
+        return cp, sign_checkpoint(cp, self.origin, self._key)
+
     def attest(self, entry: AccessEntry, seq: int) -> bytes:
         """A signed attestation of a logged decision (gateway/audit/attestation.py)."""
         return attestation.sign(entry, seq, self.origin, self._key)

@@ -121,6 +121,7 @@ class Submitter:
         self._on_cosigned = on_cosigned
         self._latest: bytes | None = None
         self._witnessed: dict[str, int] = {}
+        self._complaint: dict[str, str] = {}  # the last problem logged per witness: said once, not per batch
         self._wake = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="witness-submit", daemon=True)
@@ -173,7 +174,7 @@ class Submitter:
             try:
                 status, body = add_checkpoint(ref.url, request)
             except WitnessUnavailable as exc:
-                log.warning("%s; will retry", exc)
+                self._complain(ref, logging.WARNING, f"{exc}; retrying every {self._retry:g} s")
                 return
             if status == 200:
                 cosigned = add_cosignatures(note, body.decode("utf-8"))
@@ -185,12 +186,19 @@ class Submitter:
                 gathered = self._cosigned[1] if self._cosigned and self._cosigned[0] == cp.size else note
                 self._cosigned = (cp.size, add_cosignatures(gathered, body.decode("utf-8")))
                 self._store.add_cosignatures(cp.size, self._cosigned[1].decode("utf-8"))  # beside the checkpoint
+                if self._complaint.pop(ref.name, None) is not None:
+                    log.warning("witness %s cosigns again (size %d)", ref.name, cp.size)
                 if self._on_cosigned:
                     self._on_cosigned(ref.name, cp)
                 return
             if status == 409 and body.strip().isdigit():
                 self._witnessed[ref.name] = int(body.strip())
                 continue
-            log.error("witness %s refused checkpoint of size %d: %d %s", ref.name, cp.size, status,
-                      body.decode("utf-8", "replace").strip())
+            self._complain(ref, logging.ERROR, f"witness {ref.name} refused the checkpoint: {status} "
+                           f"{body.decode('utf-8', 'replace').strip()[:200]}")
             return
+
+    def _complain(self, ref: WitnessRef, level: int, message: str) -> None:
+        if self._complaint.get(ref.name) != message:
+            self._complaint[ref.name] = message
+            log.log(level, "%s", message)

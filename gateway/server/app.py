@@ -88,7 +88,10 @@ def open_log(data: DataDir, store: SqliteStore) -> tuple[AuditLog, witnessing.Su
     cfg = data.config()["log"]
     origin = log_origin((data.keys / "ca.crt").read_bytes())
     verifier = data.log_verifier()
-    check_log(store, verifier, _anchors.collect(data.root, origin, verifier, ask=True))
+    found = _anchors.collect(data.root, origin, verifier, ask=True)
+    check_log(store, verifier, found)
+    for warning in found.warnings:
+        log.warning("%s", warning)
     submitter = witnessing.Submitter(data.root, witnessing.load(data.root), verifier, store)
     latest = store.checkpoints()[-1:]
     if latest:
