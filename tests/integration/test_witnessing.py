@@ -146,3 +146,26 @@ def test_verify_never_creates_the_database(data: DataDir) -> None:
     sqlite3.connect(data.database).close()  # an empty file: not a gateway database, and left as it was
     with pytest.raises(Exception, match="not a gateway database"):
         data.open_store(read_only=True)
+
+
+def test_a_gateway_that_lost_its_saved_cosignature_learns_the_witness_size_from_409(
+        log_store: Store, data: DataDir, witness: tuple[WitnessRef, WitnessDir]) -> None:
+    ref, wdir = witness
+    origin = log_origin((data.keys / "ca.crt").read_bytes())
+
+    def run(n: int) -> None:
+        submitter = Submitter(data.root, [ref], data.log_verifier(), log_store, retry_seconds=0.05)
+        log = AuditLog(log_store, origin, data.signing_key(), on_signed=submitter.submit)
+        try:
+            for i in range(n):
+                log.append(_entry(i))
+            size = log_store.log_size()
+            _wait(lambda: origin in wdir.heads() and wdir.heads()[origin].size == size, f"a cosigned {size}")
+        finally:
+            log.close()
+            submitter.close()
+
+    run(3)
+    anchor_file(data.root, ref.name).unlink()  # the gateway forgets what the witness cosigned
+    run(2)  # first try says "old 0", the witness answers 409 "3", the second try carries the proof from 3
+    assert local_anchor(data.root, ref, data.log_verifier())[0].size == 5  # type: ignore[index]
