@@ -96,18 +96,18 @@ class DataDir:
         """The [store] section (the shipped defaults where no config.toml exists yet)."""
         return (self.config() if self.config_file.is_file() else _defaults())["store"]
 
-    def open_store(self, create: bool = False) -> Store:
+    def open_store(self, create: bool = False, *, read_only: bool = False) -> Store:
         """The database that [store] backend names: SQLite in this directory (the default), or PostgreSQL.
 
         A missing or empty SQLite file is an error (the log would silently start again from nothing) unless
-        `create` (init) asks for a new one.
+        `create` (init) asks for a new one. read_only (SQLite): never create or change a file.
         """
         settings = self.store_settings()
         backend = settings["backend"]
         if backend == "sqlite":
             if not create:
                 self._require_database()
-            return SqliteStore(self.database, self.cipher())
+            return SqliteStore(self.database, self.cipher(), read_only=read_only)
         if backend == "postgres":
             return _open_postgres(settings, self.cipher(), self.config_file)
         raise DataDirError(f'{self.config_file}: [store] backend must be "sqlite" or "postgres", not {backend!r}')

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.audit.checkpoint import NoteError, open_note, sign_note, verify_checkpoint
 from gateway.audit.entry import AccessEntry
 from gateway.audit.rfc9162 import inclusion_proof, leaf_hash, verify_inclusion
+from gateway.audit.witnessing import witnessed_by
 from gateway.store.port import Store
 
 HEADER = "permitgw attestation v1"
@@ -46,20 +48,25 @@ def read(note: bytes, verifier: str) -> dict[str, Any]:
     return dict(json.loads(rest))
 
 
-def bundle(store: Store, note: bytes, verifier: str) -> dict[str, Any]:
-    """Attestation + its log entry + inclusion proof against the latest checkpoint covering it."""
+def bundle(store: Store, note: bytes, verifier: str, witness_keys: Sequence[str] = ()) -> dict[str, Any]:
+    """Attestation + its log entry + inclusion proof against the latest checkpoint covering it — the latest one a
+    witness cosigned, when there is one (then the bundle holds up even against whoever can write the database)."""
     st = read(note, verifier)
     covering = [c for c in store.checkpoints() if c[0] > st["index"]]
     if not covering:
         raise AttestationError("no signed checkpoint covers this entry yet; try again after the next checkpoint")
-    size, _, checkpoint = covering[-1]
+    witnessed = [c for c in covering if witness_keys and c[2].count("\u2014 ") > 1
+                 and witnessed_by(c[2], verifier, list(witness_keys))]
+    size, _, checkpoint = (witnessed or covering)[-1]
     entry = next(store.access_entries_at(st["index"] + 1))
     return {"attestation": note.decode("utf-8"), "checkpoint": checkpoint,
             "proof": [h.hex() for h in inclusion_proof(st["index"], size, store)],
             "entry": base64.b64encode(entry.canonical_bytes()).decode("ascii")}
 
 
-def verify_bundle(data: dict[str, Any], verifier: str) -> dict[str, Any]:
+def verify_bundle(data: dict[str, Any], verifier: str, witness_keys: Sequence[str] = ()) -> dict[str, Any]:
+    """Check a bundle offline; the statement returned says, under "witnessed_by", which of the given witnesses
+    cosigned the checkpoint the entry is proven in."""
     st = read(data["attestation"].encode("utf-8"), verifier)
     entry = base64.b64decode(data["entry"])
     if leaf_hash(entry).hex() != st["leaf"]:
@@ -77,4 +84,5 @@ def verify_bundle(data: dict[str, Any], verifier: str) -> dict[str, Any]:
     if not verify_inclusion(bytes.fromhex(st["leaf"]), st["index"], cp.size, proof, cp.root):
         raise AttestationError(f"the inclusion proof does not place entry {st['index']} in the checkpoint of "
                                f"size {cp.size}")
+    st["witnessed_by"] = witnessed_by(data["checkpoint"], verifier, list(witness_keys))
     return st

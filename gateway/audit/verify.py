@@ -1,15 +1,18 @@
-"""`permitgw audit verify`: recompute the Merkle tree from the stored entries and hold it against every
-signed checkpoint — and, offline, against a checkpoint an auditor saved earlier.
+"""`permitgw audit verify`: recompute the Merkle tree from the stored entries and hold it against every signed
+checkpoint in the database — and, above all, against the checkpoints known outside it (gateway/audit/anchors.py).
 
-Any entry modified, deleted, inserted or reordered under a checkpoint changes the root it must hash to;
-a truncated log is shorter than a checkpoint it once had.
+Any entry modified, deleted, inserted or reordered under a checkpoint changes the root it must hash to; a
+truncated log is shorter than a checkpoint it once had. Checkpoints in the database prove nothing against
+someone who can rewrite the database, so only a witnessed (or remembered) checkpoint makes the log "unaltered".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gateway.audit.anchors import Anchor, Anchors
 from gateway.audit.checkpoint import Checkpoint, NoteError, verify_checkpoint
 from gateway.audit.rfc9162 import MemoryTree, leaf_hash, root
+from gateway.audit.witnessing import witnessed_by
 from gateway.store.port import Store
 
 
@@ -18,11 +21,20 @@ class VerifyReport:
     size: int = 0
     checkpoints: int = 0
     signed_size: int = 0
+    witnessed_size: int | None = None
+    witnessed_by: str = ""
+    independent: int = 0
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def unsigned(self) -> int:
+        """Entries no signature covers: each batch is signed as it commits, so these were not written by the gateway."""
+        return max(self.size - self.signed_size, 0)
 
 
 def recompute(store: Store, report: VerifyReport) -> MemoryTree:
@@ -50,9 +62,13 @@ def check_against(tree: MemoryTree, cp: Checkpoint, what: str, report: VerifyRep
                                "(an entry was altered, removed, inserted or reordered)")
 
 
-def verify_log(store: Store, verifier: str, saved: bytes | None = None) -> VerifyReport:
+def verify_log(store: Store, verifier: str, anchors: Anchors | None = None, *, new_gateway: bool = False,
+               witness_keys: list[str] | None = None) -> VerifyReport:
+    """Check the log; cosignatures stored beside checkpoints count as independent checkpoints too (a database
+    writer can delete a cosignature but cannot make one), verified with `witness_keys` from outside the database."""
     report = VerifyReport()
     tree = recompute(store, report)
+    anchors = anchors or Anchors()
     for size, stored_root, note in store.checkpoints():
         report.checkpoints += 1
         try:
@@ -60,6 +76,9 @@ def verify_log(store: Store, verifier: str, saved: bytes | None = None) -> Verif
         except NoteError as exc:
             report.problems.append(f"checkpoint of size {size}: signature does not verify ({exc})")
             continue
+        cosigned = witness_keys and note.count("\u2014 ") > 1  # more signature lines than the log's own
+        for name in witnessed_by(note, verifier, witness_keys or []) if cosigned else []:
+            anchors.found.append(Anchor(f"the cosignature by witness {name} stored with it", cp, True))
         if (cp.size, cp.root) != (size, stored_root):
             report.problems.append(f"checkpoint of size {size}: its row does not match its signed note")
         check_against(tree, cp, f"checkpoint of size {cp.size}", report)
@@ -70,11 +89,37 @@ def verify_log(store: Store, verifier: str, saved: bytes | None = None) -> Verif
         stored_ok = False
     if not stored_ok:
         report.problems.append("the stored Merkle nodes do not match the entries (proofs served would be wrong)")
-    if saved is not None:
-        try:
-            cp = verify_checkpoint(saved, verifier)
-        except NoteError as exc:
-            report.problems.append(f"the saved checkpoint does not verify with this gateway's key ({exc})")
-        else:
-            check_against(tree, cp, f"the saved checkpoint of size {cp.size}", report)
+    if report.unsigned:
+        report.problems.append(f"{report.unsigned} entries (from {report.signed_size + 1}) are covered by no "
+                               "signature: the gateway signs every batch as it commits, so it did not write them")
+    if report.size == 0 and not new_gateway:
+        report.problems.append("the log is empty: a gateway that has served calls never has an empty log "
+                               "(give --new-gateway if this gateway has really never served)")
+    report.problems.extend(anchors.problems)
+    report.warnings.extend(anchors.warnings)
+    for anchor in anchors.found:
+        check_against(tree, anchor.checkpoint, f"{anchor.source} of size {anchor.checkpoint.size}", report)
+        report.independent += 1
+    best = anchors.witnessed()
+    if best is not None:
+        report.witnessed_size, report.witnessed_by = best.checkpoint.size, best.source
     return report
+
+
+def summary(report: VerifyReport) -> list[str]:
+    """The lines `audit verify` prints: counts first, then warnings, problems and the verdict."""
+    covered = (f"{min(report.witnessed_size, report.size)} covered by the witnessed checkpoint of size "
+               f"{report.witnessed_size} ({report.witnessed_by})" if report.witnessed_size is not None
+               else "none covered by a witnessed checkpoint")
+    lines = [f"log: {report.size} entries, {covered}, {report.unsigned} not covered by any signature; "
+             f"{report.checkpoints} checkpoints signed by the gateway, the latest of size {report.signed_size}"]
+    lines += [f"WARNING: {w}" for w in report.warnings]
+    lines += [f"PROBLEM: {p}" for p in report.problems]
+    if not report.ok:
+        lines.append(f"FAILED: {len(report.problems)} problem(s)")
+    elif report.independent:
+        lines.append(f"OK: the log is complete and unaltered, checked against {report.independent} independent "
+                     "checkpoint(s)")
+    else:
+        lines.append("OK (unconfirmed): the log agrees with its own signatures only; see the WARNING above")
+    return lines

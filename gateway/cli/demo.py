@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +24,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from gateway import datadir
-from gateway.audit import attestation
+from gateway.audit import anchors, attestation, witnessing
 from gateway.audit.search import print_entries
 from gateway.audit.verify import verify_log
 from gateway.client import channel
@@ -84,6 +86,7 @@ def run_demo(keep: bool = False) -> int:
     t0 = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="permitgw-demo-"))
     running: RunningServer | None = None
+    witness: subprocess.Popen[str] | None = None
     try:
         data = DataDir(root / "data")
         _say(f"== 1. permitgw init --data {data.root}")
@@ -91,6 +94,11 @@ def run_demo(keep: bool = False) -> int:
         cfg = data.config_file.read_text().replace("checkpoint_entries = 1000", "checkpoint_entries = 8")
         data.config_file.write_text(cfg)
         _say("   gateway CA, PII keys (AES-GCM + HMAC blind index), Ed25519 log key, policies, SQLite database")
+
+        _say("== 1b. the city's audit bureau runs a witness (its own process, key and state); the gateway adds it")
+        witness, url, wkey = _start_witness(root / "witness", data)
+        witnessing.add(data.root, wkey, url)
+        _say(f"   permitgw witness serve --data {root / 'witness'} --listen {url}: {wkey.split('+')[0]}")
 
         _say("== 2. every bureau exports its records (synthetic city of 80, some rows messy) and they are imported")
         people = residents(80, seed=7)
@@ -196,9 +204,13 @@ def run_demo(keep: bool = False) -> int:
         store = data.open_store()
         try:
             verifier = data.log_verifier()
-            report = verify_log(store, verifier)
-            _say(f"   log of {report.size} entries, {report.checkpoints} signed checkpoints: "
-                 f"{'OK, complete and unaltered' if report.ok else 'FAILED ' + '; '.join(report.problems)}")
+            origin = verifier.split("+")[0]
+            report = verify_log(store, verifier, anchors.collect(data.root, origin, verifier))
+            verdict = ("OK, complete and unaltered" if report.ok and report.independent
+                       else "FAILED " + "; ".join(report.problems + report.warnings))
+            _say(f"   log of {report.size} entries, {report.witnessed_size} covered by the checkpoint witnessed by "
+                 f"{report.witnessed_by}, {report.unsigned} covered by no signature: "
+                 f"{verdict}")
             if enrol is not None:
                 st = attestation.verify_bundle(attestation.bundle(store, enrol.attestation, verifier), verifier)
                 _say(f"   attestation OK: decision {st['decision']} is entry {st['index']} under a signed checkpoint")
@@ -211,8 +223,26 @@ def run_demo(keep: bool = False) -> int:
     finally:
         if running is not None:
             running.stop(grace=0)
+        if witness is not None:
+            witness.terminate()
+            witness.communicate(timeout=10)
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _start_witness(wdir: Path, data: DataDir) -> tuple[subprocess.Popen[str], str, str]:
+    """`permitgw witness init` and `witness serve` as separate processes; returns (process, HOST:PORT, its key)."""
+    cli = [sys.executable, "-m", "gateway.cli.main", "witness"]
+    subprocess.run([*cli, "init", "--data", str(wdir), "--name", "audit.ningbo/witness", "--log",
+                    data.log_verifier()], check=True, capture_output=True, text=True)
+    proc = subprocess.Popen([*cli, "serve", "--data", str(wdir), "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    found = re.search(r"serving on (\S+)", proc.stdout.readline() if proc.stdout else "")
+    if not found:
+        proc.kill()
+        proc.communicate()
+        raise RuntimeError("the witness did not start")
+    return proc, found.group(1), (wdir / "witness.vkey").read_text("utf-8").strip()
 
 
 if __name__ == "__main__":

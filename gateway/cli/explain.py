@@ -10,6 +10,7 @@ from typing import TextIO
 
 from gateway import casefile
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
+from gateway.audit.log import AuditLog, log_origin
 from gateway.datadir import DataDir
 from gateway.domain import clock
 from gateway.domain.dates import InvalidDate, parse_date
@@ -33,11 +34,15 @@ def explain(data: DataDir, raw_id: str, as_of_text: str | None, *, as_json: bool
     try:
         decision = evaluate_eligibility(casefile.load(store, who), as_of)
         user = getpass.getuser()
-        store.append_access(AccessEntry(
-            time=now_rfc3339(), principal=f"operator/{user}", serial="", role="operator", org="", district="",
-            method=METHOD, purpose="permit-administration", case_id="", operator_id=user,
-            subject=store.subject_index(who), decision=Decision.ALLOW,
-            reason="ELIGIBLE" if decision.eligible else "NOT_ELIGIBLE", policy_version=policy_version(data.policies)))
+        audit = AuditLog(store, log_origin((data.keys / "ca.crt").read_bytes()), data.signing_key())
+        try:
+            audit.append(AccessEntry(
+                time=now_rfc3339(), principal=f"operator/{user}", serial="", role="operator", org="", district="",
+                method=METHOD, purpose="permit-administration", case_id="", operator_id=user,
+                subject=store.subject_index(who), decision=Decision.ALLOW, reason="ELIGIBLE" if decision.eligible
+                else "NOT_ELIGIBLE", policy_version=policy_version(data.policies)))  # signed as it commits
+        finally:
+            audit.close()
     finally:
         store.close()
     if as_json:

@@ -149,7 +149,9 @@ def cmd_policy_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from gateway.audit.verify import verify_log
+    from gateway.audit import anchors, witnessing
+    from gateway.audit.log import log_origin
+    from gateway.audit.verify import summary, verify_log
 
     d = _data(args).require()
     saved = None
@@ -158,19 +160,79 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             saved = Path(args.checkpoint).read_bytes()
         except OSError as exc:
             raise CliError(f"--checkpoint: {exc.strerror}: {args.checkpoint}") from exc
-    store = d.open_store()
+    if d.store_settings()["backend"] == "sqlite" and not d.database.is_file():
+        if args.new_gateway:
+            print(f"log: no database yet at {d.database} (a new gateway); nothing to verify")
+            return 0
+        raise CliError(f"{d.database} does not exist: the log is missing (give --new-gateway only for a gateway "
+                       "that has never served)")
+    verifier = d.log_verifier()
+    found = anchors.collect(d.root, log_origin((d.keys / "ca.crt").read_bytes()), verifier, saved,
+                            ask=not args.offline)
+    store = d.open_store(read_only=True)
     try:
-        report = verify_log(store, d.log_verifier(), saved)
+        report = verify_log(store, verifier, found, new_gateway=args.new_gateway,
+                            witness_keys=[w.verifier_key for w in witnessing.load(d.root)])
     finally:
         store.close()
-    print(f"log: {report.size} entries; {report.checkpoints} signed checkpoints, the latest covering "
-          f"{report.signed_size}; verifier key {d.log_verifier()}")
-    if report.size > report.signed_size:
-        print(f"note: the last {report.size - report.signed_size} entries are not yet under a signed checkpoint")
-    for problem in report.problems:
-        print(f"PROBLEM: {problem}")
-    print("OK: the log is complete and unaltered" if report.ok else f"FAILED: {len(report.problems)} problem(s)")
+    for line in summary(report):
+        print(line)
+    print(f"verifier key: {verifier}")
     return 0 if report.ok else 2
+
+
+def cmd_witness_init(args: argparse.Namespace) -> int:
+    from gateway.audit.witness_files import WitnessDir, WitnessError, init
+
+    try:
+        created = init(Path(args.data), args.name, list(args.log or []))
+        vkey = WitnessDir(Path(args.data)).require().verifier_key()
+    except WitnessError as exc:
+        raise CliError(str(exc)) from exc
+    for what in created:
+        print(f"created {what}")
+    print(f"witness verifier key (give it to each gateway: permitgw witness add --verifier-key ...): {vkey}")
+    return 0
+
+
+def cmd_witness_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    import time
+
+    from gateway.audit.witness_files import Witness, WitnessDir, WitnessError
+    from gateway.audit.witness_http import start
+
+    try:
+        witness = Witness(WitnessDir(Path(args.data)).require(), now=lambda: int(time.time()))
+        server, port = start(witness, args.listen)
+    except WitnessError as exc:
+        raise CliError(str(exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot listen on {args.listen}: {exc}") from exc
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"permitgw witness: {witness.dir.name()} serving on {args.listen.rpartition(':')[0]}:{port} (HTTP, "
+          "c2sp.org/tlog-witness)", flush=True)
+    stop.wait()
+    server.shutdown()
+    print("permitgw witness: stopped", flush=True)
+    return 0
+
+
+def cmd_witness_add(args: argparse.Namespace) -> int:
+    from gateway.audit import witnessing
+
+    d = _data(args).require()
+    try:
+        ref = witnessing.add(d.root, args.verifier_key, args.url)
+    except witnessing.WitnessConfigError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"witness {ref.name} at {ref.url}: every checkpoint will be submitted to it (restart serve to apply)")
+    print(f"the witness must know this log: permitgw witness init --data WDIR --name {ref.name} "
+          f"--log {d.log_verifier()}")
+    return 0
 
 
 def cmd_attest_verify(args: argparse.Namespace) -> int:
@@ -188,25 +250,32 @@ def cmd_attest_verify(args: argparse.Namespace) -> int:
         verifier = d.log_verifier()
     if not verifier:
         raise CliError("give the gateway's verifier key (--key) or its data directory (--data)")
+    from gateway.audit import witnessing
+
+    witness_keys = list(args.witness_key or [])
+    if d is not None:
+        witness_keys += [w.verifier_key for w in witnessing.load(d.root)]
     try:
         if text.lstrip().startswith("{"):
             bundle = json.loads(text)
         elif d is not None:
             store = d.open_store()
             try:
-                bundle = attestation.bundle(store, text.encode("utf-8"), verifier)
+                bundle = attestation.bundle(store, text.encode("utf-8"), verifier, witness_keys)
             finally:
                 store.close()
             if args.write_bundle:
                 Path(args.write_bundle).write_text(json.dumps(bundle, ensure_ascii=False, indent=1), "utf-8")
         else:
             raise CliError("a bare attestation needs --data (to find its proof); or give a bundle")
-        st = attestation.verify_bundle(bundle, verifier)
+        st = attestation.verify_bundle(bundle, verifier, witness_keys)
     except (attestation.AttestationError, KeyError, ValueError) as exc:
         print(f"FAILED: {exc}")
         return 2
+    where = (f"in a checkpoint cosigned by witness {', '.join(st['witnessed_by'])}" if st["witnessed_by"]
+             else "in a checkpoint signed by the gateway only (no witness cosignature checked)")
     print(f"OK: {st['method'].rsplit('/', 1)[-1]} decision {st['decision']} for {st['principal']} at {st['time']}, "
-          f"entry {st['index']} of log {st['log']}, in a signed checkpoint")
+          f"entry {st['index']} of log {st['log']}, {where}")
     return 0
 
 
@@ -283,7 +352,28 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the access log").add_subparsers(dest="audit_command", required=True)
     verify = with_data(audit.add_parser("verify", help="check the log is complete and unaltered"))
     verify.add_argument("--checkpoint", help="also check the log against a checkpoint saved earlier (a signed note)")
+    verify.add_argument("--new-gateway", action="store_true",
+                        help="accept an empty or missing log (only for a gateway that has never served)")
+    verify.add_argument("--offline", action="store_true",
+                        help="do not ask the witnesses; use only the cosigned checkpoints saved in the data directory")
     verify.set_defaults(fn=cmd_audit_verify)
+
+    witness = sub.add_parser("witness", help="witnesses that cosign the log's checkpoints").add_subparsers(
+        dest="witness_command", required=True)
+    winit = witness.add_parser("init", help="create a witness's own directory and key (run by another organisation)")
+    winit.add_argument("--data", required=True, metavar="WDIR", help="the witness's directory")
+    winit.add_argument("--name", required=True, help="the witness's key name, e.g. audit.ningbo.gov.cn/witness")
+    winit.add_argument("--log", action="append", metavar="KEY",
+                       help="verifier key of a gateway log to witness (repeatable; may be added by a later init)")
+    winit.set_defaults(fn=cmd_witness_init)
+    wserve = witness.add_parser("serve", help="run the witness (HTTP, c2sp.org/tlog-witness)")
+    wserve.add_argument("--data", required=True, metavar="WDIR")
+    wserve.add_argument("--listen", required=True, help="HOST:PORT (port 0 picks a free one)")
+    wserve.set_defaults(fn=cmd_witness_serve)
+    wadd = with_data(witness.add_parser("add", help="tell this gateway to submit its checkpoints to a witness"))
+    wadd.add_argument("--verifier-key", required=True, help="the witness's verifier key (printed by witness init)")
+    wadd.add_argument("--url", required=True, help="the witness's HOST:PORT")
+    wadd.set_defaults(fn=cmd_witness_add)
 
     attest = sub.add_parser("attest", help="attestations").add_subparsers(dest="attest_command", required=True)
     averify = attest.add_parser("verify", help="check an attestation offline: signature, log entry, inclusion proof")
@@ -291,6 +381,8 @@ def parser() -> argparse.ArgumentParser:
     averify.add_argument("--data", help="a data directory: its key, and its log to build the bundle from")
     averify.add_argument("--key", help="the gateway's verifier key (text, or a file holding it)")
     averify.add_argument("--write-bundle", metavar="OUT", help="with --data: also write the bundle to OUT")
+    averify.add_argument("--witness-key", action="append", metavar="KEY",
+                         help="a witness's verifier key: say whether it cosigned the checkpoint (repeatable)")
     averify.set_defaults(fn=cmd_attest_verify)
     search = with_data(audit.add_parser("search", help="query the access log"))
     search.add_argument("--subject", help="identity number of the person asked about")

@@ -16,8 +16,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gateway.audit import anchors as _anchors
+from gateway.audit import witnessing
 from gateway.audit.anomalies import AnomalyDetector, load_anomalies
 from gateway.audit.log import AuditLog, log_origin
+from gateway.audit.startup import LogRefused, check_log
 from gateway.datadir import DataDir
 from gateway.domain import clock
 from gateway.identity.ca import server_credentials_material
@@ -70,20 +73,34 @@ class RunningServer:
     health: health.HealthServicer
     watcher: PolicyWatcher
     audit: AuditLog
+    witnesses: witnessing.Submitter | None = None
 
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         self.watcher.stop()
-        self.audit.close()  # signs a last checkpoint over what is unsigned
+        self.audit.close()
+        if self.witnesses is not None:
+            self.witnesses.close()  # one last try to have the final checkpoint witnessed
         self.store.close()
 
 
-def open_log(data: DataDir, store: SqliteStore) -> AuditLog:
+def open_log(data: DataDir, store: SqliteStore) -> tuple[AuditLog, witnessing.Submitter]:
+    """The audit log, refusing a stored log that disagrees with any checkpoint known outside the database."""
     cfg = data.config()["log"]
     origin = log_origin((data.keys / "ca.crt").read_bytes())
-    return AuditLog(store, origin, data.signing_key(), every_entries=cfg["checkpoint_entries"],
-                    every_seconds=cfg["checkpoint_seconds"])
+    verifier = data.log_verifier()
+    found = _anchors.collect(data.root, origin, verifier, ask=True)
+    check_log(store, verifier, found)
+    for warning in found.warnings:
+        log.warning("%s", warning)
+    submitter = witnessing.Submitter(data.root, witnessing.load(data.root), verifier, store)
+    latest = store.checkpoints()[-1:]
+    if latest:
+        submitter.submit(latest[0][2].encode("utf-8"))  # a witness that missed the last one catches up
+    audit = AuditLog(store, origin, data.signing_key(), every_entries=cfg["checkpoint_entries"],
+                     every_seconds=cfg["checkpoint_seconds"], on_signed=submitter.submit)
+    return audit, submitter
 
 
 def _since(days: int) -> str:
@@ -101,12 +118,19 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once."""
     data.require()
     cfg = data.config()
+    if cfg["store"]["backend"] == "sqlite" and not data.database.is_file():
+        raise ListenError(f"{data.database} is missing: restore it (a gateway that has served never starts "
+                          "on an empty log), or run `permitgw init` for a new gateway")
     store = data.open_store()
+    try:
+        audit, submitter = open_log(data, store)
+    except (LogRefused, witnessing.WitnessConfigError) as exc:
+        store.close()
+        raise ListenError(f"refusing to serve this log: {exc}") from exc
     engine = PolicyEngine(data.policies)
     quotas = QuotaTracker(load_quotas(data.policies), clock=clock.epoch)
     quotas.replay(recent_accesses(store))  # a restart does not reset anyone's quota
     counters = Metrics()
-    audit = open_log(data, store)
     anomalies = AnomalyDetector(load_anomalies(data.policies))
     anomalies.scan(store.access_entries(AccessQuery(since=_since(days=1))))  # warm the windows; alerts were logged
     gate = Gate(store, engine, RevocationList(data.certs / "revoked.txt"), quotas=quotas, metrics=counters,
@@ -140,6 +164,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     def fail(message: str) -> ListenError:
         server.stop(0)
         audit.close()
+        submitter.close(timeout=0)
         store.close()
         return ListenError(message)
 
@@ -156,7 +181,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
             raise fail(f"cannot serve metrics on {metrics}: {exc}") from exc
     server.start()
     audit.watch(functools.partial(_report_health, health_servicer, ("", *names)))
-    return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine).start(), audit)
+    return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine).start(), audit, submitter)
 
 
 def _report_health(servicer: health.HealthServicer, names: tuple[str, ...], log_writable: bool) -> None:

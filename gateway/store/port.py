@@ -4,7 +4,7 @@ SQLite (default) and PostgreSQL implement it behind the same methods.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,6 +50,16 @@ class ImportRun:
     rejects_file: str
 
 
+class SubtreeReader(Protocol):
+    def subtree(self, level: int, index: int) -> bytes: ...
+
+
+HeadSigner = Callable[[int, int, SubtreeReader, str | None], tuple[bytes, str, int | None]]
+"""(size before the batch, size after, the tree inside the transaction, the latest stored checkpoint note or None)
+-> (root, signed note, size of a superseded checkpoint row to drop or None): signs the new tree head inside the
+batch's own transaction, or raises to roll it back."""
+
+
 class Store(Protocol):
     def save_rows(self, rows: Sequence[Sequence[Record]]) -> list[bool]:
         """Save a batch of rows in one transaction; per row, True if it changed anything (else a duplicate)."""
@@ -78,13 +88,16 @@ class Store(Protocol):
     def append_access(self, entry: AccessEntry) -> int:
         """Durably append one access-log entry; return its sequence number."""
 
-    def append_accesses(self, entries: Sequence[AccessEntry]) -> list[int]:
-        """Durably append entries as Merkle leaves in one transaction (group commit)."""
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
+        """Durably append entries as Merkle leaves in one transaction (group commit); with `sign`, the
+        checkpoint it returns is stored in that same transaction, so no committed entry is ever unsigned."""
 
     def log_size(self) -> int: ...
     def subtree(self, level: int, index: int) -> bytes: ...
     def leaf_hashes(self) -> Iterator[tuple[int, bytes, AccessEntry]]: ...
     def add_checkpoint(self, size: int, root: bytes, note: str) -> None: ...
+    def add_cosignatures(self, size: int, note: str) -> bool:
+        """Replace checkpoint `size`'s note by the same note carrying witness cosignatures; False if no such row."""
     def checkpoints(self) -> list[tuple[int, bytes, str]]: ...
 
     def access_entries(self, query: AccessQuery) -> Iterator[AccessEntry]: ...

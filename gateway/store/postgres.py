@@ -36,7 +36,7 @@ from gateway.store import codec
 from gateway.store.crypto import FieldCipher
 from gateway.store.pg_connect import CLOSE_WAIT_SECONDS, Reconnect
 from gateway.store.pg_connect import connect_params as _connect_params
-from gateway.store.port import AccessQuery, ImportRun, StoreError, StoreUnavailable
+from gateway.store.port import AccessQuery, HeadSigner, ImportRun, StoreError, StoreUnavailable
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "StoreError", "StoreUnavailable"]
 
@@ -128,6 +128,19 @@ def frontier(size: int) -> list[tuple[int, int]]:
     """(level, index) of the complete subtrees a log of `size` leaves ends with: the left siblings that
     the next appended leaves may need (one per set bit of size)."""
     return [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
+
+
+class _Subtrees:
+    """Merkle subtrees as the current transaction sees them (for signing inside it)."""
+
+    def __init__(self, db: psycopg.Connection) -> None:
+        self._db = db
+
+    def subtree(self, level: int, index: int) -> bytes:
+        row = self._db.execute("SELECT hash FROM merkle WHERE level = %s AND idx = %s", (level, index)).fetchone()
+        if row is None:
+            raise KeyError(f"no complete subtree at level {level}, index {index}")
+        return bytes(row[0])
 
 
 class PostgresStore:
@@ -420,8 +433,9 @@ class PostgresStore:
     def append_access(self, entry: AccessEntry) -> int:
         return self.append_accesses([entry])[0]
 
-    def append_accesses(self, entries: Sequence[AccessEntry]) -> list[int]:
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
         """Append entries as Merkle leaves in one durable transaction; return their sequence numbers.
+        With `sign`, the signed checkpoint of the new tree is stored in the same transaction.
 
         The advisory lock makes appenders in other processes wait until this transaction ends, so their
         entries never interleave with these and each sees the log size this one leaves.
@@ -439,6 +453,13 @@ class PostgresStore:
                 cur.executemany(f"INSERT INTO access_log (seq, leaf, {', '.join(_ACCESS_COLS)}) "
                                 f"VALUES ({', '.join(['%s'] * (2 + len(_ACCESS_COLS)))})", rows)
                 cur.executemany("INSERT INTO merkle (level, idx, hash) VALUES (%s, %s, %s)", merkle)
+            if sign is not None and rows:
+                head = db.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+                root, note, drop = sign(size, size + len(rows), _Subtrees(db), str(head[0]) if head else None)
+                if drop is not None:
+                    db.execute("DELETE FROM checkpoints WHERE size = %s", (drop,))
+                db.execute("INSERT INTO checkpoints (size, time, root, note) VALUES (%s, %s, %s, %s)",
+                           (size + len(rows), now_rfc3339(), root, note))
         return [r[0] for r in rows]
 
     def _subtrees(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -470,6 +491,10 @@ class PostgresStore:
         with self._transaction() as db:
             db.execute("INSERT INTO checkpoints (size, time, root, note) VALUES (%s, %s, %s, %s)",
                        (size, now_rfc3339(), root, note))
+
+    def add_cosignatures(self, size: int, note: str) -> bool:
+        with self._transaction() as db:
+            return db.execute("UPDATE checkpoints SET note = %s WHERE size = %s", (note, size)).rowcount == 1
 
     def checkpoints(self) -> list[tuple[int, bytes, str]]:
         return [(int(s), bytes(r), str(n)) for s, r, n in self._query("SELECT size, root, note FROM checkpoints "

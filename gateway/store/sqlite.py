@@ -32,7 +32,7 @@ from gateway.domain.records import (
 )
 from gateway.store import codec
 from gateway.store.crypto import FieldCipher
-from gateway.store.port import AccessQuery, ImportRun, StoreError
+from gateway.store.port import AccessQuery, HeadSigner, ImportRun, StoreError
 
 SCHEMA_VERSION = 3
 SCHEMA = """
@@ -119,12 +119,49 @@ def _date(text: str | None) -> _dt.date | None:
     return _dt.date.fromisoformat(text) if text else None
 
 
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """Open for reading without creating anything: no database file where there is none, and no -wal or
+    -shm beside a cleanly closed one (then the file alone is the whole database, read as immutable)."""
+    if not path.is_file():
+        raise StoreError(f"{path} does not exist")
+    wal = path.with_name(path.name + "-wal").exists()
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
+    try:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: {exc}") from exc
+
+
+class _Subtrees:
+    """Merkle subtrees as the current transaction sees them (for signing inside it)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def subtree(self, level: int, index: int) -> bytes:
+        row = self._db.execute("SELECT hash FROM merkle WHERE level=? AND idx=?", (level, index)).fetchone()
+        if row is None:
+            raise KeyError(f"no complete subtree at level {level}, index {index}")
+        return bytes(row[0])
+
+
 class SqliteStore:
     """One connection shared under a lock: SQLite serialises writers anyway, and WAL keeps reads cheap."""
 
-    def __init__(self, path: Path, cipher: FieldCipher) -> None:
+    def __init__(self, path: Path, cipher: FieldCipher, *, read_only: bool = False) -> None:
         self._cipher = cipher
         self._lock = threading.Lock()
+        if read_only:
+            try:
+                self._db = _open_read_only(path)
+                found = self._db.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{path} is damaged or not a gateway database ({exc}): restore it from a backup"
+                                 ) from exc
+            if found != SCHEMA_VERSION:
+                self._db.close()
+                raise StoreError(f"{path} is not a gateway database of schema version {SCHEMA_VERSION}")
+            return
         try:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:
@@ -323,12 +360,14 @@ class SqliteStore:
     def append_access(self, entry: AccessEntry) -> int:
         return self.append_accesses([entry])[0]
 
-    def append_accesses(self, entries: Sequence[AccessEntry]) -> list[int]:
-        """Append entries as Merkle leaves in one durable transaction; return their sequence numbers."""
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
+        """Append entries as Merkle leaves in one durable transaction; return their sequence numbers.
+
+        With `sign`, the signed checkpoint of the new tree is stored in the same transaction."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                size = self._db.execute("SELECT coalesce(max(seq), 0) FROM access_log").fetchone()[0]
+                size = before = self._db.execute("SELECT coalesce(max(seq), 0) FROM access_log").fetchone()[0]
                 seqs = []
                 for entry in entries:
                     leaf = leaf_hash(entry.canonical_bytes())
@@ -338,6 +377,13 @@ class SqliteStore:
                     self._add_leaf(size, leaf)
                     size += 1
                     seqs.append(size)
+                if sign is not None and entries:
+                    head = self._db.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+                    root, note, drop = sign(before, size, _Subtrees(self._db), head[0] if head else None)
+                    if drop is not None:
+                        self._db.execute("DELETE FROM checkpoints WHERE size=?", (drop,))
+                    self._db.execute("INSERT INTO checkpoints (size, time, root, note) VALUES (?, ?, ?, ?)",
+                                     (size, now_rfc3339(), root, note))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -374,6 +420,10 @@ class SqliteStore:
         with self._lock:
             self._db.execute("INSERT INTO checkpoints (size, time, root, note) VALUES (?, ?, ?, ?)",
                              (size, now_rfc3339(), root, note))
+
+    def add_cosignatures(self, size: int, note: str) -> bool:
+        with self._lock:
+            return self._db.execute("UPDATE checkpoints SET note=? WHERE size=?", (note, size)).rowcount == 1
 
     def checkpoints(self) -> list[tuple[int, bytes, str]]:
         return [(int(s), bytes(r), n) for s, r, n in self._query("SELECT size, root, note FROM checkpoints "
