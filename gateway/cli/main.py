@@ -164,8 +164,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         if args.new_gateway:
             print(f"log: no database yet at {d.database} (a new gateway); nothing to verify")
             return 0
-        raise CliError(f"{d.database} does not exist: the log is missing (give --new-gateway only for a gateway "
-                       "that has never served)")
+        raise CliError(f"{d.database} does not exist: the log is missing; restore it from a backup (give "
+                       "--new-gateway only for a gateway that has never served)")
     verifier = d.log_verifier()
     found = anchors.collect(d.root, log_origin((d.keys / "ca.crt").read_bytes()), verifier, saved,
                             ask=not args.offline)

@@ -119,8 +119,8 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     data.require()
     cfg = data.config()
     if cfg["store"]["backend"] == "sqlite" and not data.database.is_file():
-        raise ListenError(f"{data.database} is missing: restore it (a gateway that has served never starts "
-                          "on an empty log), or run `permitgw init` for a new gateway")
+        raise ListenError(f"{data.database} is missing: restore it from a backup (a gateway that has served "
+                          "never starts on an empty log), or run `permitgw init` for a new gateway")
     store = data.open_store()
     try:
         audit, submitter = open_log(data, store)

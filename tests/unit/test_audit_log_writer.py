@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.audit.entry import AccessEntry
 from gateway.audit.log import AuditLog, LogUnavailable
 from gateway.audit.rfc9162 import MemoryTree, leaf_hash
-from gateway.store.port import StoreUnavailable
+from gateway.store.port import HeadSigner, StoreUnavailable
 
 
 def entry(i: int) -> AccessEntry:
@@ -34,12 +34,13 @@ class FlakyStore:
         self.lost_ack = False  # commit, then fail as if the acknowledgement were lost
         self.appends = 0
         self.block: threading.Event | None = None  # append waits on it (a database gone silent)
+        self.notes: list[tuple[int, bytes, str]] = []  # signed checkpoints (size, root, note)
 
     def _check(self) -> None:
         if self.down:
             raise StoreUnavailable("PostgreSQL is unreachable")
 
-    def append_accesses(self, entries: Sequence[AccessEntry]) -> list[int]:
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
         if self.block is not None:
             self.block.wait(30)
         self._check()
@@ -48,6 +49,11 @@ class FlakyStore:
         for e in entries:
             self.entries.append(e)
             self.tree.append(leaf_hash(e.canonical_bytes()))
+        if sign is not None and entries:  # the batch's checkpoint, signed "in the transaction" as the stores do
+            head = self.notes[-1][2] if self.notes else None
+            root, note, drop = sign(start, len(self.entries), self.tree, head)
+            self.notes = [c for c in self.notes if c[0] != drop]
+            self.notes.append((len(self.entries), root, note))
         if self.lost_ack:
             raise StoreUnavailable("PostgreSQL connection lost")
         return list(range(start + 1, len(self.entries) + 1))
@@ -61,7 +67,7 @@ class FlakyStore:
         return self.tree.subtree(level, index)
 
     def checkpoints(self) -> list[tuple[int, bytes, str]]:
-        return []
+        return list(self.notes)
 
     def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
         self._check()
