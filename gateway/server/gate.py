@@ -10,7 +10,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ import grpc
 from gateway.audit.anomalies import AnomalyDetector, alert_entry
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.audit.log import AuditLog
-from gateway.domain.idnumber import IdNumber, InvalidIdNumber, check_char, fold_width
+from gateway.domain.idnumber import IdNumber, InvalidIdNumber, fold_width
 from gateway.identity.principal import InvalidPrincipal, Principal, principal_from_pem
 from gateway.identity.revocation import RevocationList
 from gateway.policy.decisions import CITY, IN, OUT, PolicyEngine, PolicyTable, Reason
@@ -32,8 +32,11 @@ from gateway.store.port import Store
 log = logging.getLogger("permitgw.server")
 M = TypeVar("M")
 CHINA = _dt.timezone(_dt.timedelta(hours=8), "CST")  # Ningbo's civil date decides validity
-_CONTEXT_TEXT = re.compile(r"^[\w\-./:#（）()]{0,64}$")
-_DIGIT_RUN = re.compile(r"\d{17}[\dXx]|\d{15}")
+# A case or operator id is a bureau's reference, not free text: ASCII letters, digits and a little punctuation,
+# and few digits in all — an identity number (15 or 18 digits), however it is split up, never fits.
+_CONTEXT_ID = re.compile(r"[A-Za-z0-9(][A-Za-z0-9_.:/#()-]{0,63}")
+MAX_CONTEXT_DIGITS = 12
+UNKNOWN_PURPOSE = "(unknown)"  # what the log records for a purpose the policy does not know: never the text
 
 
 @dataclass
@@ -55,21 +58,19 @@ class Call:
     logged: bool = field(default=False)
 
 
-def _holds_identity_number(text: str) -> bool:
-    for m in _DIGIT_RUN.finditer(text):
-        s = m.group().upper()
-        if len(s) == 15 or check_char(s[:17]) == s[17]:
-            return True
-    return False
-
-
-def _context_text(value: str, name: str) -> str:
+def context_id(value: str, name: str) -> str:
+    """A case or operator id as the log may record it, or INVALID_ARGUMENT (the value is never echoed)."""
     v = fold_width(value).strip()
-    if not _CONTEXT_TEXT.match(v):
-        raise errors.invalid_argument(name, "at most 64 letters, digits and - . / : # ( )")
-    if _holds_identity_number(v):
-        raise errors.invalid_argument(name, "must not contain an identity number")
+    if v and not (_CONTEXT_ID.fullmatch(v) and sum(c.isdigit() for c in v) <= MAX_CONTEXT_DIGITS):
+        raise errors.invalid_argument(name, "1 to 64 ASCII letters, digits and - _ . / : # ( ), not starting with "
+                                      f"punctuation other than (, with at most {MAX_CONTEXT_DIGITS} digits in all")
     return v
+
+
+def known_purpose(value: str, purposes: Collection[str]) -> str:
+    """The purpose as the log may record it: a purpose the policy knows, "" for none, else UNKNOWN_PURPOSE."""
+    v = fold_width(value).strip()
+    return v if not v or v in purposes else UNKNOWN_PURPOSE
 
 
 class Gate:
@@ -119,16 +120,17 @@ class Gate:
                 call.subject = self.store.subject_index(who)
                 if principal.district != CITY and self.store.latest_district(who) != principal.district:
                     scope = OUT
-        call.purpose = fold_width(req_ctx.purpose).strip()[:64]
         call.table = self.policy.table  # one table for the whole call, even if a reload lands meanwhile
+        call.purpose = known_purpose(req_ctx.purpose, call.table.catalogue.purposes)
         decision = call.table.decide(principal.role, principal.district, call.purpose, call.method, scope)
         call.policy_version, call.groups = decision.policy_version, decision.groups
-        call.case_id = _context_text(req_ctx.case_id, "context.case_id")
-        call.operator_id = _context_text(req_ctx.operator_id, "context.operator_id")
+        call.case_id = context_id(req_ctx.case_id, "context.case_id")
+        call.operator_id = context_id(req_ctx.operator_id, "context.operator_id")
         if decision.allowed and self.quotas is not None and call.subject:
             self._check_quota(call, principal)
         if not decision.allowed:
-            what = f"for purpose {call.purpose!r}" if call.purpose else "without a stated purpose"
+            what = ("for an unknown purpose" if call.purpose == UNKNOWN_PURPOSE else
+                    f"for purpose {call.purpose!r}" if call.purpose else "without a stated purpose")
             where = " about a person living outside its district" if decision.reason == Reason.OUT_OF_DISTRICT else ""
             raise errors.permission_denied(decision.reason, f"role {principal.role} may not call "
                                            f"{call.method.rsplit('/', 1)[-1]} {what}{where}",
