@@ -89,10 +89,11 @@ def _since(days: int) -> str:
 
 
 def recent_accesses(store: SqliteStore) -> list[tuple[float, str, str, str, str]]:
-    """The last 24 hours of the access log as (epoch seconds, principal, role, subject, decision)."""
+    """The last 24 hours of the access log as (epoch seconds, principal, role, subjects, decision); subjects are
+    every person an entry is about, space-separated."""
     since = _since(days=1)
-    return [(_dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")).timestamp(), e.principal, e.role, e.subject,
-             e.decision) for e in store.access_entries(AccessQuery(since=since))]
+    return [(_dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")).timestamp(), e.principal, e.role,
+             " ".join(e.people()), e.decision) for e in store.access_entries(AccessQuery(since=since))]
 
 
 def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None) -> RunningServer:

@@ -5,12 +5,13 @@ to the access log before its answer (or its error) leaves the server.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import logging
 import re
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -49,6 +50,7 @@ class Call:
     case_id: str = ""
     operator_id: str = ""
     subject: str = ""
+    subjects: set[str] = field(default_factory=set)  # everyone else the call is about (blind indexes)
     policy_version: str = ""
     groups: frozenset[str] = frozenset()  # the field groups of the answer this caller may see
     table: PolicyTable | None = None  # the policy this call was decided under, used to its end (reloads)
@@ -102,14 +104,19 @@ class Gate:
         return principal
 
     # --- authorise -----------------------------------------------------------------------------
-    def admit(self, call: Call, context: grpc.ServicerContext, req_ctx: Any, subject: str = "") -> Principal:
+    def admit(self, call: Call, context: grpc.ServicerContext, req_ctx: Any, subject: str = "",
+              others: Sequence[str] = ()) -> Principal:
         """Authenticate the caller and authorise (role, district, purpose, method, scope); raise Refused if not.
 
         `subject` (the raw identity number asked about) is noted for the log even when the call is refused, and
         decides the scope: in-district when the subject lives in the caller's district (a city-level caller is
-        in-district everywhere). It is validated strictly afterwards by `subject()`.
+        in-district everywhere). It is validated strictly afterwards by `subject()`. `others` (raw identity
+        numbers of further people the answer may speak of) are noted too, and count against the quota as well.
         """
         principal = self.authenticate(context, call)
+        for raw in others:
+            with contextlib.suppress(InvalidIdNumber):  # refused as INVALID_ARGUMENT by the handler, naming the field
+                call.subjects.add(self.store.subject_index(IdNumber.parse(raw)))
         scope = IN
         if subject:
             try:
@@ -126,7 +133,7 @@ class Gate:
         call.policy_version, call.groups = decision.policy_version, decision.groups
         call.case_id = context_id(req_ctx.case_id, "context.case_id")
         call.operator_id = context_id(req_ctx.operator_id, "context.operator_id")
-        if decision.allowed and self.quotas is not None and call.subject:
+        if decision.allowed and self.quotas is not None and (call.subject or call.subjects):
             self._check_quota(call, principal)
         if not decision.allowed:
             what = ("for an unknown purpose" if call.purpose == UNKNOWN_PURPOSE else
@@ -140,7 +147,7 @@ class Gate:
     def _check_quota(self, call: Call, principal: Principal) -> None:
         """Anti-harvesting: distinct subjects per principal per hour and day (policies/quotas.toml)."""
         assert self.quotas is not None
-        outcome = self.quotas.check(principal.id, principal.role, call.subject)
+        outcome = self.quotas.check(principal.id, principal.role, call.subject, *sorted(call.subjects))
         if outcome.alert:
             self.log(call, Decision.ALERT, outcome.alert, mark_logged=False)
         if not outcome.allowed:
@@ -188,7 +195,7 @@ class Gate:
             time=now_rfc3339(), principal=p.id if p else "", serial=p.serial if p else "",
             role=p.role if p else "", org=p.org if p else "", district=p.district if p else "",
             method=call.method, purpose=call.purpose, case_id=call.case_id, operator_id=call.operator_id,
-            subject=call.subject, decision=decision, reason=reason,
+            subject=call.subject, subjects=tuple(call.subjects), decision=decision, reason=reason,
             policy_version=call.policy_version or self.policy.table.version)
         seq = self._append(entry)
         call.logged = call.logged or mark_logged
