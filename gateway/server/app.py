@@ -30,6 +30,7 @@ from gateway.server.audit_service import AuditService
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
+from gateway.server.intake import Intake, transport_options
 from gateway.server.metrics import Metrics
 from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
@@ -112,7 +113,8 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
                 audit=audit, anomalies=anomalies)
     enrollment = load_enrollment(data.policies)
     points = load_points(data.policies)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]),
+                         interceptors=[Intake(gate)], options=transport_options())  # every call is logged
     services = (
         (permit_pb2, "PermitService", permit_pb2_grpc.add_PermitServiceServicer_to_server, PermitService(gate)),
         (hospital_pb2, "HealthPermitService", hospital_pb2_grpc.add_HealthPermitServiceServicer_to_server,

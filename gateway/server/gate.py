@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
+import hashlib
 import logging
 import re
 import time
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from gateway.audit.anomalies import AnomalyDetector, alert_entry
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
@@ -55,9 +58,20 @@ class Call:
     groups: frozenset[str] = frozenset()  # the field groups of the answer this caller may see
     table: PolicyTable | None = None  # the policy this call was decided under, used to its end (reloads)
     started: float = field(default_factory=time.perf_counter)
+    fingerprint: str = ""  # "sha256:<hex>" of a client certificate whose principal could not be read
+    known_method: bool = True  # False for a method no servicer has: metrics count those under one label
     last_entry: AccessEntry | None = None
     last_seq: int = 0
     logged: bool = field(default=False)
+
+
+def certificate_fingerprint(pem: bytes) -> str:
+    """SHA-256 of the certificate's DER bytes ("sha256:<hex>"), or of the bytes received if they do not parse."""
+    try:
+        der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+    except ValueError:
+        der = pem
+    return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
 def context_id(value: str, name: str) -> str:
@@ -97,6 +111,7 @@ class Gate:
         try:
             principal = principal_from_pem(pems[0])  # cached per certificate
         except InvalidPrincipal as exc:
+            call.fingerprint = certificate_fingerprint(pems[0])  # the log says which certificate it was
             raise errors.unauthenticated("NOT_A_GATEWAY_PRINCIPAL", str(exc)) from exc
         call.principal = principal
         if self.revocations.is_revoked(principal.serial):
@@ -192,7 +207,7 @@ class Gate:
     def log(self, call: Call, decision: str, reason: str, *, mark_logged: bool = True) -> int:
         p = call.principal
         entry = AccessEntry(
-            time=now_rfc3339(), principal=p.id if p else "", serial=p.serial if p else "",
+            time=now_rfc3339(), principal=p.id if p else "", serial=p.serial if p else call.fingerprint,
             role=p.role if p else "", org=p.org if p else "", district=p.district if p else "",
             method=call.method, purpose=call.purpose, case_id=call.case_id, operator_id=call.operator_id,
             subject=call.subject, subjects=tuple(call.subjects), decision=decision, reason=reason,
@@ -204,9 +219,10 @@ class Gate:
             for alert in self.anomalies.observe(entry):  # bulk lookups, off-hours bursts, denied storms
                 self._append(alert_entry(entry, alert))
         if self.metrics is not None:
-            self.metrics.requests.labels(call.method, decision, reason).inc()
+            label = call.method if call.known_method else "unknown"  # callers cannot mint metric series
+            self.metrics.requests.labels(label, decision, reason).inc()
             if mark_logged:
-                self.metrics.latency.labels(call.method).observe(time.perf_counter() - call.started)
+                self.metrics.latency.labels(label).observe(time.perf_counter() - call.started)
         return seq
 
 
