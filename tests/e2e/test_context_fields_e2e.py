@@ -3,13 +3,21 @@ person's identity number or name into the access log, nor forge rows or drive th
 """
 from __future__ import annotations
 
+import signal
+from pathlib import Path
+
 import grpc
 import pytest
 
 from gateway.client import channel
+from gateway.synth import psb
+from gateway.synth.people import residents
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import run_cli
-from tests.e2e.conftest import Gateway, valid_holder
+from tests.e2e.conftest import Gateway, serve, valid_holder
+from tests.integration.test_store_backends import pg_at_rest, pg_dsn, pg_schema, use_postgres
+
+__all__ = ["pg_dsn", "pg_schema"]  # fixtures of the PostgreSQL store tests, used here too
 
 
 def _ask(g: Gateway, purpose: str, case_id: str = "CASE-1", operator_id: str = "OP-7") -> grpc.StatusCode:
@@ -81,3 +89,29 @@ def test_an_identity_number_however_written_is_refused_as_a_case_or_operator_id(
 def test_a_bureau_reference_is_accepted(gw: Gateway, case_id: str) -> None:
     assert _ask(gw, "compulsory-education", case_id=case_id) == grpc.StatusCode.OK
     assert gw.log()[-1]["case_id"] == case_id
+
+
+@pytest.mark.postgres
+def test_on_postgres_too_a_purpose_naming_a_person_never_reaches_the_database(
+        tmp_path: Path, pg_dsn: str, pg_schema: str) -> None:
+    data = tmp_path / "data"
+    run_cli("init", "--data", str(data))
+    use_postgres(data / "config.toml", pg_dsn, pg_schema)
+    people = residents(20, seed=9)
+    src = tmp_path / "jzdj.csv"
+    psb.write(src, people, seed=9)
+    run_cli("import", "--data", str(data), "--bureau", "psb", str(src))
+    proc, address = serve(data)
+    try:
+        g = Gateway(tmp_path, address, proc, people)
+        person = people[3]
+        assert _ask(g, f"{person.id_number} {person.name}") == grpc.StatusCode.PERMISSION_DENIED
+        assert _ask(g, "compulsory-education", case_id=_split_ways(person.id_number)[0]) == \
+            grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    blob = pg_at_rest(pg_dsn, pg_schema)
+    assert b"(unknown)" in blob, "the refused call is in the PostgreSQL log"
+    for secret in (person.id_number, person.name, _split_ways(person.id_number)[0]):
+        assert secret.encode("utf-8") not in blob
