@@ -282,7 +282,7 @@ class _Principal:
 def _applicable(entry: AccessEntry, rules: RoleRules, seconds: float) -> list[tuple[str, Rule]]:
     """The kinds this entry counts towards, with the role's rule for each."""
     out: list[tuple[str, Rule]] = []
-    if rules.bulk_lookup.threshold is not None and entry.subject:
+    if rules.bulk_lookup.threshold is not None and entry.people():
         out.append((BULK_LOOKUP, rules.bulk_lookup))
     if rules.off_hours.threshold is not None and not rules.office.contains(china_time(seconds)):
         out.append((OFF_HOURS_BURST, rules.off_hours))
@@ -378,7 +378,8 @@ class AnomalyDetector:
                cooldown: int) -> Alert | None:
         assert rule.threshold is not None
         window = p.windows[kind]
-        window.add(entry.subject, now, rule.threshold)
+        for subject in entry.people() if isinstance(window, _Distinct) else ("",):  # every person counts
+            window.add(subject, now, rule.threshold)
         count = window.count(now, rule.window_seconds)
         if count < rule.threshold:
             return None

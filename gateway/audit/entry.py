@@ -1,6 +1,8 @@
 """One access-log entry and its canonical byte form.
 
 The canonical bytes are what a Merkle leaf will hash (RFC 9162): sorted-key compact JSON, UTF-8.
+A call that reveals something about several people (a child and the adults named as its guardians) has one
+`subject` and the others in `subjects`; an entry with no others hashes exactly as entries always have.
 """
 from __future__ import annotations
 
@@ -35,9 +37,22 @@ class AccessEntry:
     reason: str  # a reason code (POLICY_DENIED, ...) or a rule ID of docs/domain.md
     policy_version: str
     seq: int | None = None  # position in the log, set by the store
+    subjects: tuple[str, ...] = ()  # blind indexes of the other people the call is about: sorted, distinct
+
+    def __post_init__(self) -> None:
+        others = tuple(sorted(set(self.subjects) - {self.subject, ""}))
+        if others != self.subjects:
+            object.__setattr__(self, "subjects", others)
+
+    def people(self) -> tuple[str, ...]:
+        """Every person the call is about (blind indexes), the main subject first."""
+        return (self.subject, *self.subjects) if self.subject else self.subjects
 
     def canonical_bytes(self) -> bytes:
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "seq"}
+        d: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)
+                                if f.name not in ("seq", "subjects")}
+        if self.subjects:  # absent when empty: entries written before the field existed verify unchanged
+            d["subjects"] = list(self.subjects)
         return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     def as_dict(self) -> dict[str, object]:

@@ -5,6 +5,7 @@ A subject is given as an identity number and searched by its blind index: the lo
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
@@ -42,12 +43,38 @@ _COLUMNS = ("seq", "time", "principal", "method", "purpose", "case_id", "operato
             "reason")
 
 
+def _unsafe(ch: str) -> bool:
+    """Characters a terminal acts on or that reorder text: C0/C1 controls, format characters (bidi overrides,
+    zero-width), line and paragraph separators."""
+    return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every unsafe character (and the backslash) written as a visible escape: one field, one line."""
+    if not any(ch == "\\" or _unsafe(ch) for ch in text):
+        return text
+    return "".join("\\\\" if ch == "\\" else _escape(ch) if _unsafe(ch) else ch for ch in text)
+
+
+def _escape(ch: str) -> str:
+    """A \\uXXXX escape, as a UTF-16 surrogate pair beyond the BMP (as JSON spells it)."""
+    units = ch.encode("utf-16-be")
+    return "".join(f"\\u{int.from_bytes(units[i:i + 2], 'big'):04x}" for i in range(0, len(units), 2))
+
+
+def json_line(value: object) -> str:
+    """One JSON line in which no character a terminal acts on appears raw (json escapes only C0 and quotes)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return "".join(_escape(ch) if _unsafe(ch) else ch for ch in text)
+
+
 def print_entries(entries: Iterable[AccessEntry], *, as_json: bool, out: TextIO) -> None:
+    """Print entries; every field is escaped, so what bureaus sent can neither forge a row nor drive the terminal."""
     if as_json:
         for e in entries:
-            out.write(json.dumps(e.as_dict(), ensure_ascii=False) + "\n")
+            out.write(json_line(e.as_dict()) + "\n")
         return
-    rows = [[str(getattr(e, c)) for c in _COLUMNS] for e in entries]
+    rows = [[terminal_safe(str(getattr(e, c))) for c in _COLUMNS] for e in entries]
     for r in rows:
         r[3] = r[3].rsplit(".", 1)[-1]  # short method name
         r[7] = r[7][:12]  # subject blind index, shortened for the terminal

@@ -9,7 +9,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,21 +176,24 @@ def _allowed(p: _Principal, limits: QuotaLimits, ratio: float, now: float, new_i
     return QuotaOutcome(True, name, len(w.seen), lim, None)
 
 
-def _decide(p: _Principal, limits: QuotaLimits, ratio: float, subject: str, now: float) -> QuotaOutcome:
-    """Under the lock: refuse without recording, or record and allow.
+def _decide(p: _Principal, limits: QuotaLimits, ratio: float, subjects: Collection[str], now: float
+            ) -> QuotaOutcome:
+    """Under the lock: refuse without recording, or record every subject of the request and allow.
 
-    "New" is per window: someone asked about two hours ago is not new to the day but is new to the hour.
+    "New" is per window: someone asked about two hours ago is not new to the day but is new to the hour. A
+    request about several people fits only if all of its new ones fit.
     """
     p.prune(now)
     p.last_active = now
     new_in: set[str] = set()
     for name, w, lim in _usage(p, limits):
-        new = subject not in w.seen
-        if lim == 0 or (new and len(w.seen) >= lim):
+        new = sum(s not in w.seen for s in subjects)
+        if lim == 0 or (new and len(w.seen) + new > lim):
             return QuotaOutcome(False, name, len(w.seen), lim, QUOTA_EXCEEDED)
         if new:
             new_in.add(name)
-    p.record(subject, now)
+    for subject in subjects:
+        p.record(subject, now)
     return _allowed(p, limits, ratio, now, new_in)
 
 
@@ -237,27 +240,30 @@ class QuotaTracker:
     def tracked_principals(self) -> int:
         return len(self._principals)
 
-    def check(self, principal_id: str, role: str, subject: str) -> QuotaOutcome:
-        """May this principal ask about `subject` (a hex blind index, "" for requests about no person)?"""
+    def check(self, principal_id: str, role: str, subject: str, *others: str) -> QuotaOutcome:
+        """May this principal ask about `subject` (a hex blind index, "" for requests about no person) and the
+        `others` the same request speaks of? Each distinct person counts once."""
         settings = self._settings
         limits = settings.for_role(role)
-        if not subject or limits.unlimited:
+        subjects = {s for s in (subject, *others) if s}
+        if not subjects or limits.unlimited:
             return _FREE
         t = self._clock()
         with self._lock:
             now = self._advance(t)
-            return _decide(self._principals.touch(principal_id, now, DAY), limits, settings.alert_ratio, subject, now)
+            return _decide(self._principals.touch(principal_id, now, DAY), limits, settings.alert_ratio, subjects,
+                           now)
 
     def replay(self, entries: Iterable[tuple[float, str, str, str, str]]) -> int:
         """Rebuild from access-log entries (time, principal, role, subject, decision); returns how many counted.
 
         Only allowed entries about a person within the last day count, whatever today's limits say; warnings
-        are not replayed (a restart may repeat one).
+        are not replayed (a restart may repeat one). `subject` may name several people, space-separated.
         """
         now = self._clock()
-        kept = sorted((min(t, now), pid, subject) for t, pid, role, subject, decision in entries
+        kept = sorted((min(t, now), pid, one) for t, pid, role, subject, decision in entries
                       if decision == Decision.ALLOW and subject and now - t < DAY
-                      and not self._settings.for_role(role).unlimited)
+                      and not self._settings.for_role(role).unlimited for one in subject.split())
         with self._lock:
             for t, pid, subject in kept:
                 at = self._advance(t)

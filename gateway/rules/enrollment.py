@@ -3,6 +3,10 @@
 ENTITLED when the child is of age and a guardian on record holds a valid permit in the school's district;
 NOT_ENTITLED when out of age or no guardian holds a valid permit; NEEDS_REVIEW when the relation is not on
 record, the permit is in another district, or the bureaus' records disagree. Pure: records in, decision out.
+
+An adult named in the request but not on record as the child's guardian is never looked at: the answer says
+only that the relation is not on record, the same for everyone, so that naming adults one after another cannot
+reveal their permits.
 """
 from __future__ import annotations
 
@@ -69,11 +73,14 @@ def check_enrollment(child: IdNumber, asked: Sequence[IdNumber], guardianships: 
         return EnrollmentDecision(Outcome.NEEDS_REVIEW, (Reason("GUARDIAN_NOT_ON_RECORD", (
             "no guardian is named and none is on record with the PSB or the Education Bureau")),))
     recorded = sorted(claimed & on_record, key=lambda g: g.value)
-    unrecorded = sorted(claimed - on_record, key=lambda g: g.value)
+    unrecorded = claimed - on_record
+    if not recorded:
+        return EnrollmentDecision(Outcome.NEEDS_REVIEW, (Reason("GUARDIAN_NOT_ON_RECORD", (
+            "no named guardian is on record as the child's guardian with the PSB or the Education Bureau")),))
     # One source listing fewer guardians is not a contradiction (the PSB row has a single guardian slot);
     # the records disagree when no source's list contains every guardian the others name.
     disputed = not any(s >= on_record for s in by_source.values())
-    status = {g: permit_status(permits.get(g, ()), today) for g in (*recorded, *unrecorded)}
+    status = {g: permit_status(permits.get(g, ()), today) for g in recorded}
 
     def here(g: IdNumber) -> bool:
         return status[g].valid and status[g].permit is not None and status[g].permit.district.code == school_district
@@ -105,9 +112,6 @@ def check_enrollment(child: IdNumber, asked: Sequence[IdNumber], guardianships: 
         return decided(Outcome.NEEDS_REVIEW, g, Reason("OUT_OF_DISTRICT", (
             f"the guardian's valid permit is in district {status[g].permit.district.code}, not the school's "
             f"district {school_district}")))
-    if any(status[g].valid for g in unrecorded):
-        return EnrollmentDecision(Outcome.NEEDS_REVIEW, (Reason("GUARDIAN_NOT_ON_RECORD", (
-            "a named guardian holds a valid permit, but no guardian relation to the child is on record")),))
-    why = ", ".join(sorted({_status_reason(status[g]) for g in (*recorded, *unrecorded)}))
+    why = ", ".join(sorted({_status_reason(status[g]) for g in recorded}))
     return EnrollmentDecision(Outcome.NOT_ENTITLED, (Reason("NO_GUARDIAN_WITH_VALID_PERMIT", (
         f"no guardian holds a valid residence permit ({why})")),))

@@ -35,6 +35,7 @@ from gateway.server.audit_service import AuditService
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
+from gateway.server.intake import Intake, transport_options
 from gateway.server.metrics import Metrics
 from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
@@ -108,10 +109,11 @@ def _since(days: int) -> str:
 
 
 def recent_accesses(store: SqliteStore) -> list[tuple[float, str, str, str, str]]:
-    """The last 24 hours of the access log as (epoch seconds, principal, role, subject, decision)."""
+    """The last 24 hours of the access log as (epoch seconds, principal, role, subjects, decision); subjects are
+    every person an entry is about, space-separated."""
     since = _since(days=1)
-    return [(_dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")).timestamp(), e.principal, e.role, e.subject,
-             e.decision) for e in store.access_entries(AccessQuery(since=since))]
+    return [(_dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")).timestamp(), e.principal, e.role,
+             " ".join(e.people()), e.decision) for e in store.access_entries(AccessQuery(since=since))]
 
 
 def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None) -> RunningServer:
@@ -137,7 +139,8 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
                 audit=audit, anomalies=anomalies)
     enrollment = load_enrollment(data.policies)
     points = load_points(data.policies)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]),
+                         interceptors=[Intake(gate)], options=transport_options())  # every call is logged
     services = (
         (permit_pb2, "PermitService", permit_pb2_grpc.add_PermitServiceServicer_to_server, PermitService(gate)),
         (hospital_pb2, "HealthPermitService", hospital_pb2_grpc.add_HealthPermitServiceServicer_to_server,

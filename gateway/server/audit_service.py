@@ -30,7 +30,8 @@ def entry_message(e: AccessEntry, leaf: bytes = b"") -> audit_pb2.AccessLogEntry
     return audit_pb2.AccessLogEntry(
         seq=e.seq or 0, time=e.time, principal=e.principal, serial=e.serial, role=e.role, organisation=e.org,
         district=e.district, method=e.method, purpose=e.purpose, case_id=e.case_id, operator_id=e.operator_id,
-        subject=e.subject, decision=e.decision, reason=e.reason, policy_version=e.policy_version, leaf_hash=leaf)
+        subject=e.subject, subjects=e.subjects, decision=e.decision, reason=e.reason, policy_version=e.policy_version,
+        leaf_hash=leaf)
 
 
 class AuditService(audit_pb2_grpc.AuditServiceServicer):

@@ -34,6 +34,7 @@ EDU_CHECK_ENROLLMENT = f"{EDU_SERVICE}/CheckEnrollment"
 CHECK_SERVICE = f"{SERVICE}/CheckService"
 EVALUATE_ELIGIBILITY = f"{SERVICE}/EvaluatePermitEligibility"
 
+MAX_GUARDIANS = 2  # the Education Bureau records two guardians per child (JHR1 / JHR2), the PSB one
 _OUTCOME = {
     Outcome.ENTITLED: entitlement_pb2.ENROLLMENT_DECISION_ENTITLED,
     Outcome.NOT_ENTITLED: entitlement_pb2.ENROLLMENT_DECISION_NOT_ENTITLED,
@@ -44,14 +45,22 @@ _OUTCOME = {
 def decide_enrollment(gate: Gate, settings: EnrollmentSettings, call: Call, context: Any, req_ctx: Any,
                       child_raw: str, child_field: str, guardians_raw: Sequence[tuple[str, str]]
                       ) -> tuple[Principal, IdNumber, EnrollmentDecision]:
-    """The school's district comes from its certificate only; guardians are (raw, field name) pairs."""
-    principal = gate.admit(call, context, req_ctx, child_raw)
+    """The school's district comes from its certificate only; guardians are (raw, field name) pairs.
+
+    Every adult named is a subject of the call (logged, counted by the quota, in their own access report);
+    only those on record as the child's guardians are looked up.
+    """
+    named = [(raw, name) for raw, name in guardians_raw if raw.strip()]
+    if len(named) > MAX_GUARDIANS:
+        gate.admit(call, context, req_ctx)  # refusals outrank argument errors
+        raise errors.invalid_argument("guardian_id_numbers", f"at most {MAX_GUARDIANS} guardians (a child has "
+                                      f"at most {MAX_GUARDIANS})")
+    principal = gate.admit(call, context, req_ctx, child_raw, [raw for raw, _ in named])
     child = gate.subject(call, child_raw, child_field)
-    guardians = [gate.identity(raw, name) for raw, name in guardians_raw if raw.strip()]
+    guardians = [gate.identity(raw, name) for raw, name in named]
     store = gate.store
     ships = store.guardianships(child)
-    people = {*guardians, *(g.guardian for g in ships)}
-    permits = {g: store.permits(g) for g in people}
+    permits = {g: store.permits(g) for g in {s.guardian for s in ships}}
     decision = check_enrollment(child, guardians, ships, permits, principal.district, gate.today(), settings)
     return principal, child, decision
 

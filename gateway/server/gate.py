@@ -5,22 +5,26 @@ to the access log before its answer (or its error) leaves the server.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
+import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from gateway.audit.anomalies import AnomalyDetector, alert_entry
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.audit.log import AuditLog, LogUnavailable
 from gateway.domain import clock
-from gateway.domain.idnumber import IdNumber, InvalidIdNumber, check_char, fold_width
+from gateway.domain.idnumber import IdNumber, InvalidIdNumber, fold_width
 from gateway.identity.principal import InvalidPrincipal, Principal, principal_from_pem
 from gateway.identity.revocation import RevocationList
 from gateway.policy.decisions import CITY, IN, OUT, PolicyEngine, PolicyTable, Reason
@@ -32,10 +36,13 @@ from gateway.store.port import Store, StoreUnavailable
 
 log = logging.getLogger("permitgw.server")
 M = TypeVar("M")
-_CONTEXT_TEXT = re.compile(r"^[\w\-./:#（）()]{0,64}$")
-_DIGIT_RUN = re.compile(r"\d{17}[\dXx]|\d{15}")
 LOG_UNAVAILABLE = "the access log is unavailable: no answer given; try again shortly"
 STORE_UNAVAILABLE = "the gateway's database is unavailable; try again shortly"
+# A case or operator id is a bureau's reference, not free text: ASCII letters, digits and a little punctuation,
+# and few digits in all — an identity number (15 or 18 digits), however it is split up, never fits.
+_CONTEXT_ID = re.compile(r"[A-Za-z0-9(][A-Za-z0-9_.:/#()-]{0,63}")
+MAX_CONTEXT_DIGITS = 12
+UNKNOWN_PURPOSE = "(unknown)"  # what the log records for a purpose the policy does not know: never the text
 
 
 @dataclass
@@ -48,30 +55,40 @@ class Call:
     case_id: str = ""
     operator_id: str = ""
     subject: str = ""
+    subjects: set[str] = field(default_factory=set)  # everyone else the call is about (blind indexes)
     policy_version: str = ""
     groups: frozenset[str] = frozenset()  # the field groups of the answer this caller may see
     table: PolicyTable | None = None  # the policy this call was decided under, used to its end (reloads)
     started: float = field(default_factory=time.perf_counter)
+    fingerprint: str = ""  # "sha256:<hex>" of a client certificate whose principal could not be read
+    known_method: bool = True  # False for a method no servicer has: metrics count those under one label
     last_entry: AccessEntry | None = None
     last_seq: int = 0
     logged: bool = field(default=False)
 
 
-def _holds_identity_number(text: str) -> bool:
-    for m in _DIGIT_RUN.finditer(text):
-        s = m.group().upper()
-        if len(s) == 15 or check_char(s[:17]) == s[17]:
-            return True
-    return False
+def certificate_fingerprint(pem: bytes) -> str:
+    """SHA-256 of the certificate's DER bytes ("sha256:<hex>"), or of the bytes received if they do not parse."""
+    try:
+        der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+    except ValueError:
+        der = pem
+    return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
-def _context_text(value: str, name: str) -> str:
+def context_id(value: str, name: str) -> str:
+    """A case or operator id as the log may record it, or INVALID_ARGUMENT (the value is never echoed)."""
     v = fold_width(value).strip()
-    if not _CONTEXT_TEXT.match(v):
-        raise errors.invalid_argument(name, "at most 64 letters, digits and - . / : # ( )")
-    if _holds_identity_number(v):
-        raise errors.invalid_argument(name, "must not contain an identity number")
+    if v and not (_CONTEXT_ID.fullmatch(v) and sum(c.isdigit() for c in v) <= MAX_CONTEXT_DIGITS):
+        raise errors.invalid_argument(name, "1 to 64 ASCII letters, digits and - _ . / : # ( ), not starting with "
+                                      f"punctuation other than (, with at most {MAX_CONTEXT_DIGITS} digits in all")
     return v
+
+
+def known_purpose(value: str, purposes: Collection[str]) -> str:
+    """The purpose as the log may record it: a purpose the policy knows, "" for none, else UNKNOWN_PURPOSE."""
+    v = fold_width(value).strip()
+    return v if not v or v in purposes else UNKNOWN_PURPOSE
 
 
 class Gate:
@@ -96,6 +113,7 @@ class Gate:
         try:
             principal = principal_from_pem(pems[0])  # cached per certificate
         except InvalidPrincipal as exc:
+            call.fingerprint = certificate_fingerprint(pems[0])  # the log says which certificate it was
             raise errors.unauthenticated("NOT_A_GATEWAY_PRINCIPAL", str(exc)) from exc
         call.principal = principal
         if self.revocations.is_revoked(principal.serial):
@@ -103,14 +121,19 @@ class Gate:
         return principal
 
     # --- authorise -----------------------------------------------------------------------------
-    def admit(self, call: Call, context: grpc.ServicerContext, req_ctx: Any, subject: str = "") -> Principal:
+    def admit(self, call: Call, context: grpc.ServicerContext, req_ctx: Any, subject: str = "",
+              others: Sequence[str] = ()) -> Principal:
         """Authenticate the caller and authorise (role, district, purpose, method, scope); raise Refused if not.
 
         `subject` (the raw identity number asked about) is noted for the log even when the call is refused, and
         decides the scope: in-district when the subject lives in the caller's district (a city-level caller is
-        in-district everywhere). It is validated strictly afterwards by `subject()`.
+        in-district everywhere). It is validated strictly afterwards by `subject()`. `others` (raw identity
+        numbers of further people the answer may speak of) are noted too, and count against the quota as well.
         """
         principal = self.authenticate(context, call)
+        for raw in others:
+            with contextlib.suppress(InvalidIdNumber):  # refused as INVALID_ARGUMENT by the handler, naming the field
+                call.subjects.add(self.store.subject_index(IdNumber.parse(raw)))
         scope = IN
         if subject:
             try:
@@ -121,16 +144,17 @@ class Gate:
                 call.subject = self.store.subject_index(who)
                 if principal.district != CITY and self.store.latest_district(who) != principal.district:
                     scope = OUT
-        call.purpose = fold_width(req_ctx.purpose).strip()[:64]
         call.table = self.policy.table  # one table for the whole call, even if a reload lands meanwhile
+        call.purpose = known_purpose(req_ctx.purpose, call.table.catalogue.purposes)
         decision = call.table.decide(principal.role, principal.district, call.purpose, call.method, scope)
         call.policy_version, call.groups = decision.policy_version, decision.groups
-        call.case_id = _context_text(req_ctx.case_id, "context.case_id")
-        call.operator_id = _context_text(req_ctx.operator_id, "context.operator_id")
-        if decision.allowed and self.quotas is not None and call.subject:
+        call.case_id = context_id(req_ctx.case_id, "context.case_id")
+        call.operator_id = context_id(req_ctx.operator_id, "context.operator_id")
+        if decision.allowed and self.quotas is not None and (call.subject or call.subjects):
             self._check_quota(call, principal)
         if not decision.allowed:
-            what = f"for purpose {call.purpose!r}" if call.purpose else "without a stated purpose"
+            what = ("for an unknown purpose" if call.purpose == UNKNOWN_PURPOSE else
+                    f"for purpose {call.purpose!r}" if call.purpose else "without a stated purpose")
             where = " about a person living outside its district" if decision.reason == Reason.OUT_OF_DISTRICT else ""
             raise errors.permission_denied(decision.reason, f"role {principal.role} may not call "
                                            f"{call.method.rsplit('/', 1)[-1]} {what}{where}",
@@ -140,7 +164,7 @@ class Gate:
     def _check_quota(self, call: Call, principal: Principal) -> None:
         """Anti-harvesting: distinct subjects per principal per hour and day (policies/quotas.toml)."""
         assert self.quotas is not None
-        outcome = self.quotas.check(principal.id, principal.role, call.subject)
+        outcome = self.quotas.check(principal.id, principal.role, call.subject, *sorted(call.subjects))
         if outcome.alert:
             self.log(call, Decision.ALERT, outcome.alert, mark_logged=False)
         if not outcome.allowed:
@@ -185,10 +209,10 @@ class Gate:
     def log(self, call: Call, decision: str, reason: str, *, mark_logged: bool = True) -> int:
         p = call.principal
         entry = AccessEntry(
-            time=now_rfc3339(), principal=p.id if p else "", serial=p.serial if p else "",
+            time=now_rfc3339(), principal=p.id if p else "", serial=p.serial if p else call.fingerprint,
             role=p.role if p else "", org=p.org if p else "", district=p.district if p else "",
             method=call.method, purpose=call.purpose, case_id=call.case_id, operator_id=call.operator_id,
-            subject=call.subject, decision=decision, reason=reason,
+            subject=call.subject, subjects=tuple(call.subjects), decision=decision, reason=reason,
             policy_version=call.policy_version or self.policy.table.version)
         seq = self._append(entry)
         call.logged = call.logged or mark_logged
@@ -197,9 +221,10 @@ class Gate:
             for alert in self.anomalies.observe(entry):  # bulk lookups, off-hours bursts, denied storms
                 self._append(alert_entry(entry, alert))
         if self.metrics is not None:
-            self.metrics.requests.labels(call.method, decision, reason).inc()
+            label = call.method if call.known_method else "unknown"  # callers cannot mint metric series
+            self.metrics.requests.labels(label, decision, reason).inc()
             if mark_logged:
-                self.metrics.latency.labels(call.method).observe(time.perf_counter() - call.started)
+                self.metrics.latency.labels(label).observe(time.perf_counter() - call.started)
         return seq
 
 

@@ -42,7 +42,15 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "StoreError", "StoreUnavailable"]
 
 log = logging.getLogger("permitgw.store")
 
-SCHEMA_VERSION = 1  # of the PostgreSQL schema (sqlite.py numbers its own)
+SCHEMA_VERSION = 2  # of the PostgreSQL schema (sqlite.py numbers its own)
+# The other people an access-log entry is about, beyond access_log.subject (sqlite.py says why); version 1
+# schemas lack only this, and get it when a gateway opens them.
+ACCESS_SUBJECTS = """
+CREATE TABLE access_subjects (
+  seq BIGINT NOT NULL, subject ctext NOT NULL, PRIMARY KEY (seq, subject)
+);
+CREATE INDEX access_subjects_subject ON access_subjects(subject);
+"""
 # Created in one transaction in a fresh schema (PostgreSQL DDL is transactional: all of it or none).
 # The comments of sqlite.py's SCHEMA apply table by table.
 SCHEMA = """
@@ -103,12 +111,19 @@ CREATE TABLE imports (
   rejected BIGINT NOT NULL, duplicates BIGINT NOT NULL, rejects_file TEXT NOT NULL
 );
 CREATE TABLE schema_version (version INTEGER NOT NULL);
-"""
+""" + ACCESS_SUBJECTS
 _ACCESS_COLS = ("time", "principal", "serial", "role", "org", "district", "method", "purpose", "case_id",
                 "operator_id", "subject", "decision", "reason", "policy_version")
+# The other subjects of an entry, space-separated in order (blind indexes are hex), read with the entry.
+_OTHERS = ("(SELECT string_agg(s.subject, ' ' ORDER BY s.subject) FROM access_subjects s "
+           "WHERE s.seq = access_log.seq)")
 _TABLES = ("persons", "registrations", "permits", "guardianships", "facts", "access_log", "imports",
            "published_statistics")
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _entry(seq: object, values: Sequence[object], others: object) -> AccessEntry:
+    return AccessEntry(*values, seq=int(seq), subjects=tuple(str(others).split()) if others else ())  # type: ignore[arg-type]
 
 
 def _d(value: _dt.date | None) -> str | None:
@@ -211,6 +226,10 @@ class PostgresStore:
                 self._create_tables()
                 return
             row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
+            if row[0] == 1:
+                self._db.execute(ACCESS_SUBJECTS)
+                self._db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
+                return
         if row[0] != SCHEMA_VERSION:
             raise StoreError(f"PostgreSQL schema {self._schema} has schema version {row[0]}; this gateway needs "
                              f"{SCHEMA_VERSION} (no automatic migration yet: import into a fresh schema)")
@@ -444,15 +463,18 @@ class PostgresStore:
             self._serialise("access_log")
             size = int(db.execute("SELECT coalesce(max(seq), 0) FROM access_log").fetchone()[0])
             nodes = self._subtrees(frontier(size))
-            rows, merkle = [], []
+            rows, merkle, others = [], [], []
             for index, entry in enumerate(entries, start=size):
                 leaf = leaf_hash(entry.canonical_bytes())
                 rows.append((index + 1, leaf, *(getattr(entry, c) for c in _ACCESS_COLS)))
+                others.extend((index + 1, other) for other in entry.subjects)
                 merkle.extend(_completed(index, leaf, nodes))
             with db.cursor() as cur:
                 cur.executemany(f"INSERT INTO access_log (seq, leaf, {', '.join(_ACCESS_COLS)}) "
                                 f"VALUES ({', '.join(['%s'] * (2 + len(_ACCESS_COLS)))})", rows)
                 cur.executemany("INSERT INTO merkle (level, idx, hash) VALUES (%s, %s, %s)", merkle)
+                if others:
+                    cur.executemany("INSERT INTO access_subjects (seq, subject) VALUES (%s, %s)", others)
             if sign is not None and rows:
                 head = db.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
                 root, note, drop = sign(size, size + len(rows), _Subtrees(db), str(head[0]) if head else None)
@@ -484,8 +506,8 @@ class PostgresStore:
 
     def leaf_hashes(self) -> Iterator[tuple[int, bytes, AccessEntry]]:
         """Every entry with its stored leaf hash, in order (for audit verify)."""
-        for row in self._query(f"SELECT seq, leaf, {', '.join(_ACCESS_COLS)} FROM access_log ORDER BY seq"):
-            yield int(row[0]), bytes(row[1]), AccessEntry(*row[2:], seq=int(row[0]))
+        for row in self._query(f"SELECT seq, leaf, {', '.join(_ACCESS_COLS)}, {_OTHERS} FROM access_log ORDER BY seq"):
+            yield int(row[0]), bytes(row[1]), _entry(row[0], row[2:-1], row[-1])
 
     def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
         with self._transaction() as db:
@@ -501,22 +523,26 @@ class PostgresStore:
                                                                       "ORDER BY size")]
 
     def access_entries(self, query: AccessQuery) -> Iterator[AccessEntry]:
-        conds, args = [], []
-        for col, op, val in (("subject", "=", query.subject), ("principal", "=", query.principal),
+        conds: list[str] = []
+        args: list[object] = []
+        if query.subject:  # the entry's main subject or one of its others
+            conds.append("(subject = %s OR seq IN (SELECT seq FROM access_subjects WHERE subject = %s))")
+            args += [query.subject, query.subject]
+        for col, op, val in (("principal", "=", query.principal),
                              ("org", "=", query.org), ("role", "=", query.role), ("purpose", "=", query.purpose),
                              ("decision", "=", query.decision), ("seq", "=", query.seq), ("time", ">=", query.since),
                              ("time", "<", query.until)):
             if val:
                 conds.append(f"{col} {op} %s")
                 args.append(val)
-        sql = f"SELECT seq, {', '.join(_ACCESS_COLS)} FROM access_log"
+        sql = f"SELECT seq, {', '.join(_ACCESS_COLS)}, {_OTHERS} FROM access_log"
         if conds:
             sql += " WHERE " + " AND ".join(conds)
         sql += " ORDER BY seq"
         if query.limit:
             sql += f" LIMIT {int(query.limit)}"
         for row in self._query(sql, args):
-            yield AccessEntry(*row[1:], seq=int(row[0]))
+            yield _entry(row[0], row[1:-1], row[-1])
 
     def access_entries_at(self, seq: int) -> Iterator[AccessEntry]:
         return self.access_entries(AccessQuery(seq=seq))

@@ -34,7 +34,8 @@ from gateway.store import codec
 from gateway.store.crypto import FieldCipher
 from gateway.store.port import AccessQuery, HeadSigner, ImportRun, StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+_UPGRADABLE = (3,)  # versions whose databases SCHEMA brings up to date by itself (it only adds tables)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS persons (
   subject BLOB PRIMARY KEY,          -- blind index of the identity number
@@ -89,6 +90,12 @@ CREATE TABLE IF NOT EXISTS access_log (
   reason TEXT NOT NULL, policy_version TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS access_subject ON access_log(subject);
+-- The other people an entry is about, beyond access_log.subject (the adults named as a child's guardians):
+-- one row each, so that a search by subject, a subject access report and quotas find them too.
+CREATE TABLE IF NOT EXISTS access_subjects (
+  seq INTEGER NOT NULL, subject TEXT NOT NULL, PRIMARY KEY (seq, subject)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS access_subjects_subject ON access_subjects(subject);
 CREATE TABLE IF NOT EXISTS merkle (
   level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
@@ -109,6 +116,12 @@ CREATE TABLE IF NOT EXISTS imports (
 """
 _ACCESS_COLS = ("time", "principal", "serial", "role", "org", "district", "method", "purpose", "case_id",
                 "operator_id", "subject", "decision", "reason", "policy_version")
+# The other subjects of an entry, space-separated (blind indexes are hex), read with the entry.
+_OTHERS = "(SELECT group_concat(s.subject, ' ') FROM access_subjects s WHERE s.seq = access_log.seq)"
+
+
+def _entry(seq: int, values: Sequence[object], others: str | None) -> AccessEntry:
+    return AccessEntry(*values, seq=seq, subjects=tuple(others.split()) if others else ())  # type: ignore[arg-type]
 
 
 def _d(value: _dt.date | None) -> str | None:
@@ -184,7 +197,7 @@ class SqliteStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             found = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if found not in (0, SCHEMA_VERSION):
+            if found not in (0, SCHEMA_VERSION, *_UPGRADABLE):
                 raise StoreError(f"{path} has schema version {found}; this gateway needs {SCHEMA_VERSION} "
                                  "(no automatic migration yet: re-import into a fresh data directory)")
             self._db.executescript(SCHEMA)
@@ -374,6 +387,8 @@ class SqliteStore:
                     values = (size + 1, leaf, *(getattr(entry, c) for c in _ACCESS_COLS))
                     self._db.execute(f"INSERT INTO access_log (seq, leaf, {','.join(_ACCESS_COLS)}) "
                                      f"VALUES (?, ?, {','.join('?' * len(_ACCESS_COLS))})", values)
+                    self._db.executemany("INSERT INTO access_subjects (seq, subject) VALUES (?, ?)",
+                                         [(size + 1, other) for other in entry.subjects])
                     self._add_leaf(size, leaf)
                     size += 1
                     seqs.append(size)
@@ -413,8 +428,9 @@ class SqliteStore:
 
     def leaf_hashes(self) -> Iterator[tuple[int, bytes, AccessEntry]]:
         """Every entry with its stored leaf hash, in order (for audit verify)."""
-        for row in self._query(f"SELECT seq, leaf, {','.join(_ACCESS_COLS)} FROM access_log ORDER BY seq", ()):
-            yield row[0], bytes(row[1]), AccessEntry(*row[2:], seq=row[0])
+        for row in self._query(f"SELECT seq, leaf, {','.join(_ACCESS_COLS)}, {_OTHERS} FROM access_log ORDER BY seq",
+                               ()):
+            yield row[0], bytes(row[1]), _entry(row[0], row[2:-1], row[-1])
 
     def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
         with self._lock:
@@ -430,22 +446,26 @@ class SqliteStore:
                                                                  "ORDER BY size", ())]
 
     def access_entries(self, query: AccessQuery) -> Iterator[AccessEntry]:
-        conds, args = [], []
-        for col, op, val in (("subject", "=", query.subject), ("principal", "=", query.principal),
+        conds: list[str] = []
+        args: list[object] = []
+        if query.subject:  # the entry's main subject or one of its others
+            conds.append("(subject = ? OR seq IN (SELECT seq FROM access_subjects WHERE subject = ?))")
+            args += [query.subject, query.subject]
+        for col, op, val in (("principal", "=", query.principal),
                              ("org", "=", query.org), ("role", "=", query.role), ("purpose", "=", query.purpose),
                              ("decision", "=", query.decision), ("seq", "=", query.seq), ("time", ">=", query.since),
                              ("time", "<", query.until)):
             if val:
                 conds.append(f"{col} {op} ?")
                 args.append(val)
-        sql = f"SELECT seq, {','.join(_ACCESS_COLS)} FROM access_log"
+        sql = f"SELECT seq, {','.join(_ACCESS_COLS)}, {_OTHERS} FROM access_log"
         if conds:
             sql += " WHERE " + " AND ".join(conds)
         sql += " ORDER BY seq"
         if query.limit:
             sql += f" LIMIT {int(query.limit)}"
         for row in self._query(sql, tuple(args)):
-            yield AccessEntry(*row[1:], seq=row[0])
+            yield _entry(row[0], row[1:-1], row[-1])
 
     def access_entries_at(self, seq: int) -> Iterator[AccessEntry]:
         return self.access_entries(AccessQuery(seq=seq))

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from permitgw.v1 import common_pb2 as permitgw_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17permitgw/v1/audit.proto\x12\x0bpermitgw.v1\x1a\x18permitgw/v1/common.proto\"\xa9\x02\n\x0e\x41\x63\x63\x65ssLogEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0e\n\x06serial\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x14\n\x0corganisation\x18\x06 \x01(\t\x12\x10\n\x08\x64istrict\x18\x07 \x01(\t\x12\x0e\n\x06method\x18\x08 \x01(\t\x12\x0f\n\x07purpose\x18\t \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\n \x01(\t\x12\x13\n\x0boperator_id\x18\x0b \x01(\t\x12\x0f\n\x07subject\x18\x0c \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\r \x01(\t\x12\x0e\n\x06reason\x18\x0e \x01(\t\x12\x16\n\x0epolicy_version\x18\x0f \x01(\t\x12\x11\n\tleaf_hash\x18\x10 \x01(\x0c\"\xe8\x01\n\x16SearchAccessLogRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x19\n\x11subject_id_number\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x14\n\x0corganisation\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x07 \x01(\t\x12\r\n\x05since\x18\x08 \x01(\t\x12\r\n\x05until\x18\t \x01(\t\x12\r\n\x05limit\x18\n \x01(\x05\"R\n\x14GetCheckpointRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x0c\n\x04size\x18\x02 \x01(\x03\"]\n\x15GetCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0c\n\x04root\x18\x03 \x01(\x0c\x12\x14\n\x0cverifier_key\x18\x04 \x01(\t\"e\n\x18GetInclusionProofRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\r\n\x05index\x18\x02 \x01(\x03\x12\x0c\n\x04size\x18\x03 \x01(\x03\"\x9a\x01\n\x19GetInclusionProofResponse\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x03(\x0c\x12\x12\n\ncheckpoint\x18\x05 \x01(\t\x12*\n\x05\x65ntry\x18\x06 \x01(\x0b\x32\x1b.permitgw.v1.AccessLogEntry\"n\n\x1aGetConsistencyProofRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x10\n\x08old_size\x18\x02 \x01(\x03\x12\x10\n\x08new_size\x18\x03 \x01(\x03\"P\n\x1bGetConsistencyProofResponse\x12\x10\n\x08old_size\x18\x01 \x01(\x03\x12\x10\n\x08new_size\x18\x02 \x01(\x03\x12\r\n\x05proof\x18\x03 \x03(\x0c\"`\n\x1dGetSubjectAccessReportRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x11\n\tid_number\x18\x02 \x01(\t\"\x97\x01\n\rSubjectAccess\x12\x0c\n\x04time\x18\x01 \x01(\t\x12\x14\n\x0corganisation\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x10\n\x08\x64istrict\x18\x04 \x01(\t\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x07 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x08 \x01(\t\"a\n\x1eGetSubjectAccessReportResponse\x12\x11\n\tid_number\x18\x01 \x01(\t\x12,\n\x08\x61\x63\x63\x65sses\x18\x02 \x03(\x0b\x32\x1a.permitgw.v1.SubjectAccess2\xfe\x03\n\x0c\x41uditService\x12U\n\x0fSearchAccessLog\x12#.permitgw.v1.SearchAccessLogRequest\x1a\x1b.permitgw.v1.AccessLogEntry0\x01\x12V\n\rGetCheckpoint\x12!.permitgw.v1.GetCheckpointRequest\x1a\".permitgw.v1.GetCheckpointResponse\x12\x62\n\x11GetInclusionProof\x12%.permitgw.v1.GetInclusionProofRequest\x1a&.permitgw.v1.GetInclusionProofResponse\x12h\n\x13GetConsistencyProof\x12\'.permitgw.v1.GetConsistencyProofRequest\x1a(.permitgw.v1.GetConsistencyProofResponse\x12q\n\x16GetSubjectAccessReport\x12*.permitgw.v1.GetSubjectAccessReportRequest\x1a+.permitgw.v1.GetSubjectAccessReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17permitgw/v1/audit.proto\x12\x0bpermitgw.v1\x1a\x18permitgw/v1/common.proto\"\xbb\x02\n\x0e\x41\x63\x63\x65ssLogEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0e\n\x06serial\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x14\n\x0corganisation\x18\x06 \x01(\t\x12\x10\n\x08\x64istrict\x18\x07 \x01(\t\x12\x0e\n\x06method\x18\x08 \x01(\t\x12\x0f\n\x07purpose\x18\t \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\n \x01(\t\x12\x13\n\x0boperator_id\x18\x0b \x01(\t\x12\x0f\n\x07subject\x18\x0c \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\r \x01(\t\x12\x0e\n\x06reason\x18\x0e \x01(\t\x12\x16\n\x0epolicy_version\x18\x0f \x01(\t\x12\x11\n\tleaf_hash\x18\x10 \x01(\x0c\x12\x10\n\x08subjects\x18\x11 \x03(\t\"\xe8\x01\n\x16SearchAccessLogRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x19\n\x11subject_id_number\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x14\n\x0corganisation\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x07 \x01(\t\x12\r\n\x05since\x18\x08 \x01(\t\x12\r\n\x05until\x18\t \x01(\t\x12\r\n\x05limit\x18\n \x01(\x05\"R\n\x14GetCheckpointRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x0c\n\x04size\x18\x02 \x01(\x03\"]\n\x15GetCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0c\n\x04root\x18\x03 \x01(\x0c\x12\x14\n\x0cverifier_key\x18\x04 \x01(\t\"e\n\x18GetInclusionProofRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\r\n\x05index\x18\x02 \x01(\x03\x12\x0c\n\x04size\x18\x03 \x01(\x03\"\x9a\x01\n\x19GetInclusionProofResponse\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x03(\x0c\x12\x12\n\ncheckpoint\x18\x05 \x01(\t\x12*\n\x05\x65ntry\x18\x06 \x01(\x0b\x32\x1b.permitgw.v1.AccessLogEntry\"n\n\x1aGetConsistencyProofRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x10\n\x08old_size\x18\x02 \x01(\x03\x12\x10\n\x08new_size\x18\x03 \x01(\x03\"P\n\x1bGetConsistencyProofResponse\x12\x10\n\x08old_size\x18\x01 \x01(\x03\x12\x10\n\x08new_size\x18\x02 \x01(\x03\x12\r\n\x05proof\x18\x03 \x03(\x0c\"`\n\x1dGetSubjectAccessReportRequest\x12,\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x1b.permitgw.v1.RequestContext\x12\x11\n\tid_number\x18\x02 \x01(\t\"\x97\x01\n\rSubjectAccess\x12\x0c\n\x04time\x18\x01 \x01(\t\x12\x14\n\x0corganisation\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x10\n\x08\x64istrict\x18\x04 \x01(\t\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x07 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x08 \x01(\t\"a\n\x1eGetSubjectAccessReportResponse\x12\x11\n\tid_number\x18\x01 \x01(\t\x12,\n\x08\x61\x63\x63\x65sses\x18\x02 \x03(\x0b\x32\x1a.permitgw.v1.SubjectAccess2\xfe\x03\n\x0c\x41uditService\x12U\n\x0fSearchAccessLog\x12#.permitgw.v1.SearchAccessLogRequest\x1a\x1b.permitgw.v1.AccessLogEntry0\x01\x12V\n\rGetCheckpoint\x12!.permitgw.v1.GetCheckpointRequest\x1a\".permitgw.v1.GetCheckpointResponse\x12\x62\n\x11GetInclusionProof\x12%.permitgw.v1.GetInclusionProofRequest\x1a&.permitgw.v1.GetInclusionProofResponse\x12h\n\x13GetConsistencyProof\x12\'.permitgw.v1.GetConsistencyProofRequest\x1a(.permitgw.v1.GetConsistencyProofResponse\x12q\n\x16GetSubjectAccessReport\x12*.permitgw.v1.GetSubjectAccessReportRequest\x1a+.permitgw.v1.GetSubjectAccessReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,27 +33,27 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'permitgw.v1.audit_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ACCESSLOGENTRY']._serialized_start=67
-  _globals['_ACCESSLOGENTRY']._serialized_end=364
-  _globals['_SEARCHACCESSLOGREQUEST']._serialized_start=367
-  _globals['_SEARCHACCESSLOGREQUEST']._serialized_end=599
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=601
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=683
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=685
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=778
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=780
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=881
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=884
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=1038
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1040
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1150
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=1152
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=1232
-  _globals['_GETSUBJECTACCESSREPORTREQUEST']._serialized_start=1234
-  _globals['_GETSUBJECTACCESSREPORTREQUEST']._serialized_end=1330
-  _globals['_SUBJECTACCESS']._serialized_start=1333
-  _globals['_SUBJECTACCESS']._serialized_end=1484
-  _globals['_GETSUBJECTACCESSREPORTRESPONSE']._serialized_start=1486
-  _globals['_GETSUBJECTACCESSREPORTRESPONSE']._serialized_end=1583
-  _globals['_AUDITSERVICE']._serialized_start=1586
-  _globals['_AUDITSERVICE']._serialized_end=2096
+  _globals['_ACCESSLOGENTRY']._serialized_end=382
+  _globals['_SEARCHACCESSLOGREQUEST']._serialized_start=385
+  _globals['_SEARCHACCESSLOGREQUEST']._serialized_end=617
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=619
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=701
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=703
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=796
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=798
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=899
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=902
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=1056
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1058
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1168
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=1170
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=1250
+  _globals['_GETSUBJECTACCESSREPORTREQUEST']._serialized_start=1252
+  _globals['_GETSUBJECTACCESSREPORTREQUEST']._serialized_end=1348
+  _globals['_SUBJECTACCESS']._serialized_start=1351
+  _globals['_SUBJECTACCESS']._serialized_end=1502
+  _globals['_GETSUBJECTACCESSREPORTRESPONSE']._serialized_start=1504
+  _globals['_GETSUBJECTACCESSREPORTRESPONSE']._serialized_end=1601
+  _globals['_AUDITSERVICE']._serialized_start=1604
+  _globals['_AUDITSERVICE']._serialized_end=2114
 # @@protoc_insertion_point(module_scope)

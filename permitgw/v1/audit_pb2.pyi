@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AccessLogEntry(_message.Message):
-    __slots__ = ("seq", "time", "principal", "serial", "role", "organisation", "district", "method", "purpose", "case_id", "operator_id", "subject", "decision", "reason", "policy_version", "leaf_hash")
+    __slots__ = ("seq", "time", "principal", "serial", "role", "organisation", "district", "method", "purpose", "case_id", "operator_id", "subject", "decision", "reason", "policy_version", "leaf_hash", "subjects")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class AccessLogEntry(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
     LEAF_HASH_FIELD_NUMBER: _ClassVar[int]
+    SUBJECTS_FIELD_NUMBER: _ClassVar[int]
     seq: int
     time: str
     principal: str
@@ -41,7 +42,8 @@ class AccessLogEntry(_message.Message):
     reason: str
     policy_version: str
     leaf_hash: bytes
-    def __init__(self, seq: _Optional[int] = ..., time: _Optional[str] = ..., principal: _Optional[str] = ..., serial: _Optional[str] = ..., role: _Optional[str] = ..., organisation: _Optional[str] = ..., district: _Optional[str] = ..., method: _Optional[str] = ..., purpose: _Optional[str] = ..., case_id: _Optional[str] = ..., operator_id: _Optional[str] = ..., subject: _Optional[str] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., policy_version: _Optional[str] = ..., leaf_hash: _Optional[bytes] = ...) -> None: ...
+    subjects: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, seq: _Optional[int] = ..., time: _Optional[str] = ..., principal: _Optional[str] = ..., serial: _Optional[str] = ..., role: _Optional[str] = ..., organisation: _Optional[str] = ..., district: _Optional[str] = ..., method: _Optional[str] = ..., purpose: _Optional[str] = ..., case_id: _Optional[str] = ..., operator_id: _Optional[str] = ..., subject: _Optional[str] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., policy_version: _Optional[str] = ..., leaf_hash: _Optional[bytes] = ..., subjects: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchAccessLogRequest(_message.Message):
     __slots__ = ("context", "subject_id_number", "principal", "organisation", "role", "purpose", "decision", "since", "until", "limit")

@@ -376,6 +376,53 @@ def test_a_store_of_another_schema_version_is_refused(backend: str, data: DataDi
         opener()
 
 
+def test_an_entry_about_several_people_is_found_by_each_and_verifies(store: Store) -> None:
+    child, adults = "c1" * 16, ["a1" * 16, "a2" * 16]
+    entries = [entry(0, subject="b0" * 16), dataclasses.replace(entry(1, subject=child), subjects=tuple(adults)),
+               entry(2, subject=adults[0])]
+    store.append_accesses(entries)
+    for who, seqs in ((child, [2]), (adults[0], [2, 3]), (adults[1], [2]), ("b0" * 16, [1])):
+        assert [e.seq for e in store.access_entries(AccessQuery(subject=who))] == seqs, who
+    found = next(store.access_entries_at(2))
+    assert (found.subject, found.subjects, found.people()) == (child, tuple(adults), (child, *adults))
+    assert [leaf for _, leaf, _ in store.leaf_hashes()] == [leaf_hash(e.canonical_bytes()) for e in entries]
+    assert [e.canonical_bytes() for _, _, e in store.leaf_hashes()] == [e.canonical_bytes() for e in entries]
+
+
+def test_an_entry_about_one_person_hashes_as_before_the_other_subjects_existed() -> None:
+    e = entry(3, subject="ab" * 16)
+    assert b"subjects" not in e.canonical_bytes()
+    assert json.loads(e.canonical_bytes()) == {k: v for k, v in dataclasses.asdict(e).items()
+                                               if k not in ("seq", "subjects")}
+    assert b'"subjects":["cd' in dataclasses.replace(e, subjects=("cd" * 16,)).canonical_bytes()
+
+
+def test_a_log_written_before_other_subjects_existed_opens_verifies_and_grows(
+        backend: str, data: DataDir, opener: Opener, request: pytest.FixtureRequest) -> None:
+    first = opener()
+    first.append_accesses([entry(i, subject=f"{i:02x}" * 16) for i in range(5)])
+    first.close()
+    if backend == "sqlite":  # the schema as it was: no table of other subjects, version 3
+        db = sqlite3.connect(data.database)
+        db.executescript("DROP TABLE access_subjects; PRAGMA user_version=3;")
+        db.close()
+    else:
+        with psycopg.connect(request.getfixturevalue("pg_dsn"), autocommit=True) as admin:
+            schema = request.getfixturevalue("pg_schema")
+            admin.execute(f'DROP TABLE "{schema}".access_subjects')
+            admin.execute(f'UPDATE "{schema}".schema_version SET version = 1')
+    again = opener()
+    try:
+        again.append_accesses([dataclasses.replace(entry(5, subject="ee" * 16), subjects=("ff" * 16,))])
+        assert [e.seq for e in again.access_entries(AccessQuery(subject="ff" * 16))] == [6]
+        assert [leaf for _, leaf, _ in again.leaf_hashes()] == [
+            leaf_hash(e.canonical_bytes()) for _, _, e in again.leaf_hashes()]
+        assert len(list(again.leaf_hashes())) == 6
+    finally:
+        again.close()
+    opener().close()  # and the upgraded store opens as a current one
+
+
 # --- PostgreSQL only: several writers, the selection, a whole gateway ----------------------------------------------
 @pytest.mark.postgres
 def test_concurrent_appenders_on_two_connections_leave_a_contiguous_verifiable_log(

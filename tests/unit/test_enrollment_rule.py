@@ -59,3 +59,17 @@ def test_enough_cases() -> None:
 def test_shipped_settings_load(data: DataDir) -> None:
     s = load_enrollment(data.policies)
     assert (s.min_age, s.max_age, s.cutoff_month, s.cutoff_day) == (6, 15, 8, 31)
+
+
+@pytest.mark.parametrize("asked", [["X"], ["F", "X"], ["M", "X"]], ids=lambda a: "+".join(a))
+def test_the_answer_says_nothing_about_an_adult_not_on_record(asked: list[str]) -> None:
+    """Naming someone who is not the child's guardian gives the same answer whatever that person's permit."""
+    child = IdNumber(make_id("340102", _dt.date(2018, 3, 1), 101))
+    ships = [Guardianship(child, PEOPLE["F"], "", "psb"), Guardianship(child, PEOPLE["M"], "51", "education")]
+    answers = set()
+    for x_spec in ("", "1:30:330203", "1:30:330212", "1:-30:330203", "3:100:330203", "4:100:330203"):
+        permits = {PEOPLE["F"]: _permit(PEOPLE["F"], "1:-3:330203"), PEOPLE["M"]: _permit(PEOPLE["M"], ""),
+                   PEOPLE["X"]: _permit(PEOPLE["X"], x_spec)}
+        d = check_enrollment(child, [PEOPLE[g] for g in asked], ships, permits, "330203", TODAY, SETTINGS)
+        answers.add((d.outcome, d.reasons, d.guardian_district, d.guardian_valid_until))
+    assert len(answers) == 1, answers

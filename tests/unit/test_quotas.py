@@ -436,3 +436,19 @@ def test_malformed_and_missing_files(tmp_path: Path) -> None:
         load_quotas(tmp_path)
     with pytest.raises(PolicyError, match="quotas.toml.*TOMLDecodeError"):
         load_quotas(_write(tmp_path, "[school\nper_hour = 1"))
+
+
+def test_every_person_a_request_is_about_counts_once() -> None:
+    """A child asked about with two adults is three distinct people; the same adults again add nobody."""
+    t, _ = tracker(school=(5, None))
+    assert t.check("school/330203/A", "school", "child1", "adultA", "adultB").count == 3
+    assert t.check("school/330203/A", "school", "child2", "adultA", "adultB").count == 4
+    refused = t.check("school/330203/A", "school", "child3", "adultC")  # 4 + 2 new > 5: all or nothing
+    assert (refused.allowed, refused.alert) == (False, QUOTA_EXCEEDED)
+    assert t.check("school/330203/A", "school", "child3").count == 5
+
+
+def test_replay_counts_every_person_of_an_entry() -> None:
+    t, _ = tracker(school=(3, None))
+    t.replay([(T0 - 60, "school/330203/A", "school", "child1 adultA adultB", "allow")])
+    assert not t.check("school/330203/A", "school", "child2").allowed

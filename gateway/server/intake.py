@@ -1,0 +1,156 @@
+"""Every call that reaches the gateway is authenticated and logged, even those no servicer of ours answers.
+
+gRPC decodes a request before any handler runs, answers unknown methods by itself, and serves health and
+reflection outside the request pipeline: none of those calls left an entry in the access log, even from a
+revoked certificate. This interceptor closes the gap:
+
+- every handler receives the raw request bytes; they are decoded after the caller is authenticated, so an
+  undecodable request (invalid UTF-8, truncated, nested too deep) is a logged INVALID_ARGUMENT, and one larger
+  than MAX_REQUEST_BYTES a logged RESOURCE_EXHAUSTED (gRPC itself still drops what is larger than
+  TRANSPORT_MAX_BYTES before anything can be read: see transport_options());
+- an unknown method is authenticated, logged (its name only when it looks like a method name) and answered
+  UNIMPLEMENTED;
+- health checks and reflection are authenticated (a revoked certificate is refused) and logged, once per call
+  (a Watch stream or a reflection session is one call).
+
+The servicers of permitgw.* log their own calls in the request pipeline (gate.handler); here they only get
+their request decoded.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+import grpc
+
+from gateway.audit.entry import Decision
+from gateway.server import errors
+from gateway.server.gate import Call, Gate
+
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the largest request the gateway reads (gRPC's own default limit)
+TRANSPORT_MAX_BYTES = 2 * MAX_REQUEST_BYTES  # what gRPC hands over at all, so that a too-large request is logged
+OWN_SERVICES = "permitgw."  # services whose handlers log through the request pipeline
+UNREADABLE_METHOD = "(unreadable method)"
+# A method name the log may record: package.Service/Method, with few digits (never an identity number).
+_METHOD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,99}/[A-Za-z_][A-Za-z0-9_]{0,63}")
+_MAX_METHOD_DIGITS = 12
+_GUARDED = {"grpc.health.v1.Health/": "HEALTH", "grpc.reflection.v1alpha.ServerReflection/": "REFLECTION",
+            "grpc.reflection.v1.ServerReflection/": "REFLECTION"}
+
+Deserializer = Callable[[bytes], Any]
+log = logging.getLogger("permitgw.server")
+
+
+def transport_options() -> list[tuple[str, int]]:
+    """gRPC server options: receive up to TRANSPORT_MAX_BYTES, so that requests above MAX_REQUEST_BYTES reach
+    the gateway and are refused with a log entry rather than dropped by gRPC without one."""
+    return [("grpc.max_receive_message_length", TRANSPORT_MAX_BYTES)]
+
+
+def loggable_method(raw: str) -> str:
+    """The method name as the access log may record it: the name, or UNREADABLE_METHOD."""
+    name = raw[1:] if raw.startswith("/") else raw
+    if _METHOD.fullmatch(name) and sum(c.isdigit() for c in name) <= _MAX_METHOD_DIGITS:
+        return name
+    return UNREADABLE_METHOD
+
+
+class Intake(grpc.ServerInterceptor):
+    """Wraps every method handler (see the module docstring); register it as the server's only interceptor."""
+
+    def __init__(self, gate: Gate, max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
+        self.gate = gate
+        self.max_request_bytes = max_request_bytes
+
+    def intercept_service(self, continuation: Callable[[Any], grpc.RpcMethodHandler | None],
+                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        method = loggable_method(details.method or "")  # runs on gRPC's polling thread: no I/O here
+        found = continuation(details)
+        if found is None:
+            return grpc.stream_stream_rpc_method_handler(self._unknown(method))
+        guard = "" if method.startswith(OWN_SERVICES) else next(
+            (reason for prefix, reason in _GUARDED.items() if method.startswith(prefix)), "OTHER_SERVICE")
+        return self._wrap(found, method, guard)
+
+    # --- handlers ----------------------------------------------------------------------------------------
+    def _unknown(self, method: str) -> Callable[[Iterator[bytes], grpc.ServicerContext], Any]:
+        def behaviour(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
+            self._refuse(Call(method=method, known_method=False), context, errors.Refused(
+                grpc.StatusCode.UNIMPLEMENTED, "no such method", "UNKNOWN_METHOD"))
+
+        return behaviour
+
+    def _wrap(self, h: grpc.RpcMethodHandler, method: str, guard: str) -> grpc.RpcMethodHandler:
+        decode = self._decoder(method, h.request_deserializer)
+        out = h.response_serializer
+        if not h.request_streaming:
+            inner = h.unary_unary or h.unary_stream
+
+            def unary(raw: bytes, context: grpc.ServicerContext) -> Any:
+                request = decode(raw, context)
+                if guard:
+                    self._admit(method, guard, context)
+                return inner(request, context)
+
+            make = grpc.unary_stream_rpc_method_handler if h.response_streaming else grpc.unary_unary_rpc_method_handler
+            return make(unary, request_deserializer=None, response_serializer=out)
+        inner = h.stream_unary or h.stream_stream
+
+        def streaming(raws: Iterator[bytes], context: grpc.ServicerContext) -> Any:
+            if guard:
+                self._admit(method, guard, context)
+            return inner((decode(raw, context) for raw in raws), context)
+
+        make = grpc.stream_stream_rpc_method_handler if h.response_streaming else grpc.stream_unary_rpc_method_handler
+        return make(streaming, request_deserializer=None, response_serializer=out)
+
+    def _decoder(self, method: str, deserialize: Deserializer | None) -> Callable[[bytes, grpc.ServicerContext], Any]:
+        def decode(raw: bytes, context: grpc.ServicerContext) -> Any:
+            if len(raw) > self.max_request_bytes:
+                self._refuse(Call(method=method), context, errors.Refused(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED, f"the request is larger than {self.max_request_bytes} bytes",
+                    "REQUEST_TOO_LARGE"))
+            if deserialize is None:
+                return raw
+            try:
+                return deserialize(raw)
+            except Exception:  # any failure to decode is the request's fault: protobuf raises DecodeError mostly
+                self._refuse(Call(method=method), context, errors.invalid_argument(
+                    "request", "not a valid message for this method (truncated, not UTF-8, or nested too deep)"))
+
+        return decode
+
+    # --- authenticate, log, answer -----------------------------------------------------------------------
+    def _admit(self, method: str, reason: str, context: grpc.ServicerContext) -> None:
+        """Authenticate a call outside the request pipeline and log it as allowed; refuse it if not."""
+        call = Call(method=method)
+        try:
+            self.gate.authenticate(context, call)
+        except errors.Refused as refused:
+            self._refuse(call, context, refused)
+        self._write(call, context, Decision.ALLOW, reason)
+
+    def _refuse(self, call: Call, context: grpc.ServicerContext, failure: errors.Refused) -> NoReturn:
+        """Log a refused call (with whoever the certificate says the caller is), then send the refusal.
+
+        An authentication failure outranks the refusal given: an unknown caller learns nothing else.
+        """
+        if call.principal is None:
+            try:
+                self.gate.authenticate(context, call)
+            except errors.Refused as refused:
+                failure = refused
+        outcome = Decision.DENY if failure.code in (grpc.StatusCode.UNAUTHENTICATED,
+                                                    grpc.StatusCode.PERMISSION_DENIED) else Decision.INVALID
+        self._write(call, context, outcome, failure.reason)
+        context.abort_with_status(failure.to_status())
+        raise AssertionError("abort_with_status returns only by raising")  # pragma: no cover
+
+    def _write(self, call: Call, context: grpc.ServicerContext, decision: str, reason: str) -> None:
+        try:
+            self.gate.log(call, decision, reason)
+        except Exception:
+            log.exception("access log unavailable")
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the access log is unavailable: no answer given")
