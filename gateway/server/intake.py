@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import grpc
+from grpc_health.v1 import health_pb2
 
 from gateway.audit.entry import Decision
 from gateway.server import errors
@@ -41,6 +42,17 @@ _GUARDED = {"grpc.health.v1.Health/": "HEALTH", "grpc.reflection.v1alpha.ServerR
 
 Deserializer = Callable[[bytes], Any]
 log = logging.getLogger("permitgw.server")
+
+
+def _not_serving(streaming: bool) -> Any:
+    """The answer to a health check while the access log cannot be written: NOT_SERVING, and nothing else.
+
+    Every other call gets UNAVAILABLE and no answer when its entry cannot be written. A health check is the
+    one exception: its answer says only that this gateway cannot serve, about no person, and it is what lets
+    a load balancer route around a gateway that has lost its log.
+    """
+    answer = health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
+    return iter([answer]) if streaming else answer
 
 
 def transport_options() -> list[tuple[str, int]]:
@@ -90,8 +102,8 @@ class Intake(grpc.ServerInterceptor):
 
             def unary(raw: bytes, context: grpc.ServicerContext) -> Any:
                 request = decode(raw, context)
-                if guard:
-                    self._admit(method, guard, context)
+                if guard and not self._admit(method, guard, context):
+                    return _not_serving(h.response_streaming)  # a health check the log cannot record
                 return inner(request, context)
 
             make = grpc.unary_stream_rpc_method_handler if h.response_streaming else grpc.unary_unary_rpc_method_handler
@@ -123,14 +135,26 @@ class Intake(grpc.ServerInterceptor):
         return decode
 
     # --- authenticate, log, answer -----------------------------------------------------------------------
-    def _admit(self, method: str, reason: str, context: grpc.ServicerContext) -> None:
-        """Authenticate a call outside the request pipeline and log it as allowed; refuse it if not."""
+    def _admit(self, method: str, reason: str, context: grpc.ServicerContext) -> bool:
+        """Authenticate a call outside the request pipeline and log it as allowed; refuse it if not.
+
+        False only for a health check the log cannot record: it is answered NOT_SERVING (see _not_serving),
+        so that a load balancer takes this replica out instead of seeing an error it may not understand.
+        """
         call = Call(method=method)
         try:
             self.gate.authenticate(context, call)
         except errors.Refused as refused:
             self._refuse(call, context, refused)
+        if reason == "HEALTH":
+            try:
+                self.gate.log(call, Decision.ALLOW, reason)
+            except Exception:
+                log.warning("access log unavailable: health check answered NOT_SERVING")
+                return False
+            return True
         self._write(call, context, Decision.ALLOW, reason)
+        return True
 
     def _refuse(self, call: Call, context: grpc.ServicerContext, failure: errors.Refused) -> NoReturn:
         """Log a refused call (with whoever the certificate says the caller is), then send the refusal.
