@@ -11,6 +11,7 @@ import signal
 import threading
 from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -120,6 +121,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once."""
     data.require()
     cfg = data.config()
+    interval = watch_seconds(cfg)
     if cfg["store"]["backend"] == "sqlite" and not data.database.is_file():
         raise ListenError(f"{data.database} is missing: restore it from a backup (a gateway that has served "
                           "never starts on an empty log), or run `permitgw init` for a new gateway")
@@ -184,7 +186,16 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
             raise fail(f"cannot serve metrics on {metrics}: {exc}") from exc
     server.start()
     audit.watch(functools.partial(_report_health, health_servicer, ("", *names)))
-    return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine).start(), audit, submitter)
+    return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine, interval).start(), audit,
+                         submitter)
+
+
+def watch_seconds(cfg: dict[str, Any]) -> float:
+    """[policy] watch_seconds: how often the policy files are looked at (a positive number of seconds)."""
+    value = cfg["policy"]["watch_seconds"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
+        raise ListenError(f"[policy] watch_seconds must be a number of seconds from 0 to 86400, not {value!r}")
+    return float(value)
 
 
 def _report_health(servicer: health.HealthServicer, names: tuple[str, ...], log_writable: bool) -> None:

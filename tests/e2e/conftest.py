@@ -9,8 +9,10 @@ import os
 import re
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import grpc
 import pytest
@@ -24,6 +26,41 @@ from gateway.synth.people import SynthPerson, residents
 from gateway.synth.write import BUREAU_FILES, write_bureaus
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import BIN, run_cli
+
+
+class ServerOutput:
+    """What a server prints on a stream, read on its own thread, so a test can wait for a line it expects
+    (a reload, a refusal) with a deadline instead of guessing how long the server takes."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+
+    def mark(self) -> int:
+        """Where the output stands now: wait_for(..., after=mark) looks only at what comes later."""
+        with self._changed:
+            return len(self.lines)
+
+    def wait_for(self, text: str, after: int = 0, seconds: float = 30) -> str:
+        def seen() -> str | None:
+            return next((line for line in self.lines[after:] if text in line), None)
+
+        with self._changed:
+            assert self._changed.wait_for(lambda: seen() is not None, timeout=seconds), (
+                f"the server did not print {text!r} within {seconds} s: {self.lines[after:][-5:]}")
+            return seen() or ""
+
+    def text(self) -> str:
+        self._thread.join(timeout=15)
+        return "".join(self.lines)
 
 
 class Gateway:
