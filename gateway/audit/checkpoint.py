@@ -165,31 +165,47 @@ def _raw_public(key: Ed25519PublicKey | bytes) -> bytes:
     return raw
 
 
-def key_id(name: str, public_key: Ed25519PublicKey | bytes) -> int:
-    """The uint32 key ID: the first four bytes of SHA-256(name || 0x0A || 0x01 || public key), big-endian."""
-    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + _raw_public(public_key)).digest()
+def typed_key_id(name: str, alg: int, public_key: Ed25519PublicKey | bytes) -> int:
+    """The uint32 key ID of a signed-note key: the first four bytes of SHA-256(name || 0x0A || alg || public
+    key), big-endian (alg 0x01: the log's Ed25519 key; 0x04: a witness's cosignature/v1 key)."""
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([alg]) + _raw_public(public_key)).digest()
     return int.from_bytes(digest[:4], "big")
 
 
-def verifier_key(name: str, public_key: Ed25519PublicKey | bytes) -> str:
-    """The verifier key string '<name>+<hex key ID>+<base64(0x01 || public key)>'."""
+def typed_verifier_key(name: str, alg: int, public_key: Ed25519PublicKey | bytes) -> str:
+    """The verifier key string '<name>+<hex key ID>+<base64(alg || public key)>'."""
     _require_key_name(name)
-    encoded = base64.b64encode(bytes([ALG_ED25519]) + _raw_public(public_key)).decode("ascii")
-    return f"{name}+{key_id(name, public_key):08x}+{encoded}"
+    encoded = base64.b64encode(bytes([alg]) + _raw_public(public_key)).decode("ascii")
+    return f"{name}+{typed_key_id(name, alg, public_key):08x}+{encoded}"
 
 
-def parse_verifier_key(text: str) -> tuple[str, int, Ed25519PublicKey]:
-    """Parse and check a verifier key string; returns (name, key ID, public key). Raises NoteError."""
+def parse_typed_key(text: str, alg: int, what: str) -> tuple[str, int, Ed25519PublicKey]:
+    """Parse and check a verifier key string of signature type `alg`; returns (name, key ID, public key)."""
     name, hash_hex, key_b64 = _split_verifier_key(text)
     try:
         key = _b64decode_strict(key_b64)
     except ValueError as exc:
-        raise NoteError(f"verifier key material: {exc}") from exc
-    if len(key) != 33 or key[0] != ALG_ED25519:
-        raise NoteError("verifier key is not an Ed25519 (type 0x01, 32-byte) key")
-    if int(hash_hex, 16) != key_id(name, key[1:]):
-        raise NoteError("verifier key ID does not match its name and key")
+        raise NoteError(f"{what} material: {exc}") from exc
+    if len(key) != 33 or key[0] != alg:
+        raise NoteError(f"{what} is not an Ed25519 key of signature type 0x{alg:02x}")
+    if int(hash_hex, 16) != typed_key_id(name, alg, key[1:]):
+        raise NoteError(f"{what} ID does not match its name and key")
     return name, int(hash_hex, 16), Ed25519PublicKey.from_public_bytes(key[1:])
+
+
+def key_id(name: str, public_key: Ed25519PublicKey | bytes) -> int:
+    """The log key's ID (signature type 0x01)."""
+    return typed_key_id(name, ALG_ED25519, public_key)
+
+
+def verifier_key(name: str, public_key: Ed25519PublicKey | bytes) -> str:
+    """The log's verifier key string '<name>+<hex key ID>+<base64(0x01 || public key)>'."""
+    return typed_verifier_key(name, ALG_ED25519, public_key)
+
+
+def parse_verifier_key(text: str) -> tuple[str, int, Ed25519PublicKey]:
+    """Parse and check the log's verifier key string; returns (name, key ID, public key). Raises NoteError."""
+    return parse_typed_key(text, ALG_ED25519, "verifier key")
 
 
 def _split_verifier_key(text: object) -> tuple[str, str, str]:

@@ -6,9 +6,6 @@ head the witness has seen for the log. Verifiers hold the witness's verifier key
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -18,10 +15,10 @@ from gateway.audit.checkpoint import (
     NoteError,
     NoteSignature,
     VerifierKeys,
-    _b64decode_strict,
-    _split_verifier_key,
-    is_valid_key_name,
     parse_note,
+    parse_typed_key,
+    typed_key_id,
+    typed_verifier_key,
     verify_checkpoint,
 )
 
@@ -35,31 +32,17 @@ def _raw(key: Ed25519PublicKey) -> bytes:
 
 def cosigner_key_id(name: str, public_key: Ed25519PublicKey) -> int:
     """SHA-256(name || 0x0A || 0x04 || public key)[:4], big-endian."""
-    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ALG_COSIGNATURE_V1]) + _raw(public_key)).digest()
-    return int.from_bytes(digest[:4], "big")
+    return typed_key_id(name, ALG_COSIGNATURE_V1, public_key)
 
 
 def cosigner_verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
     """The witness's verifier key string '<name>+<hex key ID>+<base64(0x04 || public key)>'."""
-    if not is_valid_key_name(name):
-        raise NoteError(f"invalid witness name {name!r}: must be non-empty, without spaces or '+'")
-    material = base64.b64encode(bytes([ALG_COSIGNATURE_V1]) + _raw(public_key)).decode("ascii")
-    return f"{name}+{cosigner_key_id(name, public_key):08x}+{material}"
+    return typed_verifier_key(name, ALG_COSIGNATURE_V1, public_key)
 
 
 def parse_cosigner_key(text: str) -> tuple[str, int, Ed25519PublicKey]:
     """Parse a witness verifier key string; raises NoteError if it is not a cosignature/v1 Ed25519 key."""
-    name, hex_id, material = _split_verifier_key(text)
-    try:
-        raw = _b64decode_strict(material)
-    except ValueError as exc:
-        raise NoteError(f"witness key material: {exc}") from exc
-    if len(raw) != 33 or raw[0] != ALG_COSIGNATURE_V1:
-        raise NoteError("not a witness key: expected signature type 0x04 (cosignature/v1, Ed25519)")
-    public = Ed25519PublicKey.from_public_bytes(raw[1:])
-    if int(hex_id, 16) != cosigner_key_id(name, public):
-        raise NoteError("witness key ID does not match its name and key")
-    return name, int(hex_id, 16), public
+    return parse_typed_key(text, ALG_COSIGNATURE_V1, "witness key")
 
 
 def signed_message(body: bytes, timestamp: int) -> bytes:
