@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from gateway.domain.idnumber import check_char
@@ -79,3 +80,15 @@ def write_csv(
 
 def write_jsonl(path: Path, objects: Iterable[object]) -> Path:
     return write_lines(path, [json.dumps(o, ensure_ascii=False) for o in objects])
+
+
+def wait_until(condition: Callable[[], object], what: str, seconds: float = 30.0, poll: float = 0.02) -> float:
+    """Poll an observed condition until it holds; fail naming `what` after `seconds`. Returns the time taken.
+
+    The one way tests wait: for something they can see happen, with a deadline generous enough for a slow,
+    loaded machine — never a fixed sleep that guesses how long the thing takes."""
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < seconds, f"timed out after {seconds} s waiting for {what}"
+        time.sleep(poll)  # polling interval, not a synchronisation point
+    return time.monotonic() - start

@@ -6,8 +6,6 @@ import json
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -18,18 +16,9 @@ from gateway.synth.people import residents
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import run_cli
 from tests.e2e.conftest import ServerOutput, serve
+from tests.helpers import wait_until
 
 SCHOOL_GPS = "p, school, *, compulsory-education, permitgw.v1.PermitService/GetPermitStatus, permit-status, *, allow"
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Poll a condition on what the clients observed, until a deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)  # polling interval
-    return False
 
 
 class Load:
@@ -75,7 +64,7 @@ class Load:
         """The next `count` outcomes of calls started after now (one call per thread may still be in flight
         under the policy it was authorised with: those are skipped)."""
         n = len(self.outcomes) + len(self.threads)
-        assert _wait(lambda: len(self.outcomes) >= n + count), "the load stalled"
+        wait_until(lambda: len(self.outcomes) >= n + count, "the load to go on")
         return self.outcomes[n:n + count]
 
     def finish(self) -> str:
@@ -100,7 +89,7 @@ class Load:
 def test_file_edits_reload_under_load_and_a_bad_edit_keeps_the_policy(tmp_path: Path) -> None:
     load = Load(tmp_path, watch_seconds=0.2)
     try:
-        assert _wait(lambda: "OK" in load.outcomes)
+        wait_until(lambda: "OK" in load.outcomes, "a first answer")
         # 1. an edit to the file takes effect by itself: schools lose permit status
         mark = load.output.mark()
         load.policy.write_text(load.original.replace(SCHOOL_GPS + "\n", ""))
@@ -126,7 +115,7 @@ def test_sighup_reloads_an_edit_that_leaves_size_and_time_unchanged(tmp_path: Pa
     """The watcher looks only once an hour here, so whatever reloads the policy is the SIGHUP."""
     load = Load(tmp_path, watch_seconds=3600)
     try:
-        assert _wait(lambda: "OK" in load.outcomes)
+        wait_until(lambda: "OK" in load.outcomes, "a first answer")
         # "Skools" and ", deny" each make the file one character shorter than the original, so the two edits
         # below have the same size (the first only touches a comment, and nothing reloads it)
         load.policy.write_text(load.original.replace("# Schools", "# Skools"))

@@ -12,13 +12,11 @@ import json
 import signal
 import subprocess
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -27,7 +25,9 @@ from gateway.synth import psb
 from gateway.synth.people import SynthPerson, residents
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import BIN, run_cli
-from tests.integration.test_store_backends import PG_DSN, use_postgres
+from tests.helpers import wait_until
+from tests.integration.test_store_backends import use_postgres
+from tests.pg import OwnLogin, own_login
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 SERVICE = "permitgw.v1.PermitService"
@@ -37,8 +37,7 @@ SERVICE = "permitgw.v1.PermitService"
 class PgGateway:
     root: Path
     data: Path
-    role: str
-    admin: psycopg.Connection
+    login: OwnLogin
     people: list[SynthPerson]
     proc: subprocess.Popen[str] | None = None
     address: str = ""
@@ -56,18 +55,13 @@ class PgGateway:
         return (self.root / "serve.err").read_text("utf-8", errors="replace")
 
     def kill_connections(self) -> int:
-        """Terminate every backend of the gateway's role; the number terminated."""
-        rows = self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
-                                  (self.role,)).fetchall()
-        return len(rows)
+        return self.login.kill()
 
     def lock_out(self) -> None:
-        """The database becomes unreachable for the gateway: no new login, and its connections are gone."""
-        self.admin.execute(f'ALTER ROLE "{self.role}" NOLOGIN')
-        self.kill_connections()
+        self.login.lock_out()
 
     def let_in(self) -> None:
-        self.admin.execute(f'ALTER ROLE "{self.role}" LOGIN')
+        self.login.let_in()
 
     def sigterm(self) -> int:
         assert self.proc is not None
@@ -82,34 +76,21 @@ class PgGateway:
 
 @pytest.fixture
 def pg_gateway(tmp_path: Path) -> Iterator[PgGateway]:
-    tag = f"pgw_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_DSN!r}: {exc}", pytrace=False)
-    admin.execute(f'CREATE ROLE "{tag}" LOGIN')
-    admin.execute(f'CREATE DATABASE "{tag}" OWNER "{tag}"')
-    base = psycopg.conninfo.conninfo_to_dict(PG_DSN)
-    dsn = psycopg.conninfo.make_conninfo(**{**base, "dbname": tag, "user": tag, "application_name": tag})
-    data = tmp_path / "data"
-    run_cli("init", "--data", str(data))
-    use_postgres(data / "config.toml", dsn, "permitgw")
-    people = residents(20, seed=11)
-    src = tmp_path / "jzdj.csv"
-    psb.write(src, people, seed=11, messy_rate=0.0)
-    run_cli("import", "--data", str(data), "--bureau", "psb", "--json", str(src))
-    g = PgGateway(tmp_path, data, tag, admin, people)
-    try:
-        yield g
-    finally:
-        if g.proc is not None and g.proc.poll() is None:
-            g.proc.kill()
-            g.proc.wait()
-        admin.execute(f'ALTER ROLE "{tag}" LOGIN')
-        g.kill_connections()
-        admin.execute(f'DROP DATABASE IF EXISTS "{tag}" WITH (FORCE)')
-        admin.execute(f'DROP ROLE IF EXISTS "{tag}"')
-        admin.close()
+    with own_login("pgw") as login:
+        data = tmp_path / "data"
+        run_cli("init", "--data", str(data))
+        use_postgres(data / "config.toml", login.dsn, "permitgw")
+        people = residents(20, seed=11)
+        src = tmp_path / "jzdj.csv"
+        psb.write(src, people, seed=11, messy_rate=0.0)
+        run_cli("import", "--data", str(data), "--bureau", "psb", "--json", str(src))
+        g = PgGateway(tmp_path, data, login, people)
+        try:
+            yield g
+        finally:
+            if g.proc is not None and g.proc.poll() is None:
+                g.proc.kill()
+                g.proc.wait()
 
 
 def ask(g: PgGateway, prefix: Path, who: str, case_id: str) -> permit_pb2.GetPermitStatusResponse:
@@ -124,13 +105,6 @@ def health(g: PgGateway, prefix: Path, service: str) -> int:
     with channel(g.address, prefix) as ch:
         return int(health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service),
                                                            timeout=10).status)
-
-
-def until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
-        time.sleep(0.1)
 
 
 def school(g: PgGateway) -> Path:
@@ -172,7 +146,7 @@ def test_a_lost_connection_fails_closed_then_heals_by_itself(pg_gateway: PgGatew
     g.lock_out()  # now it cannot reconnect: fail closed, fast, and say so in health
     for n in range(3):
         fails_unavailable(g, prefix, who, f"LOCKED-{n}")
-    until(lambda: health(g, prefix, "") == health_pb2.HealthCheckResponse.NOT_SERVING, 10, "health NOT_SERVING")
+    wait_until(lambda: health(g, prefix, "") == health_pb2.HealthCheckResponse.NOT_SERVING, "health NOT_SERVING", 10)
     assert health(g, prefix, SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING
 
     g.let_in()  # heals without a restart
@@ -189,8 +163,8 @@ def test_a_lost_connection_fails_closed_then_heals_by_itself(pg_gateway: PgGatew
         answered.append(case)
         return True
 
-    until(serves, 20, "serving again after the database came back")
-    until(lambda: health(g, prefix, "") == health_pb2.HealthCheckResponse.SERVING, 10, "health SERVING")
+    wait_until(serves, "serving again after the database came back", 20)
+    wait_until(lambda: health(g, prefix, "") == health_pb2.HealthCheckResponse.SERVING, "health SERVING", 10)
     assert health(g, prefix, SERVICE) == health_pb2.HealthCheckResponse.SERVING
     for n in range(3):
         ask(g, prefix, who, f"AFTER-{n}")
@@ -215,5 +189,5 @@ def test_sigterm_stops_the_server_while_the_database_is_unreachable(pg_gateway: 
     g.lock_out()
     fails_unavailable(g, prefix, who, "LOCKED-0")
     fails_unavailable(g, prefix, who, "LOCKED-1")
-    until(lambda: health(g, prefix, "") == health_pb2.HealthCheckResponse.NOT_SERVING, 10, "health NOT_SERVING")
+    wait_until(lambda: health(g, prefix, "") == health_pb2.HealthCheckResponse.NOT_SERVING, "health NOT_SERVING", 10)
     assert g.sigterm() == 0, g.stderr()[-3000:]

@@ -12,7 +12,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,9 +25,9 @@ from gateway.store.sqlite import _ACCESS_COLS
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import BIN, run_cli
 from tests.e2e.conftest import serve
+from tests.helpers import wait_until
 
 CALLS = 12
-DEADLINE = 30.0
 
 
 def _witness_size(wdir: Path) -> int:
@@ -44,14 +43,6 @@ def _log_size(data: Path) -> int:
         return int(db.execute("SELECT count(*) FROM access_log").fetchone()[0])
     finally:
         db.close()
-
-
-def _wait(cond: Callable[[], bool], what: str) -> float:
-    start = time.monotonic()
-    while not cond():
-        assert time.monotonic() - start < DEADLINE, f"timed out waiting for {what}"
-        time.sleep(0.02)  # polling an observed condition, with a deadline
-    return time.monotonic() - start
 
 
 def _call(address: str, prefix: Path, case: str) -> None:
@@ -98,9 +89,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     for i in range(CALLS):
         witnessed = _witness_size(wdir)
         _call(address, prefix, f"C-{i}")  # the answer left: how long until a witness vouches for its entry?
-        s.latencies.append(_wait(lambda w=witnessed: _witness_size(wdir) > w, f"the witness to cosign call {i}"))
+        s.latencies.append(wait_until(lambda w=witnessed: _witness_size(wdir) > w, f"the witness to cosign call {i}"))
     s.entries = _log_size(data)
-    _wait(lambda: _witness_size(wdir) == s.entries, "the witness to cosign the whole log")
+    wait_until(lambda: _witness_size(wdir) == s.entries, "the witness to cosign the whole log")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
     yield s
@@ -232,7 +223,7 @@ def test_lost_tail_after_a_crash(setup: Setup) -> None:
     before = _witness_size(setup.wdir)
     for i in range(5):
         _call(address, setup.prefix, f"T-{i}")
-    _wait(lambda: _witness_size(setup.wdir) >= before + 5, "the witness to cosign the new calls")
+    wait_until(lambda: _witness_size(setup.wdir) >= before + 5, "the witness to cosign the new calls")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     (data / "gateway.db-wal").unlink()

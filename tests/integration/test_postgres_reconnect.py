@@ -6,11 +6,8 @@ the server unreachable for it, deterministically, until LOGIN is given back.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from gateway.audit.entry import AccessEntry
@@ -18,48 +15,16 @@ from gateway.audit.rfc9162 import MemoryTree, leaf_hash, root
 from gateway.datadir import DataDir
 from gateway.store.port import StoreUnavailable
 from gateway.store.postgres import PostgresStore
-from tests.integration.test_store_backends import PG_DSN
+from tests.helpers import wait_until
+from tests.pg import OwnLogin, own_login
 
 pytestmark = pytest.mark.postgres
 
 
-@dataclass
-class OwnLogin:
-    """A role and a database of the test's own, and the admin connection that controls them."""
-
-    role: str
-    dsn: str
-    admin: psycopg.Connection
-
-    def kill(self) -> int:
-        return len(self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
-                                      (self.role,)).fetchall())
-
-    def lock_out(self) -> None:
-        self.admin.execute(f'ALTER ROLE "{self.role}" NOLOGIN')
-        self.kill()
-
-    def let_in(self) -> None:
-        self.admin.execute(f'ALTER ROLE "{self.role}" LOGIN')
-
-
 @pytest.fixture
 def login() -> Iterator[OwnLogin]:
-    tag = f"pgr_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_DSN!r}: {exc}", pytrace=False)
-    admin.execute(f'CREATE ROLE "{tag}" LOGIN')
-    admin.execute(f'CREATE DATABASE "{tag}" OWNER "{tag}"')
-    dsn = psycopg.conninfo.make_conninfo(**{**psycopg.conninfo.conninfo_to_dict(PG_DSN), "dbname": tag, "user": tag})
-    try:
-        yield OwnLogin(tag, dsn, admin)
-    finally:
-        admin.execute(f'ALTER ROLE "{tag}" LOGIN')
-        admin.execute(f'DROP DATABASE IF EXISTS "{tag}" WITH (FORCE)')
-        admin.execute(f'DROP ROLE IF EXISTS "{tag}"')
-        admin.close()
+    with own_login("pgr") as own:
+        yield own
 
 
 @pytest.fixture
@@ -73,13 +38,6 @@ def entry(i: int) -> AccessEntry:
     return AccessEntry(f"2026-11-21T08:00:{i % 60:02d}.000000Z", "school/330203/S1", "ab", "school", "S1", "330203",
                        "/permitgw.v1.PermitService/GetPermitStatus", "compulsory-education", f"case-{i}", "op", "",
                        "allow", "OK", "v1")
-
-
-def until(condition: Callable[[], bool], seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {seconds} s"
-        time.sleep(0.05)
 
 
 def answers(store: PostgresStore) -> bool:
@@ -120,7 +78,7 @@ def test_an_unreachable_server_fails_fast_and_the_store_heals_when_it_is_back(
             store.log_size()
     assert time.monotonic() - started < 5, "calls waited on a server that refuses them"
     login.let_in()
-    until(lambda: answers(store))
+    wait_until(lambda: answers(store), "the store to answer again", 15)
     assert store.append_accesses([entry(2)]) == [2]
 
 

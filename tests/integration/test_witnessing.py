@@ -6,8 +6,7 @@ gateway keeps cosignatures beside its checkpoints and outside the database.
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,22 +22,14 @@ from gateway.audit.witness_http import add_checkpoint, start
 from gateway.audit.witnessing import Submitter, WitnessRef, anchor_file, local_anchor
 from gateway.datadir import DataDir
 from gateway.store.port import Store
+from tests.helpers import wait_until
 from tests.integration.test_store_backends import Opener, backend, opener, pg_dsn, pg_schema  # noqa: F401
-
-DEADLINE = 30.0
 
 
 def _entry(i: int) -> AccessEntry:
     return AccessEntry(f"2026-11-21T08:00:{i % 60:02d}.000000Z", "school/330203/S1", "ab", "school", "S1", "330203",
                        "permitgw.v1.PermitService/GetPermitStatus", "compulsory-education", f"C-{i}", "", "",
                        "allow", "S-1", "sha256:0")
-
-
-def _wait(cond: Callable[[], bool], what: str) -> None:
-    start_at = time.monotonic()
-    while not cond():
-        assert time.monotonic() - start_at < DEADLINE, f"timed out waiting for {what}"
-        time.sleep(0.01)  # polling an observed condition, with a deadline
 
 
 @pytest.fixture
@@ -106,7 +97,7 @@ def test_checkpoints_are_cosigned_and_kept_beside_the_checkpoint_and_outside_the
     try:
         for i in range(5):
             log.append(_entry(i))
-        _wait(lambda: log_store.checkpoints()[-1][2].count("\u2014 ") == 2, "the cosignature to be stored")
+        wait_until(lambda: log_store.checkpoints()[-1][2].count("\u2014 ") == 2, "the cosignature to be stored")
     finally:
         log.close()
         submitter.close()
@@ -162,7 +153,7 @@ def test_a_gateway_that_lost_its_saved_cosignature_learns_the_witness_size_from_
             for i in range(n):
                 log.append(_entry(i))
             size = log_store.log_size()
-            _wait(lambda: origin in wdir.heads() and wdir.heads()[origin].size == size, f"a cosigned {size}")
+            wait_until(lambda: origin in wdir.heads() and wdir.heads()[origin].size == size, f"a cosigned {size}")
         finally:
             log.close()
             submitter.close()

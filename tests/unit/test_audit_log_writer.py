@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -16,6 +16,7 @@ from gateway.audit.entry import AccessEntry
 from gateway.audit.log import AuditLog, LogUnavailable
 from gateway.audit.rfc9162 import MemoryTree, leaf_hash
 from gateway.store.port import HeadSigner, StoreUnavailable
+from tests.helpers import wait_until
 
 
 def entry(i: int) -> AccessEntry:
@@ -88,13 +89,6 @@ class Health:
             assert self.changed.wait_for(lambda: self.seen[-1:] == [healthy], timeout=seconds), self.seen
 
 
-def until(condition: Callable[[], bool], seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def store() -> FlakyStore:
     return FlakyStore()
@@ -128,7 +122,7 @@ def test_a_failed_batch_fails_its_callers_and_is_never_retried(store: FlakyStore
     with pytest.raises(LogUnavailable):
         audit.append(entry(1))
     store.lost_ack = False
-    until(lambda: audit.healthy)
+    wait_until(lambda: audit.healthy, "the log to heal", 10)
     assert audit.append(entry(2)) == 2
     assert [e.case_id for e in store.entries] == ["case-1", "case-2"], "an entry was appended twice"
     assert store.appends == 2
@@ -136,7 +130,7 @@ def test_a_failed_batch_fails_its_callers_and_is_never_retried(store: FlakyStore
 
 def test_while_unwritable_appends_fail_at_once(store: FlakyStore, audit: AuditLog) -> None:
     store.down = True
-    until(lambda: not audit.healthy)
+    wait_until(lambda: not audit.healthy, "the log to turn unhealthy", 10)
     started = time.monotonic()
     for i in range(20):
         with pytest.raises(LogUnavailable):
@@ -160,7 +154,7 @@ def test_close_is_prompt_while_the_store_is_down_and_later_appends_are_refused(s
                                                                               audit: AuditLog) -> None:
     audit.append(entry(1))
     store.down = True
-    until(lambda: not audit.healthy)
+    wait_until(lambda: not audit.healthy, "the log to turn unhealthy", 10)
     started = time.monotonic()
     audit.close(timeout=10)
     assert time.monotonic() - started < 5
