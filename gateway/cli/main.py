@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from gateway import datadir
 from gateway.datadir import DataDir, DataDirError
 from gateway.policy.catalogue import PolicyError
+from gateway.store.crypto import KeyFileError
 from gateway.store.sqlite import StoreError
 
 
@@ -309,9 +311,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    os.umask(0o077)  # whatever permitgw creates (database, -wal, -shm, rejects, bundles) is its owner's alone
     try:
         return int(args.fn(args))
-    except (CliError, DataDirError, PolicyError, StoreError) as exc:
+    except (CliError, DataDirError, PolicyError, StoreError, KeyFileError) as exc:
         print(f"permitgw: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -187,6 +187,6 @@ class RevocationList:
             if serial not in _parse(current):
                 if current and not current.endswith("\n"):
                     current += "\n"
-                atomic_write(self.path, (current + serial + "\n").encode(), mode=0o644, overwrite=True)
+                atomic_write(self.path, (current + serial + "\n").encode(), mode=0o600, overwrite=True)
         with self._refreshing:  # this instance sees its own revoke at once
             self._reload()

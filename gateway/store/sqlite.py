@@ -6,6 +6,7 @@ found by HMAC blind index (store/crypto.py); an operator reading the file sees n
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -129,6 +130,8 @@ class SqliteStore:
     def __init__(self, path: Path, cipher: FieldCipher) -> None:
         self._cipher = cipher
         self._lock = threading.Lock()
+        if not path.exists():  # SQLite gives -wal and -shm the database file's mode: private from the start
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

@@ -336,7 +336,7 @@ def test_revoke_is_idempotent_and_keeps_others(data: Path, tmp_path: Path) -> No
     lines = revoked_file(data).read_text().split()
     assert lines.count(a.serial) == 1 and b.serial in lines
     assert rl.is_revoked(a.serial) and rl.is_revoked(b.serial)
-    assert mode(revoked_file(data)) == 0o644
+    assert mode(revoked_file(data)) == 0o600
 
 
 def test_unknown_serial_refused(data: Path) -> None:
