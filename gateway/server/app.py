@@ -30,6 +30,7 @@ from gateway.server.audit_service import AuditService
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
+from gateway.server.limits import LimitInterceptor, ServerLimits, load_method_limits
 from gateway.server.metrics import Metrics
 from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
@@ -111,7 +112,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
                 audit=audit, anomalies=anomalies)
     enrollment = load_enrollment(data.policies)
     points = load_points(data.policies)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]))
+    bounds = ServerLimits.from_config(cfg["server"], str(data.config_file))
     services = (
         (permit_pb2, "PermitService", permit_pb2_grpc.add_PermitServiceServicer_to_server, PermitService(gate)),
         (hospital_pb2, "HealthPermitService", hospital_pb2_grpc.add_HealthPermitServiceServicer_to_server,
@@ -126,6 +127,13 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
          StatisticsService(gate, load_statistics(data.policies))),
         (audit_pb2, "AuditService", audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditService(gate, audit)),
     )
+    served = {f"{svc.full_name}/{m.name}": m.input_type
+              for svc in [module.DESCRIPTOR.services_by_name[name] for module, name, _, _ in services]
+              + [health_pb2.DESCRIPTOR.services_by_name["Health"]] for m in svc.methods}
+    limiter = LimitInterceptor(bounds, load_method_limits(data.policies, served), gate.refuse)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]),
+                         interceptors=(limiter,), options=bounds.grpc_options(),
+                         maximum_concurrent_rpcs=bounds.max_calls)
     for _, _, add, servicer in services:
         add(servicer, server)
     health_servicer = health.HealthServicer()

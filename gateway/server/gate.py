@@ -5,6 +5,7 @@ to the access log before its answer (or its error) leaves the server.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import logging
@@ -199,6 +200,21 @@ class Gate:
             if mark_logged:
                 self.metrics.latency.labels(call.method).observe(time.perf_counter() - call.started)
         return seq
+
+    def refuse(self, method: str, context: grpc.ServicerContext, refused: errors.Refused) -> None:
+        """Log a call refused before its handler ran (server limits); the caller then aborts with `refused`.
+        The principal is recorded when the certificate names one; if the log is down, abort UNAVAILABLE."""
+        call = Call(method=method)
+        pems = context.auth_context().get("x509_pem_cert") or []
+        if pems:
+            with contextlib.suppress(InvalidPrincipal):
+                call.principal = principal_from_pem(pems[0])
+        outcome = Decision.INVALID if refused.code is grpc.StatusCode.INVALID_ARGUMENT else Decision.DENY
+        try:
+            self.log(call, outcome, refused.reason)
+        except Exception:
+            log.exception("access log unavailable")
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the access log is unavailable: no answer given")
 
 
 H = TypeVar("H", bound=Callable[..., Any])
