@@ -55,11 +55,14 @@ def cmd_cert_revoke(args: argparse.Namespace) -> int:
     from gateway.identity.revocation import InvalidSerial, RevocationList, UnknownSerial, normalise_serial
 
     d = _data(args).require()
+    store = d.open_store()
     try:
         serial = normalise_serial(args.serial)
-        RevocationList(d.certs / "revoked.txt").revoke(serial)
+        RevocationList(d.certs / "revoked.txt", store=store).revoke(serial)
     except (InvalidSerial, UnknownSerial) as exc:
         raise CliError(str(exc)) from exc
+    finally:
+        store.close()
     print(f"revoked {serial}; a running server refuses it within 5 s")
     return 0
 

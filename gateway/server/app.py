@@ -9,7 +9,7 @@ import logging
 import signal
 import threading
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -19,7 +19,7 @@ from gateway.audit.anomalies import AnomalyDetector, load_anomalies
 from gateway.audit.log import AuditLog, log_origin
 from gateway.datadir import DataDir
 from gateway.identity.ca import server_credentials_material
-from gateway.identity.revocation import RevocationList
+from gateway.identity.revocation import CHECK_INTERVAL, RevocationList
 from gateway.policy.decisions import PolicyEngine
 from gateway.policy.housing_rules import load_housing
 from gateway.policy.points_rules import load_points
@@ -69,10 +69,12 @@ class RunningServer:
     health: health.HealthServicer
     watcher: PolicyWatcher
     audit: AuditLog
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        self.stopping.set()
         self.watcher.stop()
         self.audit.close()  # signs a last checkpoint over what is unsigned
         self.store.close()
@@ -96,6 +98,28 @@ def recent_accesses(store: SqliteStore) -> list[tuple[float, str, str, str, str]
              e.decision) for e in store.access_entries(AccessQuery(since=since))]
 
 
+def watch_revocations(revocations: RevocationList, gate: Gate, stopping: threading.Event) -> None:
+    """Say on stdout, and in the access log, when the revocation list becomes damaged or whole again. It is
+    looked at every check interval, so a loss is reported even while no call arrives (calls are refused
+    from the moment the list is found damaged, whether reported yet or not)."""
+    def alarm(damage: str) -> None:
+        if damage:
+            print(f"permitgw: ALERT: revocation list damaged, refusing every call: {damage}", flush=True)
+        else:
+            print("permitgw: revocation list whole again; answering calls", flush=True)
+        gate.revocation_alarm(damage)
+
+    def look() -> None:
+        reported = ""
+        while not stopping.wait(CHECK_INTERVAL):
+            damage = revocations.whole()
+            if damage != reported:
+                alarm(damage)
+                reported = damage
+
+    threading.Thread(target=look, name="revocation-watch", daemon=True).start()
+
+
 def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None) -> RunningServer:
     """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once."""
     data.require()
@@ -108,8 +132,10 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     audit = open_log(data, store)
     anomalies = AnomalyDetector(load_anomalies(data.policies))
     anomalies.scan(store.access_entries(AccessQuery(since=_since(days=1))))  # warm the windows; alerts were logged
-    gate = Gate(store, engine, RevocationList(data.certs / "revoked.txt"), quotas=quotas, metrics=counters,
-                audit=audit, anomalies=anomalies)
+    revocations = RevocationList(data.certs / "revoked.txt", store=store)
+    gate = Gate(store, engine, revocations, quotas=quotas, metrics=counters, audit=audit, anomalies=anomalies)
+    stopping = threading.Event()
+    watch_revocations(revocations, gate, stopping)
     enrollment = load_enrollment(data.policies)
     points = load_points(data.policies)
     bounds = ServerLimits.from_config(cfg["server"], str(data.config_file))
@@ -145,6 +171,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     creds = grpc.ssl_server_credentials([(key, chain)], root_certificates=ca, require_client_auth=True)
     def fail(message: str) -> ListenError:
         server.stop(0)
+        stopping.set()
         audit.close()
         store.close()
         return ListenError(message)
@@ -163,7 +190,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     server.start()
     for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine).start(), audit)
+    return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine).start(), audit, stopping)
 
 
 def serve_forever(data: DataDir, listen: str, metrics: str | None = None) -> None:

@@ -97,6 +97,9 @@ class Gate:
         except InvalidPrincipal as exc:
             raise errors.unauthenticated("NOT_A_GATEWAY_PRINCIPAL", str(exc)) from exc
         call.principal = principal
+        if self.revocations.whole():  # fail closed: a lost revocation list must not let revoked certificates in
+            raise errors.unavailable("REVOCATION_LIST_DAMAGED", "the gateway cannot check revocations right now; "
+                                     "no answer is given until its revocation list is repaired")
         if self.revocations.is_revoked(principal.serial):
             raise errors.unauthenticated("CERTIFICATE_REVOKED", "the client certificate has been revoked")
         return principal
@@ -200,6 +203,14 @@ class Gate:
             if mark_logged:
                 self.metrics.latency.labels(call.method).observe(time.perf_counter() - call.started)
         return seq
+
+    def revocation_alarm(self, damage: str) -> None:
+        """Record in the access log that the revocation list became damaged (calls are refused) or whole again."""
+        reason = "REVOCATION_LIST_DAMAGED" if damage else "REVOCATION_LIST_WHOLE"
+        try:
+            self.log(Call(method=""), Decision.ALERT, reason, mark_logged=False)
+        except Exception:
+            log.exception("access log unavailable for a revocation alert")
 
     def refuse(self, method: str, context: grpc.ServicerContext, refused: errors.Refused) -> None:
         """Log a call refused before its handler ran (server limits); the caller then aborts with `refused`.

@@ -139,16 +139,84 @@ def test_serve_refuses_to_start_on_garbage_naming_file_and_line(setup: tuple[Pat
     data = tmp_path / "data"
     subprocess.run(["cp", "-a", str(setup[0]), str(data)], check=True)
     policy = data / "policies" / "policy.csv"
-    policy.write_text(policy.read_text() + "p, school, *, compulsory-education\nsomething else\n")
+    policy.write_text(policy.read_text() + "something else entirely\n")
     done = run_cli("serve", "--data", str(data), "--listen", "127.0.0.1:0", check=False, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert re.search(r"policy\.csv:\d+: ", done.stderr), done.stderr
     assert done.stderr.count("\n") == 1
 
 
-def _refused(fn: object) -> grpc.StatusCode | None:
+
+# ------------------------------------------------------------------ revocations lifted
+
+def _code(g: Gateway, prefix: Path, person: SynthPerson) -> grpc.StatusCode:
     try:
-        fn()  # type: ignore[operator]
+        g.ask(prefix, person.id_number, PURPOSE)
     except grpc.RpcError as err:
         return err.code()
-    return None
+    return grpc.StatusCode.OK
+
+
+def _revoke(g: Gateway, name: str) -> Path:
+    prefix = g.cert(name, "school", "330203")
+    run_cli("cert", "revoke", "--data", str(g.data), "--serial", _serial(prefix))
+    return prefix
+
+
+@pytest.mark.parametrize("loss", ["moved away", "emptied"])
+def test_a_lost_revocation_list_fails_closed_with_an_alert_and_heals(gw: tuple[Gateway, Lines], loss: str) -> None:
+    g, lines = gw
+    person = g.people[0]
+    school = g.cert("school", "school", "330203")
+    revoked = _revoke(g, "stolen")
+    deadline = time.monotonic() + 5  # `cert revoke` contract: a running server refuses within 5 s
+    while _code(g, revoked, person) != grpc.StatusCode.UNAUTHENTICATED:
+        assert time.monotonic() < deadline, "revocation not in force within 5 s"
+    assert _code(g, school, person) == grpc.StatusCode.OK
+    path = g.data / "certs" / "revoked.txt"
+    kept = path.read_bytes()
+    if loss == "moved away":
+        path.rename(path.with_name("revoked.txt.bak"))
+    else:
+        path.write_bytes(b"")
+    lines.wait_for(r"ALERT: revocation list damaged")
+    for prefix in (revoked, school):  # the revoked certificate is not answered again; nobody is, until repaired
+        assert _code(g, prefix, person) == grpc.StatusCode.UNAVAILABLE
+    entries = g.log()
+    assert any(e["decision"] == "alert" and e["reason"] == "REVOCATION_LIST_DAMAGED" for e in entries)
+    assert any(e["reason"] == "REVOCATION_LIST_DAMAGED" and e["decision"] == "deny" for e in entries)
+    if loss == "moved away":
+        path.with_name("revoked.txt.bak").rename(path)
+    else:
+        path.write_bytes(kept)
+    lines.wait_for(r"revocation list whole again")
+    assert _code(g, school, person) == grpc.StatusCode.OK
+    assert _code(g, revoked, person) == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_revocation_list_emptied_while_stopped_is_noticed_at_start(setup: tuple[Path, list[SynthPerson]],
+                                                                      tmp_path: Path) -> None:
+    source, people = setup
+    data = tmp_path / "data"
+    subprocess.run(["cp", "-a", str(source), str(data)], check=True)
+    g = Gateway(tmp_path, "", None, people)  # type: ignore[arg-type]
+    revoked = _revoke(g, "stolen")
+    (data / "certs" / "revoked.txt").write_text("")
+    proc, address = serve(data)
+    g.address = address
+    try:
+        lines = Lines(proc)
+        lines.wait_for(r"ALERT: revocation list damaged")
+        assert _code(g, revoked, people[0]) == grpc.StatusCode.UNAVAILABLE
+        run_cli("cert", "revoke", "--data", str(data), "--serial", _serial(revoked))  # repairs the file
+        lines.wait_for(r"revocation list whole again")
+        assert _code(g, revoked, people[0]) == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+def _serial(prefix: Path) -> str:
+    from cryptography import x509
+
+    return format(x509.load_pem_x509_certificate(Path(f"{prefix}.crt").read_bytes()).serial_number, "x")

@@ -369,9 +369,11 @@ def test_hand_edited_file_with_comments_and_junk(tmp_path: Path) -> None:
     path.write_text("# revoked by hand\n0xABC  # lost laptop\n\nnot a serial\n00def\n")
     rl = RevocationList(path, check_interval=0)
     assert rl.serials() == frozenset({"abc", "def"})
-    path.write_text("abc\n")  # un-revoke by hand: also picked up
+    assert rl.whole() == ""
+    path.write_text("abc\n")  # un-revoke by hand: nothing is lifted, the list says it is damaged
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
-    assert rl.serials() == frozenset({"abc"})
+    assert rl.serials() == frozenset({"abc", "def"})
+    assert "lacks 1 of 2" in rl.whole()
 
 
 def test_is_revoked_is_safe_under_threads(tmp_path: Path) -> None:
