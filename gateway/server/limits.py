@@ -77,7 +77,7 @@ class ServerLimits:
             ("grpc.max_connection_age_grace_ms", ms(self.connection_age_grace_seconds)),
             ("grpc.max_allowed_incoming_connections", self.max_connections),
             ("grpc.max_receive_message_length", self.max_request_bytes),
-            ("grpc.max_concurrent_streams", max(self.calls_per_principal, self.streams) * 2),
+            ("grpc.max_concurrent_streams", 100),  # per connection; the HTTP/2 minimum a client may expect
             ("grpc.keepalive_permit_without_calls", 0),
             ("grpc.http2.max_ping_strikes", 2),
         ]
