@@ -6,8 +6,9 @@ requests, TLS handshakes never finished) could hold every worker and starve ever
 - transport (config.toml [server], turned into grpc-core options): TLS handshake deadline, idle and
   maximum connection age, a cap on open connections, a request-size backstop, a queue bound;
 - per call (LimitInterceptor): at most `calls_per_principal` calls in flight per client certificate and
-  at most `streams` streaming calls in all, refused at once with RESOURCE_EXHAUSTED; a stream is ended
-  by the server when it passes `stream_seconds` or sits `stream_idle_seconds` without a request;
+  at most `streams` streams held open by clients (request streams, health watches) in all, refused at
+  once with RESOURCE_EXHAUSTED; any stream is ended by the server when it passes `stream_seconds`, and
+  a request stream when it sits `stream_idle_seconds` without a request;
 - per method (policies/limits.toml): the encoded request size and the length of repeated fields,
   refused with INVALID_ARGUMENT before any work is done.
 
@@ -33,6 +34,9 @@ from gateway.server import errors
 LIMITS_FILE = "limits.toml"
 Clock = Callable[[], float]
 OnRefused = Callable[[str, grpc.ServicerContext, errors.Refused], None]
+# Response streams whose length the client decides (a watch waits for changes); other response streams
+# (an access-log search) end when the server has sent its answer, so they do not take a `streams` slot.
+CLIENT_HELD = frozenset({"grpc.health.v1.Health/Watch"})
 _SERVER_KEYS = ("calls_per_principal", "streams", "stream_seconds", "stream_idle_seconds", "handshake_seconds",
                 "connection_idle_seconds", "connection_age_seconds", "connection_age_grace_seconds",
                 "max_connections", "max_request_bytes", "max_calls")
@@ -264,20 +268,20 @@ class LimitInterceptor(grpc.ServerInterceptor):
         self.on_refused(method, context, refused)  # logs it; aborts with UNAVAILABLE if the log is down
         context.abort_with_status(refused.to_status())
 
-    def _admit(self, method: str, context: grpc.ServicerContext, streaming: bool) -> str:
+    def _admit(self, method: str, context: grpc.ServicerContext, held_open: bool) -> str:
         key = principal_key(context)
         if not self.calls.take(key):
             self._refuse(method, context, errors.resource_exhausted(
                 "TOO_MANY_CALLS", f"at most {self.calls.per_key} calls at a time per client certificate"))
-        if streaming and not self.streams.take(""):
+        if held_open and not self.streams.take(""):
             self.calls.give(key)
             self._refuse(method, context, errors.resource_exhausted(
                 "TOO_MANY_STREAMS", f"at most {self.streams.per_key} streams are open at a time; try later"))
         return key
 
-    def _release(self, key: str, streaming: bool) -> None:
+    def _release(self, key: str, held_open: bool) -> None:
         self.calls.give(key)
-        if streaming:
+        if held_open:
             self.streams.give("")
 
     def _requests(self, it: Iterator[Any], w: _Watch) -> Iterator[Any]:
@@ -303,28 +307,29 @@ class LimitInterceptor(grpc.ServerInterceptor):
                 refused = check_request(limit, request)
                 if refused is not None:
                     self._refuse(method, context, refused)
-                key = self._admit(method, context, streaming=False)
+                key = self._admit(method, context, held_open=False)
                 try:
                     return inner_uu(request, context)
                 finally:
-                    self._release(key, streaming=False)
+                    self._release(key, held_open=False)
 
             return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
 
         if not handler.request_streaming:
             inner_us = handler.unary_stream
+            held = method in CLIENT_HELD
 
             def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
                 refused = check_request(limit, request)
                 if refused is not None:
                     self._refuse(method, context, refused)
-                key = self._admit(method, context, streaming=True)
+                key = self._admit(method, context, held_open=held)
                 w = self.watchdog.watch(context, s.stream_seconds, None)  # a watch may wait; never past its end
                 try:
                     yield from inner_us(request, context)
                 finally:
                     self.watchdog.release(w)
-                    self._release(key, streaming=True)
+                    self._release(key, held_open=held)
 
             return grpc.unary_stream_rpc_method_handler(unary_stream, **kwargs)
 
@@ -332,25 +337,25 @@ class LimitInterceptor(grpc.ServerInterceptor):
             inner_su = handler.stream_unary
 
             def stream_unary(it: Iterator[Any], context: grpc.ServicerContext) -> Any:
-                key = self._admit(method, context, streaming=True)
+                key = self._admit(method, context, held_open=True)
                 w = self.watchdog.watch(context, s.stream_seconds, s.stream_idle_seconds)
                 try:
                     return inner_su(self._requests(it, w), context)
                 finally:
                     self.watchdog.release(w)
-                    self._release(key, streaming=True)
+                    self._release(key, held_open=True)
 
             return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
 
         inner_ss = handler.stream_stream
 
         def stream_stream(it: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-            key = self._admit(method, context, streaming=True)
+            key = self._admit(method, context, held_open=True)
             w = self.watchdog.watch(context, s.stream_seconds, s.stream_idle_seconds)
             try:
                 yield from inner_ss(self._requests(it, w), context)
             finally:
                 self.watchdog.release(w)
-                self._release(key, streaming=True)
+                self._release(key, held_open=True)
 
         return grpc.stream_stream_rpc_method_handler(stream_stream, **kwargs)

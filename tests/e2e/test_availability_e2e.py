@@ -25,7 +25,15 @@ from gateway.client import channel
 from gateway.domain.idnumber import check_char
 from gateway.synth import psb
 from gateway.synth.people import residents
-from permitgw.v1 import common_pb2, entitlement_pb2, entitlement_pb2_grpc, permit_pb2, permit_pb2_grpc
+from permitgw.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    common_pb2,
+    entitlement_pb2,
+    entitlement_pb2_grpc,
+    permit_pb2,
+    permit_pb2_grpc,
+)
 from tests.conftest import run_cli
 from tests.e2e.conftest import Gateway, serve
 
@@ -113,6 +121,12 @@ def test_idle_reflection_streams_do_not_starve_other_clients(gw: Gateway) -> Non
         latencies = _legit_latencies(g)
         assert max(latencies) < LEGIT_BOUND, latencies
         assert min(latencies) >= 0, "every legitimate call is answered"
+        # an access-log search streams its answer too, but the server ends it: it needs no stream slot
+        with channel(g.address, g.cert("auditor", "auditor", "330200")) as ch:
+            found = list(audit_pb2_grpc.AuditServiceStub(ch).SearchAccessLog(audit_pb2.SearchAccessLogRequest(
+                context=common_pb2.RequestContext(purpose="access-audit", case_id="SJ-1", operator_id="A-1"),
+                role="school"), timeout=5))
+        assert found
         # the server ends the streams it admitted once they sit idle: none is left holding a worker
         assert _wait(lambda: len(ended) == 16, timeout=STREAM_IDLE + 20), ended
         refused = ended.count(grpc.StatusCode.RESOURCE_EXHAUSTED)
