@@ -352,6 +352,21 @@ def test_revocations_only_accumulate_and_survive_reopening(store: Store, opener:
         again.close()
 
 
+@pytest.mark.postgres
+def test_a_postgres_schema_made_before_revocations_were_kept_gets_the_table(data: DataDir, pg_dsn: str,
+                                                                            pg_schema: str) -> None:
+    use_postgres(data.config_file, pg_dsn, pg_schema)
+    data.open_store().close()
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(f'DROP TABLE "{pg_schema}".revocations')
+    store = data.open_store()
+    try:
+        store.add_revocation("abc")
+        assert store.revocations() == {"abc"}
+    finally:
+        store.close()
+
+
 def test_an_emptied_or_missing_revoked_txt_lifts_nothing(store: Store, data: DataDir) -> None:
     """The file and the store together: a revocation lost from the file is noticed, never lifted."""
     from gateway.identity.revocation import RevocationList

@@ -2,6 +2,7 @@
 request checks refuse what is over a bound."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import grpc
@@ -14,6 +15,7 @@ from gateway.server.limits import (
     MethodLimit,
     ServerLimits,
     Slots,
+    StreamWatchdog,
     check_request,
     load_method_limits,
 )
@@ -86,3 +88,25 @@ def test_slots_refuse_beyond_the_share_and_forget_idle_keys() -> None:
         slots.give("a")
     slots.give("b")
     assert slots.held("a") == slots.held("b") == 0 and not slots._held
+
+
+class _Context:
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+
+def test_the_watchdog_ends_idle_streams_and_spares_released_ones() -> None:
+    now = [0.0]
+    dog = StreamWatchdog(clock=lambda: now[0])
+    released, idle = _Context(), _Context()
+    done = dog.watch(released, total=100, idle=1)  # type: ignore[arg-type]
+    w = dog.watch(idle, total=100, idle=2)  # type: ignore[arg-type]
+    dog.release(done)
+    now[0] = 1.5
+    dog.touch(w)  # a request arrived: idle again from 1.5, so due at 3.5
+    now[0] = 5.0  # both are past due; the released one (due first) is looked at first and left alone
+    assert idle.cancelled.wait(timeout=10), "an idle stream is ended"
+    assert not released.cancelled.is_set() and dog.ended == 1
