@@ -13,7 +13,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.files import write_new_private
+from gateway.filemodes import private_problem
+from gateway.files import atomic_write, write_new_private
 from gateway.identity import ca
 from gateway.store.crypto import FieldCipher
 from gateway.store.port import Store
@@ -72,6 +73,9 @@ class DataDir:
     def require(self) -> DataDir:
         if not (self.keys / "ca.key").is_file() or not self.config_file.is_file():
             raise DataDirError(f"{self.root} is not a gateway data directory: run `permitgw init --data {self.root}`")
+        problem = private_problem(self.root)
+        if problem:
+            raise DataDirError(problem)
         return self
 
     def config(self) -> dict[str, Any]:
@@ -155,7 +159,9 @@ def init(root: Path) -> list[str]:
     """Create whatever of the data directory is missing; return what was created. Never overwrites keys."""
     d = DataDir(root)
     created: list[str] = []
-    root.mkdir(parents=True, exist_ok=True)
+    if not root.exists():
+        root.mkdir(mode=0o700, parents=True)
+        root.chmod(0o700)  # whatever the umask: keys, log and configuration are nobody else's business
     for sub in (d.keys, d.certs, d.rejects):
         sub.mkdir(mode=0o700, exist_ok=True)
     if ca.init_ca(d.keys):
@@ -169,13 +175,14 @@ def init(root: Path) -> list[str]:
     if write_new_private(d.keys / "signing.key", signing):
         created.append("Ed25519 signing key for checkpoints and attestations")
     if not d.config_file.exists():
-        d.config_file.write_text(importlib.resources.files("gateway").joinpath("defaults.toml").read_text("utf-8"))
+        text = importlib.resources.files("gateway").joinpath("defaults.toml").read_text("utf-8")
+        atomic_write(d.config_file, text.encode("utf-8"), mode=0o600, overwrite=False)
         created.append("config.toml")
-    d.policies.mkdir(exist_ok=True)
+    d.policies.mkdir(mode=0o700, exist_ok=True)
     for item in shipped_policies().iterdir():  # files added by an upgrade arrive; edited ones are kept
         target = d.policies / item.name
         if item.name.endswith((".conf", ".csv", ".toml")) and not target.exists():
-            target.write_bytes(item.read_bytes())
+            atomic_write(target, item.read_bytes(), mode=0o600, overwrite=False)
             created.append(f"policies/{item.name} (the shipped default)")
     if d.store_settings()["backend"] == "sqlite" and not d.database.exists():  # PostgreSQL: made on first open
         d.open_store(create=True).close()

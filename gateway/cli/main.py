@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -17,6 +18,7 @@ from gateway import datadir
 from gateway.datadir import DataDir, DataDirError
 from gateway.domain import clock
 from gateway.policy.catalogue import PolicyError
+from gateway.store.crypto import KeyFileError
 from gateway.store.sqlite import StoreError
 
 _IDENTITY_NUMBER = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15})(?!\d)")
@@ -59,11 +61,14 @@ def cmd_cert_revoke(args: argparse.Namespace) -> int:
     from gateway.identity.revocation import InvalidSerial, RevocationList, UnknownSerial, normalise_serial
 
     d = _data(args).require()
+    store = d.open_store()
     try:
         serial = normalise_serial(args.serial)
-        RevocationList(d.certs / "revoked.txt").revoke(serial)
+        RevocationList(d.certs / "revoked.txt", store=store).revoke(serial)
     except (InvalidSerial, UnknownSerial) as exc:
         raise CliError(str(exc)) from exc
+    finally:
+        store.close()
     print(f"revoked {serial}; a running server refuses it within 5 s")
     return 0
 
@@ -424,6 +429,7 @@ def _database_failure(exc: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    os.umask(0o077)  # whatever permitgw creates (database, -wal, -shm, rejects, bundles) is its owner's alone
     try:
         clock.current()  # a bad PERMITGW_CLOCK is one clear line before anything runs
     except clock.InvalidClock as exc:
@@ -431,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.fn(args))
-    except (CliError, DataDirError, PolicyError, StoreError) as exc:
+    except (CliError, DataDirError, PolicyError, StoreError, KeyFileError) as exc:
         print(f"permitgw: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

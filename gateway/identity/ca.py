@@ -234,7 +234,7 @@ def _record_issue(data_dir: Path, principal: Principal, cert: x509.Certificate) 
     path = issued_ledger_path(data_dir)
     _mkdir_private(path.parent)
     line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(fd, line)
         os.fsync(fd)

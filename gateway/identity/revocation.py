@@ -1,6 +1,9 @@
-"""Certificate revocation: DATA/certs/revoked.txt, one lower-case hex serial a line.
+"""Certificate revocation: DATA/certs/revoked.txt, one lower-case hex serial a line, and the store.
 
 A running server re-reads the file when it changes (checked every 0.5 s), so a revoke bites within 5 s.
+Revocations only accumulate: every serial is also kept in the store (table `revocations`), and serials
+added to the file by hand are copied there. A file that is missing or lacks a revoked serial does not
+lift anything: the list reports itself damaged (the server then refuses every call) until it is whole.
 """
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from gateway.identity.ca import ISSUED_LEDGER, atomic_write, issued_ledger_path, read_ledger
 
@@ -26,6 +30,13 @@ _CACHE_MAX = 65536
 _log = logging.getLogger(__name__)
 
 _Signature = tuple[int, int, int] | None  # (st_ino, st_mtime_ns, st_size); None: no file
+
+
+class RevocationStore(Protocol):
+    """The part of the store that keeps revocations (gateway/store/port.py)."""
+
+    def revocations(self) -> frozenset[str]: ...
+    def add_revocation(self, serial: str) -> None: ...
 
 
 class InvalidSerial(ValueError):
@@ -98,19 +109,25 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
 
 
 class RevocationList:
-    """The revoked serials of DATA/certs/revoked.txt.
+    """The revoked serials: DATA/certs/revoked.txt together with the store, and whatever was seen before.
 
     is_revoked() is lock-free: a frozenset is swapped atomically; at most once per check_interval
-    one caller stat()s the file and re-reads it if (inode, mtime_ns, size) changed.
+    one caller stat()s the file and re-reads it (and the store) if (inode, mtime_ns, size) changed.
+    `damage` says why the list cannot be trusted ("" when whole): the file is missing or lacks serials
+    the store or an earlier reading had. `on_damage` is told of every change of `damage`.
     """
 
-    def __init__(self, path: Path, *, check_interval: float = CHECK_INTERVAL) -> None:
+    def __init__(self, path: Path, *, store: RevocationStore | None = None, check_interval: float = CHECK_INTERVAL,
+                 on_damage: Callable[[str], None] | None = None) -> None:
         self.path = Path(path)  # DATA/certs/revoked.txt; the issue ledger is its sibling issued.jsonl
+        self._store = store
         self._interval = check_interval
+        self.on_damage = on_damage
         self._refreshing = threading.Lock()
-        self._serials: frozenset[str] = frozenset()
+        self._serials: frozenset[str] = frozenset()  # every serial known revoked: only ever grows
         self._signature: _Signature = None
         self._next_check = 0.0
+        self.damage = ""
         with self._refreshing:
             self._reload()
 
@@ -130,6 +147,12 @@ class RevocationList:
         if time.monotonic() >= self._next_check:
             self._maybe_refresh()
         return self._serials
+
+    def whole(self) -> str:
+        """"" if the list can be trusted, else why not (refreshed if due)."""
+        if time.monotonic() >= self._next_check:
+            self._maybe_refresh()
+        return self.damage
 
     def __len__(self) -> int:
         return len(self.serials())
@@ -151,42 +174,76 @@ class RevocationList:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _reload(self) -> None:
-        """Read the file and its signature from one open file; on a read error keep the old set.
-        Caller holds self._refreshing, so the set and its signature always belong together."""
+    def _read_file(self) -> tuple[frozenset[str], _Signature] | None:
+        """The file's serials and signature from one open file; (∅, None) if missing; None if unreadable."""
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            self._serials, self._signature = frozenset(), None
-            return
+            return frozenset(), None
         except OSError as exc:
-            _log.error("cannot read %s (%s); keeping %d known revocations", self.path, exc,
-                       len(self._serials))
-            return
+            _log.error("cannot read %s (%s); keeping %d known revocations", self.path, exc, len(self._serials))
+            return None
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
             text = fh.read().decode("utf-8", errors="replace")
-        self._serials = _parse(text)  # one reference assignment: atomic for readers
-        self._signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+        return _parse(text), (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _reload(self) -> None:
+        """Read the file and the store; copy hand-added serials to the store; say whether the file is whole.
+        Caller holds self._refreshing, so the set and its signature always belong together."""
+        read = self._read_file()
+        if read is None:
+            return
+        in_file, signature = read
+        stored: frozenset[str] = frozenset()
+        if self._store is not None:
+            try:
+                stored = self._store.revocations()
+                for serial in sorted(in_file - stored):  # revoked by hand in the file: keep it for good
+                    self._store.add_revocation(serial)
+            except Exception as exc:  # the store is down: keep what is known, try again at the next check
+                _log.error("cannot read revocations from the store (%s); keeping %d known", exc, len(self._serials))
+                return
+        known = self._serials | stored | in_file
+        lacking = known - in_file
+        if not lacking:
+            damage = ""
+        elif signature is None:
+            damage = f"{self.path} is missing; {len(known)} revoked certificate(s) would be accepted again"
+        else:
+            damage = f"{self.path} lacks {len(lacking)} of {len(known)} revoked serials (e.g. {min(lacking)})"
+        self._serials = known  # one reference assignment: atomic for readers
+        self._signature = signature
+        if damage != self.damage:
+            self.damage = damage
+            if self.on_damage is not None:
+                self.on_damage(damage)
 
     # ------------------------------------------------------------ write path
 
     def revoke(self, serial_hex: str, *, require_issued: bool = True) -> None:
         """Add a serial (idempotent). InvalidSerial if not hex; UnknownSerial if this CA never issued
-        it (unless require_issued=False). The file is replaced atomically: readers see old or new."""
+        it (unless require_issued=False). The serial goes to the store first, then the file is rewritten
+        with every known serial (which also repairs a damaged file); readers see old or new."""
         serial = normalise_serial(serial_hex)
         if require_issued and serial not in _ledger_serials(self.path.with_name(ISSUED_LEDGER)):
             raise UnknownSerial(f"serial {serial} was never issued by this gateway's CA "
                                 f"(not in {self.path.with_name(ISSUED_LEDGER)})")
+        if self._store is not None:
+            self._store.add_revocation(serial)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with _exclusive(self.path.with_name(REVOKED_FILE + ".lock")):
             try:
                 current = self.path.read_text(encoding="utf-8")
             except FileNotFoundError:
                 current = ""
-            if serial not in _parse(current):
+            have = _parse(current)
+            stored = self._store.revocations() if self._store is not None else frozenset()
+            missing = sorted((stored | self._serials | {serial}) - have)
+            if missing:
                 if current and not current.endswith("\n"):
                     current += "\n"
-                atomic_write(self.path, (current + serial + "\n").encode(), mode=0o644, overwrite=True)
+                atomic_write(self.path, (current + "".join(f"{s}\n" for s in missing)).encode(), mode=0o600,
+                             overwrite=True)
         with self._refreshing:  # this instance sees its own revoke at once
             self._reload()

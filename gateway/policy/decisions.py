@@ -102,6 +102,27 @@ def _validate(line: list[str], cat: Catalogue, where: Path) -> None:
         raise PolicyError(f"{where}: policy line {', '.join(line)}: {'; '.join(problems)}")
 
 
+def _read_lines(path: Path, cat: Catalogue) -> None:
+    """Every line of policy.csv must be blank, a '#' comment or a valid `p, …` line with 7 fields.
+
+    casbin skips lines it does not understand; a garbled file would then load as "deny everything" (an
+    outage). Refusing it keeps the policy in force, and the message names the file and line.
+    """
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        tokens = [t.strip() for t in line.split(",")]
+        if tokens[0] != "p":
+            raise PolicyError(f"{path}:{number}: not a policy line (want `p, role, district, purpose, method, "
+                              "group, scope, allow|deny` or a # comment)")
+        _validate(tokens[1:], cat, Path(f"{path}:{number}"))
+
+
 def _expand(lines: list[list[str]], cat: Catalogue) -> dict[Key, frozenset[str]]:
     allow: dict[Key, set[str]] = defaultdict(set)
     deny: dict[Key, set[str]] = defaultdict(set)
@@ -142,6 +163,7 @@ def build_table(directory: Path) -> PolicyTable:
         if not (directory / name).is_file():
             raise PolicyError(f"policy file missing: {directory / name} (`permitgw init` adds missing shipped files)")
     cat = load_catalogue(directory / CATALOGUE_FILE)
+    _read_lines(directory / POLICY_FILE, cat)
     try:
         enforcer = casbin.Enforcer(str(directory / MODEL_FILE), str(directory / POLICY_FILE))
     except Exception as exc:  # casbin raises plain exceptions for malformed files

@@ -10,7 +10,7 @@ import logging
 import signal
 import threading
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -25,7 +25,7 @@ from gateway.audit.startup import LogRefused, check_log
 from gateway.datadir import DataDir
 from gateway.domain import clock
 from gateway.identity.ca import server_credentials_material
-from gateway.identity.revocation import RevocationList
+from gateway.identity.revocation import CHECK_INTERVAL, RevocationList
 from gateway.policy.decisions import PolicyEngine
 from gateway.policy.housing_rules import load_housing
 from gateway.policy.points_rules import load_points
@@ -36,7 +36,8 @@ from gateway.server.audit_service import AuditService
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
-from gateway.server.intake import Intake, transport_options
+from gateway.server.intake import Intake
+from gateway.server.limits import LimitInterceptor, ServerLimits, load_method_limits
 from gateway.server.metrics import Metrics
 from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
@@ -76,10 +77,12 @@ class RunningServer:
     watcher: PolicyWatcher
     audit: AuditLog
     witnesses: witnessing.Submitter | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        self.stopping.set()
         self.watcher.stop()
         self.audit.close()
         if self.witnesses is not None:
@@ -117,6 +120,28 @@ def recent_accesses(store: SqliteStore) -> list[tuple[float, str, str, str, str]
              " ".join(e.people()), e.decision) for e in store.access_entries(AccessQuery(since=since))]
 
 
+def watch_revocations(revocations: RevocationList, gate: Gate, stopping: threading.Event) -> None:
+    """Say on stdout, and in the access log, when the revocation list becomes damaged or whole again. It is
+    looked at every check interval, so a loss is reported even while no call arrives (calls are refused
+    from the moment the list is found damaged, whether reported yet or not)."""
+    def alarm(damage: str) -> None:
+        if damage:
+            print(f"permitgw: ALERT: revocation list damaged, refusing every call: {damage}", flush=True)
+        else:
+            print("permitgw: revocation list whole again; answering calls", flush=True)
+        gate.revocation_alarm(damage)
+
+    def look() -> None:
+        reported = ""
+        while not stopping.wait(CHECK_INTERVAL):
+            damage = revocations.whole()
+            if damage != reported:
+                alarm(damage)
+                reported = damage
+
+    threading.Thread(target=look, name="revocation-watch", daemon=True).start()
+
+
 def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None) -> RunningServer:
     """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once."""
     data.require()
@@ -137,12 +162,13 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     counters = Metrics()
     anomalies = AnomalyDetector(load_anomalies(data.policies))
     anomalies.scan(store.access_entries(AccessQuery(since=_since(days=1))))  # warm the windows; alerts were logged
-    gate = Gate(store, engine, RevocationList(data.certs / "revoked.txt"), quotas=quotas, metrics=counters,
-                audit=audit, anomalies=anomalies)
+    revocations = RevocationList(data.certs / "revoked.txt", store=store)
+    gate = Gate(store, engine, revocations, quotas=quotas, metrics=counters, audit=audit, anomalies=anomalies)
+    stopping = threading.Event()
+    watch_revocations(revocations, gate, stopping)
     enrollment = load_enrollment(data.policies)
     points = load_points(data.policies)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]),
-                         interceptors=[Intake(gate)], options=transport_options())  # every call is logged
+    bounds = ServerLimits.from_config(cfg["server"], str(data.config_file))
     services = (
         (permit_pb2, "PermitService", permit_pb2_grpc.add_PermitServiceServicer_to_server, PermitService(gate)),
         (hospital_pb2, "HealthPermitService", hospital_pb2_grpc.add_HealthPermitServiceServicer_to_server,
@@ -157,6 +183,16 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
          StatisticsService(gate, load_statistics(data.policies))),
         (audit_pb2, "AuditService", audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditService(gate, audit)),
     )
+    served = {f"{svc.full_name}/{m.name}": m.input_type
+              for svc in [module.DESCRIPTOR.services_by_name[name] for module, name, _, _ in services]
+              + [health_pb2.DESCRIPTOR.services_by_name["Health"]] for m in svc.methods}
+    limiter = LimitInterceptor(bounds, load_method_limits(data.policies, served), gate.refuse)
+    # Intake first: it authenticates, logs and decodes every call (also unknown, undecodable or oversized ones)
+    # before the limits see the decoded request (gateway/server/intake.py, limits.py).
+    intake = Intake(gate, max_request_bytes=bounds.max_request_bytes // 2)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]),
+                         interceptors=(intake, limiter), options=bounds.grpc_options(),
+                         maximum_concurrent_rpcs=bounds.max_calls)
     for _, _, add, servicer in services:
         add(servicer, server)
     health_servicer = health.HealthServicer()
@@ -168,6 +204,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     creds = grpc.ssl_server_credentials([(key, chain)], root_certificates=ca, require_client_auth=True)
     def fail(message: str) -> ListenError:
         server.stop(0)
+        stopping.set()
         audit.close()
         submitter.close(timeout=0)
         store.close()
@@ -187,7 +224,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     server.start()
     audit.watch(functools.partial(_report_health, health_servicer, ("", *names)))
     return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine, interval).start(), audit,
-                         submitter)
+                         submitter, stopping)
 
 
 def watch_seconds(cfg: dict[str, Any]) -> float:

@@ -50,6 +50,18 @@ def unauthenticated(reason: str, message: str) -> Refused:
     return Refused(grpc.StatusCode.UNAUTHENTICATED, message, reason, (_pack(info),))
 
 
+def resource_exhausted(reason: str, message: str) -> Refused:
+    """The caller holds its share of the server already (calls in flight, open streams): try again later."""
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN)
+    return Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, message, reason, (_pack(info),))
+
+
+def unavailable(reason: str, message: str) -> Refused:
+    """The gateway cannot answer safely right now (it fails closed) and heals by itself."""
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN)
+    return Refused(grpc.StatusCode.UNAVAILABLE, message, reason, (_pack(info),))
+
+
 def failed_precondition(message: str) -> Refused:
     return Refused(grpc.StatusCode.FAILED_PRECONDITION, message, "FAILED_PRECONDITION")
 

@@ -116,6 +116,9 @@ class Gate:
             call.fingerprint = certificate_fingerprint(pems[0])  # the log says which certificate it was
             raise errors.unauthenticated("NOT_A_GATEWAY_PRINCIPAL", str(exc)) from exc
         call.principal = principal
+        if self.revocations.whole():  # fail closed: a lost revocation list must not let revoked certificates in
+            raise errors.unavailable("REVOCATION_LIST_DAMAGED", "the gateway cannot check revocations right now; "
+                                     "no answer is given until its revocation list is repaired")
         if self.revocations.is_revoked(principal.serial):
             raise errors.unauthenticated("CERTIFICATE_REVOKED", "the client certificate has been revoked")
         return principal
@@ -226,6 +229,29 @@ class Gate:
             if mark_logged:
                 self.metrics.latency.labels(label).observe(time.perf_counter() - call.started)
         return seq
+
+    def revocation_alarm(self, damage: str) -> None:
+        """Record in the access log that the revocation list became damaged (calls are refused) or whole again."""
+        reason = "REVOCATION_LIST_DAMAGED" if damage else "REVOCATION_LIST_WHOLE"
+        try:
+            self.log(Call(method=""), Decision.ALERT, reason, mark_logged=False)
+        except Exception:
+            log.exception("access log unavailable for a revocation alert")
+
+    def refuse(self, method: str, context: grpc.ServicerContext, refused: errors.Refused) -> None:
+        """Log a call refused before its handler ran (server limits); the caller then aborts with `refused`.
+        The principal is recorded when the certificate names one; if the log is down, abort UNAVAILABLE."""
+        call = Call(method=method)
+        pems = context.auth_context().get("x509_pem_cert") or []
+        if pems:
+            with contextlib.suppress(InvalidPrincipal):
+                call.principal = principal_from_pem(pems[0])
+        outcome = Decision.INVALID if refused.code is grpc.StatusCode.INVALID_ARGUMENT else Decision.DENY
+        try:
+            self.log(call, outcome, refused.reason)
+        except Exception:
+            log.exception("access log unavailable")
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the access log is unavailable: no answer given")
 
 
 H = TypeVar("H", bound=Callable[..., Any])

@@ -6,8 +6,8 @@ revoked certificate. This interceptor closes the gap:
 
 - every handler receives the raw request bytes; they are decoded after the caller is authenticated, so an
   undecodable request (invalid UTF-8, truncated, nested too deep) is a logged INVALID_ARGUMENT, and one larger
-  than MAX_REQUEST_BYTES a logged RESOURCE_EXHAUSTED (gRPC itself still drops what is larger than
-  TRANSPORT_MAX_BYTES before anything can be read: see transport_options());
+  than max_request_bytes a logged RESOURCE_EXHAUSTED (gRPC itself still drops what is larger than the
+  transport bound, [server] max_request_bytes, before anything can be read);
 - an unknown method is authenticated, logged (its name only when it looks like a method name) and answered
   UNIMPLEMENTED;
 - health checks and reflection are authenticated (a revoked certificate is refused) and logged, once per call
@@ -30,8 +30,8 @@ from gateway.audit.entry import Decision
 from gateway.server import errors
 from gateway.server.gate import Call, Gate
 
-MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the largest request the gateway reads (gRPC's own default limit)
-TRANSPORT_MAX_BYTES = 2 * MAX_REQUEST_BYTES  # what gRPC hands over at all, so that a too-large request is logged
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the largest request the gateway reads; the server passes half its transport
+                                     # bound ([server] max_request_bytes), so a too-large request is logged
 OWN_SERVICES = "permitgw."  # services whose handlers log through the request pipeline
 UNREADABLE_METHOD = "(unreadable method)"
 # A method name the log may record: package.Service/Method, with few digits (never an identity number).
@@ -53,12 +53,6 @@ def _not_serving(streaming: bool) -> Any:
     """
     answer = health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
     return iter([answer]) if streaming else answer
-
-
-def transport_options() -> list[tuple[str, int]]:
-    """gRPC server options: receive up to TRANSPORT_MAX_BYTES, so that requests above MAX_REQUEST_BYTES reach
-    the gateway and are refused with a log entry rather than dropped by gRPC without one."""
-    return [("grpc.max_receive_message_length", TRANSPORT_MAX_BYTES)]
 
 
 def loggable_method(raw: str) -> str:

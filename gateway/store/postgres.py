@@ -112,6 +112,8 @@ CREATE TABLE imports (
 );
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 """ + ACCESS_SUBJECTS
+# Revoked client certificates (hex serials), only ever added; also made in schemas created before it existed.
+REVOCATIONS = "CREATE TABLE IF NOT EXISTS revocations (serial ctext PRIMARY KEY, time ctext NOT NULL)"
 _ACCESS_COLS = ("time", "principal", "serial", "role", "org", "district", "method", "purpose", "case_id",
                 "operator_id", "subject", "decision", "reason", "policy_version")
 # The other subjects of an entry, space-separated in order (blind indexes are hex), read with the entry.
@@ -224,12 +226,16 @@ class PostgresStore:
             self._db.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
             if self._db.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
                 self._create_tables()
+                self._db.execute(REVOCATIONS)
                 return
             row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
             if row[0] == 1:
                 self._db.execute(ACCESS_SUBJECTS)
                 self._db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
+                self._db.execute(REVOCATIONS)
                 return
+            if row[0] == SCHEMA_VERSION:
+                self._db.execute(REVOCATIONS)
         if row[0] != SCHEMA_VERSION:
             raise StoreError(f"PostgreSQL schema {self._schema} has schema version {row[0]}; this gateway needs "
                              f"{SCHEMA_VERSION} (no automatic migration yet: import into a fresh schema)")
@@ -447,6 +453,15 @@ class PostgresStore:
             db.execute("INSERT INTO published_statistics (month, time, body) VALUES (%s, %s, %s) "
                        "ON CONFLICT (month) DO NOTHING", (month, _utc_now(), body))
             return db.execute("SELECT body FROM published_statistics WHERE month = %s", (month,)).fetchone()[0]
+
+    # --- revocations -------------------------------------------------------------------------
+    def revocations(self) -> frozenset[str]:
+        return frozenset(str(r[0]) for r in self._query("SELECT serial FROM revocations"))
+
+    def add_revocation(self, serial: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO revocations (serial, time) VALUES (%s, %s) ON CONFLICT (serial) DO NOTHING",
+                       (serial, _utc_now()))
 
     # --- access log ----------------------------------------------------------------------------
     def append_access(self, entry: AccessEntry) -> int:

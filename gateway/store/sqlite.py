@@ -6,6 +6,7 @@ found by HMAC blind index (store/crypto.py); an operator reading the file sees n
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -108,6 +109,9 @@ CREATE INDEX IF NOT EXISTS access_principal ON access_log(principal);
 CREATE TABLE IF NOT EXISTS published_statistics (
   month TEXT PRIMARY KEY, time TEXT NOT NULL, body TEXT NOT NULL
 );
+-- Revoked client certificates (hex serials): kept here so that losing or emptying certs/revoked.txt is
+-- noticed (the server then fails closed) instead of lifting revocations. Rows are only ever added.
+CREATE TABLE IF NOT EXISTS revocations (serial TEXT PRIMARY KEY, time TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS imports (
   id INTEGER PRIMARY KEY, time TEXT NOT NULL, bureau TEXT NOT NULL, file TEXT NOT NULL,
   sha256 TEXT NOT NULL, read INTEGER NOT NULL, accepted INTEGER NOT NULL, rejected INTEGER NOT NULL,
@@ -176,8 +180,10 @@ class SqliteStore:
                 raise StoreError(f"{path} is not a gateway database of schema version {SCHEMA_VERSION}")
             return
         try:
+            if not path.exists():  # SQLite gives -wal and -shm the database file's mode: private from the start
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{path}: cannot open the database ({exc})") from exc
         try:
             self._open(path)
@@ -368,6 +374,14 @@ class SqliteStore:
             self._db.execute("INSERT OR IGNORE INTO published_statistics (month, time, body) "
                              "VALUES (?, datetime('now'), ?)", (month, body))
             return self._db.execute("SELECT body FROM published_statistics WHERE month=?", (month,)).fetchone()[0]
+
+    # --- revocations -------------------------------------------------------------------------
+    def revocations(self) -> frozenset[str]:
+        return frozenset(str(r[0]) for r in self._query("SELECT serial FROM revocations", ()))
+
+    def add_revocation(self, serial: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO revocations (serial, time) VALUES (?, ?)", (serial, now_rfc3339()))
 
     # --- access log ----------------------------------------------------------------------------
     def append_access(self, entry: AccessEntry) -> int:

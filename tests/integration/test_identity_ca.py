@@ -336,7 +336,7 @@ def test_revoke_is_idempotent_and_keeps_others(data: Path, tmp_path: Path) -> No
     lines = revoked_file(data).read_text().split()
     assert lines.count(a.serial) == 1 and b.serial in lines
     assert rl.is_revoked(a.serial) and rl.is_revoked(b.serial)
-    assert mode(revoked_file(data)) == 0o644
+    assert mode(revoked_file(data)) == 0o600
 
 
 def test_unknown_serial_refused(data: Path) -> None:
@@ -369,9 +369,11 @@ def test_hand_edited_file_with_comments_and_junk(tmp_path: Path) -> None:
     path.write_text("# revoked by hand\n0xABC  # lost laptop\n\nnot a serial\n00def\n")
     rl = RevocationList(path, check_interval=0)
     assert rl.serials() == frozenset({"abc", "def"})
-    path.write_text("abc\n")  # un-revoke by hand: also picked up
+    assert rl.whole() == ""
+    path.write_text("abc\n")  # un-revoke by hand: nothing is lifted, the list says it is damaged
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
-    assert rl.serials() == frozenset({"abc"})
+    assert rl.serials() == frozenset({"abc", "def"})
+    assert "lacks 1 of 2" in rl.whole()
 
 
 def test_is_revoked_is_safe_under_threads(tmp_path: Path) -> None:

@@ -340,6 +340,56 @@ def at_rest(backend: str, data: DataDir, request: pytest.FixtureRequest) -> byte
     return pg_at_rest(request.getfixturevalue("pg_dsn"), request.getfixturevalue("pg_schema"))
 
 
+def test_revocations_only_accumulate_and_survive_reopening(store: Store, opener: Opener) -> None:
+    assert store.revocations() == frozenset()
+    store.add_revocation("abc")
+    store.add_revocation("abc")
+    store.add_revocation("1f")
+    assert store.revocations() == {"abc", "1f"}
+    again = opener()
+    try:
+        assert again.revocations() == {"abc", "1f"}
+    finally:
+        again.close()
+
+
+@pytest.mark.postgres
+def test_a_postgres_schema_made_before_revocations_were_kept_gets_the_table(data: DataDir, pg_dsn: str,
+                                                                            pg_schema: str) -> None:
+    use_postgres(data.config_file, pg_dsn, pg_schema)
+    data.open_store().close()
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(f'DROP TABLE "{pg_schema}".revocations')
+    store = data.open_store()
+    try:
+        store.add_revocation("abc")
+        assert store.revocations() == {"abc"}
+    finally:
+        store.close()
+
+
+def test_an_emptied_or_missing_revoked_txt_lifts_nothing(store: Store, data: DataDir) -> None:
+    """The file and the store together: a revocation lost from the file is noticed, never lifted."""
+    from gateway.identity.revocation import RevocationList
+
+    path = data.certs / "revoked.txt"
+    path.write_text("abc\n")  # revoked by hand before the store kept revocations: copied there on first read
+    alarms: list[str] = []
+    rl = RevocationList(path, store=store, check_interval=0, on_damage=alarms.append)
+    assert store.revocations() == {"abc"} and rl.whole() == ""
+    rl.revoke("def", require_issued=False)
+    path.write_text("")  # emptied
+    assert rl.is_revoked("abc") and rl.is_revoked("def")
+    assert "lacks 2 of 2" in rl.whole()
+    path.unlink()  # moved away
+    assert "is missing" in rl.whole() and rl.is_revoked("def")
+    fresh = RevocationList(path, store=store)  # a restart after the loss: the store remembers
+    assert fresh.is_revoked("abc") and "is missing" in fresh.whole()
+    fresh.revoke("abc", require_issued=False)  # any revoke rewrites the file from the store: repaired
+    assert sorted(path.read_text().split()) == ["abc", "def"]
+    assert rl.whole() == "" and alarms[-1] == "" and any("lacks" in a for a in alarms)
+
+
 def test_no_identity_number_name_address_or_permit_number_at_rest(store: Store, backend: str, data: DataDir,
                                                                     request: pytest.FixtureRequest) -> None:
     people, rows = population(200, seed=13)

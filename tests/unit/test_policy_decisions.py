@@ -82,6 +82,25 @@ def test_a_bad_policy_line_fails_at_load_naming_it(policy_dir: Path, line: str, 
     assert problem in str(exc.value)
 
 
+@pytest.mark.parametrize("garbage", [
+    "this is not a policy", "g, school, teacher", "<<<<<<< HEAD", "p school * compulsory-education",
+    "\x00\x01binary", "P, school, *, compulsory-education, x, y, *, allow"])
+def test_garbage_in_policy_csv_is_refused_naming_file_and_line(policy_dir: Path, garbage: str) -> None:
+    """casbin skips lines it does not understand: garbage must not load as a deny-everything policy."""
+    original = (policy_dir / "policy.csv").read_text()
+    (policy_dir / "policy.csv").write_text(garbage + "\n" + original)
+    with pytest.raises(PolicyError, match=r"policy\.csv:1: "):
+        build_table(policy_dir)
+
+
+def test_a_garbled_file_is_a_refused_reload(policy_dir: Path) -> None:
+    engine = PolicyEngine(policy_dir)
+    (policy_dir / "policy.csv").write_bytes(b"\xff\xfe garbage\n")
+    with pytest.raises(PolicyError, match="policy.csv"):
+        engine.reload()
+    assert engine.decide("school", "330203", "compulsory-education", GPS).allowed
+
+
 def test_missing_file_fails_clearly(policy_dir: Path) -> None:
     (policy_dir / "model.conf").unlink()
     with pytest.raises(PolicyError, match="model.conf"):
