@@ -57,18 +57,14 @@ def resource_exhausted(reason: str, message: str) -> Refused:
 
 
 def unavailable(reason: str, message: str) -> Refused:
-    """The gateway cannot answer safely right now (it fails closed) and heals by itself."""
+    """The gateway cannot answer safely right now (its database, access log or revocation list is out of
+    reach: it fails closed) and heals by itself; ask again later."""
     info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN)
     return Refused(grpc.StatusCode.UNAVAILABLE, message, reason, (_pack(info),))
 
 
 def failed_precondition(message: str) -> Refused:
     return Refused(grpc.StatusCode.FAILED_PRECONDITION, message, "FAILED_PRECONDITION")
-
-
-def unavailable(message: str) -> Refused:
-    """The gateway cannot answer right now (its database or access log is out of reach); ask again later."""
-    return Refused(grpc.StatusCode.UNAVAILABLE, message, "UNAVAILABLE")
 
 
 def internal(ref: str) -> Refused:

@@ -274,7 +274,7 @@ def handler(method: str) -> Callable[[H], H]:
                 context.abort(grpc.StatusCode.UNAVAILABLE, LOG_UNAVAILABLE)
             except StoreUnavailable as exc:
                 log.warning("handler %s: %s", method, exc)
-                outcome, failure = Decision.ERROR, errors.unavailable(STORE_UNAVAILABLE)
+                outcome, failure = Decision.ERROR, errors.unavailable("UNAVAILABLE", STORE_UNAVAILABLE)
             except Exception:
                 log.exception("handler %s failed", method)
                 outcome, failure = Decision.ERROR, None
