@@ -150,13 +150,13 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     if cfg["store"]["backend"] == "sqlite" and not data.database.is_file():
         raise ListenError(f"{data.database} is missing: restore it from a backup (a gateway that has served "
                           "never starts on an empty log), or run `permitgw init` for a new gateway")
+    engine = PolicyEngine(data.policies)  # a bad policy is refused before anything else is opened
     store = data.open_store()
     try:
         audit, submitter = open_log(data, store)
     except (LogRefused, witnessing.WitnessConfigError) as exc:
         store.close()
         raise ListenError(f"refusing to serve this log: {exc}") from exc
-    engine = PolicyEngine(data.policies)
     quotas = QuotaTracker(load_quotas(data.policies), clock=clock.epoch)
     quotas.replay(recent_accesses(store))  # a restart does not reset anyone's quota
     counters = Metrics()
@@ -186,10 +186,12 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     served = {f"{svc.full_name}/{m.name}": m.input_type
               for svc in [module.DESCRIPTOR.services_by_name[name] for module, name, _, _ in services]
               + [health_pb2.DESCRIPTOR.services_by_name["Health"]] for m in svc.methods}
-    limiter = LimitInterceptor(bounds, load_method_limits(data.policies, served), gate.refuse)
+    method_limits = load_method_limits(data.policies, served)
+    limiter = LimitInterceptor(bounds, method_limits, gate.refuse)
     # Intake first: it authenticates, logs and decodes every call (also unknown, undecodable or oversized ones)
     # before the limits see the decoded request (gateway/server/intake.py, limits.py).
-    intake = Intake(gate, max_request_bytes=bounds.max_request_bytes // 2)
+    intake = Intake(gate, max_request_bytes=bounds.max_request_bytes // 2,
+                    method_bytes=lambda method: method_limits.of(method).max_bytes)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]),
                          interceptors=(intake, limiter), options=bounds.grpc_options(),
                          maximum_concurrent_rpcs=bounds.max_calls)

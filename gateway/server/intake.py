@@ -66,9 +66,11 @@ def loggable_method(raw: str) -> str:
 class Intake(grpc.ServerInterceptor):
     """Wraps every method handler (see the module docstring); register it as the server's only interceptor."""
 
-    def __init__(self, gate: Gate, max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
+    def __init__(self, gate: Gate, max_request_bytes: int = MAX_REQUEST_BYTES,
+                 method_bytes: Callable[[str], int] | None = None) -> None:
         self.gate = gate
         self.max_request_bytes = max_request_bytes
+        self.method_bytes = method_bytes  # a method's own cap (policies/limits.toml), checked before decoding
 
     def intercept_service(self, continuation: Callable[[Any], grpc.RpcMethodHandler | None],
                           details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
@@ -118,6 +120,10 @@ class Intake(grpc.ServerInterceptor):
                 self._refuse(Call(method=method), context, errors.Refused(
                     grpc.StatusCode.RESOURCE_EXHAUSTED, f"the request is larger than {self.max_request_bytes} bytes",
                     "REQUEST_TOO_LARGE"))
+            cap = self.method_bytes(method) if self.method_bytes is not None else None
+            if cap is not None and len(raw) > cap:  # refused unread: no work is spent on an oversized request
+                self._refuse(Call(method=method), context, errors.invalid_argument(
+                    "request", f"{len(raw)} bytes; this method accepts at most {cap}"))
             if deserialize is None:
                 return raw
             try:
