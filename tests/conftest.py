@@ -16,6 +16,8 @@ import pytest
 from gateway import datadir
 from gateway.datadir import DataDir
 from gateway.domain import clock
+from gateway.synth import psb
+from gateway.synth.people import SynthPerson, residents
 
 BIN = Path(sys.executable).parent
 
@@ -64,3 +66,14 @@ def run_cli(*args: str, check: bool = True, timeout: float = 60, **kw: object) -
     if check and proc.returncode != 0:
         raise AssertionError(f"permitgw {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def init_with_people(root: Path, n: int, seed: int, messy_rate: float = 0.0) -> tuple[Path, list[SynthPerson]]:
+    """`permitgw init` in root/data, then n synthetic residents imported from a PSB export, as an operator would."""
+    data = root / "data"
+    run_cli("init", "--data", str(data))
+    people = residents(n, seed=seed)
+    src = root / "jzdj.csv"
+    psb.write(src, people, seed=seed, messy_rate=messy_rate)
+    run_cli("import", "--data", str(data), "--bureau", "psb", "--json", str(src))
+    return data, people

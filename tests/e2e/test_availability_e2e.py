@@ -23,8 +23,6 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from gateway.client import channel
 from gateway.domain.idnumber import check_char
-from gateway.synth import psb
-from gateway.synth.people import residents
 from permitgw.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -34,7 +32,7 @@ from permitgw.v1 import (
     permit_pb2,
     permit_pb2_grpc,
 )
-from tests.conftest import run_cli
+from tests.conftest import init_with_people, run_cli
 from tests.e2e.conftest import Gateway, serve
 
 LEGIT_BOUND = 2.0  # seconds: the legitimate client's slowest answer while an attack runs (unbounded before)
@@ -54,11 +52,7 @@ def _tune(config: Path, values: dict[str, int]) -> None:
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("availability")
-    data = root / "data"
-    run_cli("init", "--data", str(data))
-    people = residents(20, seed=13)
-    psb.write(root / "jzdj.csv", people, seed=13, messy_rate=0.0)
-    run_cli("import", "--data", str(data), "--bureau", "psb", "--json", str(root / "jzdj.csv"))
+    data, people = init_with_people(root, 20, seed=13)
     _tune(data / "config.toml", TUNED)
     proc, address = serve(data)
     g = Gateway(root, address, proc, people)

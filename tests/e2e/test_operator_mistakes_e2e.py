@@ -15,9 +15,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from gateway.synth import psb
-from gateway.synth.people import SynthPerson, residents
-from tests.conftest import run_cli
+from gateway.synth.people import SynthPerson
+from tests.conftest import init_with_people, run_cli
 from tests.e2e.conftest import Gateway, serve
 
 PURPOSE = "compulsory-education"
@@ -53,12 +52,7 @@ class Lines:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[SynthPerson]]:
     """A data directory with a few people, made once; each test works on its own copy."""
     root = tmp_path_factory.mktemp("mistakes")
-    data = root / "data"
-    run_cli("init", "--data", str(data))
-    people = residents(20, seed=11)
-    psb.write(root / "jzdj.csv", people, seed=11, messy_rate=0.0)
-    run_cli("import", "--data", str(data), "--bureau", "psb", "--json", str(root / "jzdj.csv"))
-    return data, people
+    return init_with_people(root, 20, seed=11)
 
 
 @pytest.fixture
