@@ -10,7 +10,7 @@ import re
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -26,6 +26,7 @@ from gateway.synth.people import SynthPerson, residents
 from gateway.synth.write import BUREAU_FILES, write_bureaus
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import BIN, run_cli
+from tests.helpers import wait_until
 
 
 class ServerOutput:
@@ -141,3 +142,17 @@ def error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo:
     raise AssertionError("no ErrorInfo in the error details")
 
 
+
+
+def wait_until_revoked(call: Callable[[], object], seconds: float) -> float:
+    """Repeat a call until it is refused as CERTIFICATE_REVOKED (anything else is a failure); the time it took."""
+    def refused() -> bool:
+        try:
+            call()
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.UNAUTHENTICATED, (err.code(), err.details())
+            assert error_info(err).reason == "CERTIFICATE_REVOKED"
+            return True
+        return False
+
+    return wait_until(refused, "the revocation to be in force", seconds, poll=0.2)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import time
 from pathlib import Path
 
 import grpc
@@ -22,7 +21,7 @@ from gateway.client import channel
 from gateway.identity.ca import load_ca
 from permitgw.v1 import common_pb2, permit_pb2
 from tests.conftest import run_cli
-from tests.e2e.conftest import Gateway, error_info, valid_holder
+from tests.e2e.conftest import Gateway, error_info, valid_holder, wait_until_revoked
 
 STATUS = "/permitgw.v1.PermitService/GetPermitStatus"
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
@@ -98,16 +97,7 @@ def test_health_and_reflection_are_logged_and_refused_to_a_revoked_certificate(g
 
     serial = format(x509.load_pem_x509_certificate(Path(f"{prefix}.crt").read_bytes()).serial_number, "x")
     run_cli("cert", "revoke", "--data", str(gw.data), "--serial", serial)
-    deadline = time.monotonic() + 15
-    while True:  # the revocation list is re-read within seconds
-        try:
-            _health(gw, prefix)
-        except grpc.RpcError as err:
-            assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-            assert error_info(err).reason == "CERTIFICATE_REVOKED"
-            break
-        assert time.monotonic() < deadline, "revocation not in force"
-        time.sleep(0.2)
+    wait_until_revoked(lambda: _health(gw, prefix), 15)  # the revocation list is re-read within seconds
     assert (_last(gw, principal)["decision"], _last(gw, principal)["reason"]) == ("deny", "CERTIFICATE_REVOKED")
     for attempt in (lambda: _reflect(gw, prefix), lambda: _raw_call(gw, prefix, STATUS, UNDECODABLE["truncated"]),
                     lambda: _raw_call(gw, prefix, "/no.Such/Method", b"")):
