@@ -59,9 +59,9 @@ def load_catalogue(path: Path) -> Catalogue:
                           f"or unknown services {sorted(bad_s)}")
     fields = {m: {g: tuple(paths) for g, paths in groups.items()} for m, groups in dict(data.get("fields", {})).items()}
     missing = [m for m in methods if not fields.get(m)]
-    unknown = sorted(set(fields) - set(methods))
-    if missing or unknown:
-        raise PolicyError(f"{path}: every method needs its [fields] groups; missing for {missing}, unknown {unknown}")
+    stray = sorted(set(fields) - set(methods))
+    if missing or stray:
+        raise PolicyError(f"{path}: every method needs its [fields] groups; missing for {missing}, unknown {stray}")
     for m, groups in fields.items():
         if ("identity-full" in groups) != ("identity-masked" in groups):
             raise PolicyError(f"{path}: {m} must define identity-full and identity-masked together")

@@ -64,9 +64,9 @@ def check_enrollment(child: IdNumber, asked: Sequence[IdNumber], guardianships: 
             f"{settings.min_age} to {settings.max_age} on that day")),))
 
     by_source: dict[str, set[IdNumber]] = {}
-    for g in guardianships:
-        if g.child == child:
-            by_source.setdefault(g.source, set()).add(g.guardian)
+    for link in guardianships:
+        if link.child == child:
+            by_source.setdefault(link.source, set()).add(link.guardian)
     on_record = set().union(*by_source.values()) if by_source else set()
     claimed = set(asked) or on_record
     if not claimed:
@@ -81,9 +81,10 @@ def check_enrollment(child: IdNumber, asked: Sequence[IdNumber], guardianships: 
     # the records disagree when no source's list contains every guardian the others name.
     disputed = not any(s >= on_record for s in by_source.values())
     status = {g: permit_status(permits.get(g, ()), today) for g in recorded}
+    held = {g: s.permit for g, s in status.items() if s.valid and s.permit is not None}  # valid: the permit it holds
 
     def here(g: IdNumber) -> bool:
-        return status[g].valid and status[g].permit is not None and status[g].permit.district.code == school_district
+        return g in held and held[g].district.code == school_district
 
     def decided(outcome: Outcome, g: IdNumber, *reasons: Reason) -> EnrollmentDecision:
         p = status[g].permit
@@ -97,7 +98,7 @@ def check_enrollment(child: IdNumber, asked: Sequence[IdNumber], guardianships: 
                         "considered")] if unrecorded else []
         return decided(Outcome.ENTITLED, g, Reason("S-1", (
             f"a guardian on record ({', '.join(sorted(by_source))}) holds a valid residence permit in district "
-            f"{school_district} until {status[g].permit.valid_until.isoformat()}: the child is entitled to "
+            f"{school_district} until {held[g].valid_until.isoformat()}: the child is entitled to "
             "compulsory education (000 §三)")), *notes)
     if in_district:
         g = in_district[0]
@@ -106,11 +107,11 @@ def check_enrollment(child: IdNumber, asked: Sequence[IdNumber], guardianships: 
         return decided(Outcome.NEEDS_REVIEW, g, Reason("RECORDS_DISAGREE", (
             f"a guardian with a valid permit in this district is on record with {', '.join(listed)} but not "
             f"with {', '.join(unlisted)}: the bureaus' records of the guardians disagree")))
-    elsewhere = [g for g in recorded if status[g].valid]
+    elsewhere = [g for g in recorded if g in held]
     if elsewhere:
         g = elsewhere[0]
         return decided(Outcome.NEEDS_REVIEW, g, Reason("OUT_OF_DISTRICT", (
-            f"the guardian's valid permit is in district {status[g].permit.district.code}, not the school's "
+            f"the guardian's valid permit is in district {held[g].district.code}, not the school's "
             f"district {school_district}")))
     why = ", ".join(sorted({_status_reason(status[g]) for g in recorded}))
     return EnrollmentDecision(Outcome.NOT_ENTITLED, (Reason("NO_GUARDIAN_WITH_VALID_PERMIT", (

@@ -72,7 +72,6 @@ class Flag:
 
 Params = AgeBands | PerMonth | LevelTable | Flag
 SCORING_KINDS: dict[str, type] = {k.kind: k for k in (AgeBands, PerMonth, LevelTable, Flag)}
-RECORD_KINDS = ("person", "registrations", "permits", "contributions", "contracts", "titles", "rentals")
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,9 +268,9 @@ def late_endorsements(permits: Iterable[Permit]) -> list[tuple[_dt.date, _dt.dat
     for versions in by_number.values():
         versions.sort(key=lambda p: (p.valid_until, p.endorsed_on or p.issued_on))
         for prev, cur in zip(versions, versions[1:], strict=False):
-            lapsed = cur.endorsed_on is not None and cur.endorsed_on > prev.valid_until
-            if lapsed and cur.valid_until > prev.valid_until:
-                found.append((cur.endorsed_on, prev.valid_until))
+            endorsed = cur.endorsed_on
+            if endorsed is not None and endorsed > prev.valid_until and cur.valid_until > prev.valid_until:
+                found.append((endorsed, prev.valid_until))
     return sorted(set(found))
 
 
@@ -290,7 +289,8 @@ def _residence_months(r: PointsRecords, as_of: _dt.date) -> _Measured:
         why = (f"the permit lapsed after {current.valid_until.isoformat()} without the annual endorsement (签注): "
                "residence counted for points restarts from the late endorsement, which has not happened")
         return _Measured(0, f"0 months: {why}", tuple(sources), (Reason("ENDORSEMENT_MISSED", why),))
-    start, reasons = first.declared_on, ()
+    start = first.declared_on
+    reasons: tuple[Reason, ...] = ()
     late = [x for x in late_endorsements(permits) if x[0] > first.declared_on]
     if late:
         start, lapsed = late[-1]
