@@ -7,26 +7,16 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from gateway.errors import GatewayError
 from gateway.identity.principal import ROLES
 from gateway.rules.entitlements import SERVICES
 
 SERVICE_CODES = (*SERVICES, "H-1")
 
 
-class PolicyError(Exception):
+class PolicyError(GatewayError):
     """The policy files are missing, malformed or inconsistent."""
-
-
-def read_policy_file(path: Path) -> dict[str, Any]:
-    """A policies/*.toml file as data, or a PolicyError that names the file and says how to restore it."""
-    if not path.is_file():
-        raise PolicyError(f"policy file missing: {path} (`permitgw init` adds missing shipped files)")
-    try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.errors import GatewayError
 from gateway.rules.permit_status import PermitStatusDecision
 from gateway.rules.reasons import Reason
 
@@ -28,7 +29,7 @@ SERVICES: dict[str, str] = {
 CITY = "330200"
 
 
-class UnknownService(ValueError):
+class UnknownService(GatewayError, ValueError):
     """Not one of S-1…S-6, C-1…C-7."""
 
 

@@ -19,7 +19,6 @@ from grpc_reflection.v1alpha import reflection
 
 from gateway.audit import anchors as _anchors
 from gateway.audit import witnessing
-from gateway.audit.anomalies import AnomalyDetector, load_anomalies
 from gateway.audit.log import AuditLog, log_origin
 from gateway.audit.startup import LogRefused, check_log
 from gateway.datadir import DataDir
@@ -27,11 +26,6 @@ from gateway.domain import clock
 from gateway.identity.ca import server_credentials_material
 from gateway.identity.revocation import CHECK_INTERVAL, RevocationList
 from gateway.policy.decisions import PolicyEngine
-from gateway.policy.housing_rules import load_housing
-from gateway.policy.points_rules import load_points
-from gateway.policy.quotas import QuotaTracker, load_quotas
-from gateway.policy.rulefiles import load_enrollment
-from gateway.policy.statistics_rules import load_statistics
 from gateway.server.audit_service import AuditService
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
@@ -43,8 +37,16 @@ from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
 from gateway.server.policy_watch import PolicyWatcher
 from gateway.server.statistics_service import StatisticsService
+from gateway.settings.anomalies import load_anomalies
+from gateway.settings.enrollment import load_enrollment
+from gateway.settings.housing import load_housing
+from gateway.settings.points import load_points
+from gateway.settings.quotas import load_quotas
+from gateway.settings.statistics import load_statistics
 from gateway.store.port import AccessQuery
 from gateway.store.sqlite import SqliteStore
+from gateway.watch.anomalies import AnomalyDetector
+from gateway.watch.quotas import QuotaTracker
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
 from permitgw.health.v1 import permit_status_pb2_grpc as hospital_pb2_grpc

@@ -20,7 +20,6 @@ import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from gateway.audit.anomalies import AnomalyDetector, alert_entry
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.audit.log import AuditLog, LogUnavailable
 from gateway.domain import clock
@@ -29,10 +28,11 @@ from gateway.identity.principal import InvalidPrincipal, Principal, principal_fr
 from gateway.identity.revocation import RevocationList
 from gateway.policy.decisions import CITY, IN, OUT, PolicyEngine, PolicyTable, Reason
 from gateway.policy.projection import project
-from gateway.policy.quotas import QuotaTracker
 from gateway.server import errors
 from gateway.server.metrics import Metrics
 from gateway.store.port import Store, StoreUnavailable
+from gateway.watch.anomalies import AnomalyDetector, alert_entry
+from gateway.watch.quotas import QuotaTracker
 
 log = logging.getLogger("permitgw.server")
 M = TypeVar("M")

@@ -28,8 +28,9 @@ from typing import Any
 
 import grpc
 
-from gateway.policy.catalogue import PolicyError, read_policy_file
+from gateway.policy.catalogue import PolicyError
 from gateway.server import errors
+from gateway.settings.loader import read_policy_file
 
 LIMITS_FILE = "limits.toml"
 Clock = Callable[[], float]

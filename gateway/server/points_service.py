@@ -10,9 +10,9 @@ from google.protobuf import struct_pb2
 
 from gateway import casefile
 from gateway.domain.districts import DISTRICTS
-from gateway.policy.points_rules import points_table_as_dict
 from gateway.rules.points import PointsTable, compute_points
 from gateway.server.gate import Call, Gate, handler
+from gateway.settings.points import points_table_as_dict
 from permitgw.v1 import common_pb2, points_pb2, points_pb2_grpc
 
 SERVICE = "permitgw.v1.PointsService"

@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.anomalies import (
-    ANOMALIES_FILE,
+from gateway.audit.entry import AccessEntry
+from gateway.identity.principal import ROLES
+from gateway.policy.catalogue import PolicyError
+from gateway.settings.anomalies import ANOMALIES_FILE, load_anomalies
+from gateway.settings.quotas import load_quotas
+from gateway.watch.anomalies import (
     BULK_LOOKUP,
     DENIED_STORM,
     KINDS,
@@ -26,12 +30,7 @@ from gateway.audit.anomalies import (
     alert_entry,
     china_time,
     entry_seconds,
-    load_anomalies,
 )
-from gateway.audit.entry import AccessEntry
-from gateway.identity.principal import ROLES
-from gateway.policy.catalogue import PolicyError
-from gateway.policy.quotas import load_quotas
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 UTC = _dt.UTC

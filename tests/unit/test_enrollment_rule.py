@@ -11,8 +11,8 @@ from gateway.datadir import DataDir
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import Guardianship, Permit, PermitState
-from gateway.policy.rulefiles import load_enrollment
 from gateway.rules.enrollment import EnrollmentSettings, Outcome, check_enrollment
+from gateway.settings.enrollment import load_enrollment
 from tests.helpers import make_id
 
 TODAY = _dt.date(2026, 11, 21)

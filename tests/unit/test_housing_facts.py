@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gateway.policy.catalogue import PolicyError
-from gateway.policy.housing_rules import HOUSING_FILE, load_housing
 from gateway.rules.eligibility import HousingSettings, PersonRecords, housing_facts
+from gateway.settings.housing import HOUSING_FILE, load_housing
 from tests.unit.test_eligibility_rules import expectations, read_rows, records_from, secrets_of
 
 ROOT = Path(__file__).resolve().parents[2]

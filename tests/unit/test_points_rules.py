@@ -35,7 +35,6 @@ from gateway.domain.records import (
     Sex,
 )
 from gateway.policy.catalogue import PolicyError
-from gateway.policy.points_rules import load_points, parse_points, points_table_as_dict
 from gateway.rules.points import (
     NO_RECORD,
     Flag,
@@ -48,6 +47,7 @@ from gateway.rules.points import (
     compute_points,
     full_months,
 )
+from gateway.settings.points import load_points, parse_points, points_table_as_dict
 from tests.helpers import make_id
 
 AS_OF = _dt.date(2026, 11, 21)

@@ -16,16 +16,15 @@ from hypothesis import strategies as st
 
 from gateway.identity.principal import ROLES
 from gateway.policy.catalogue import PolicyError
-from gateway.policy.quotas import (
+from gateway.settings.quotas import QUOTAS_FILE, load_quotas
+from gateway.watch.quotas import (
     DAY,
     HOUR,
     QUOTA_EXCEEDED,
     QUOTA_WARNING,
-    QUOTAS_FILE,
     QuotaLimits,
     QuotaSettings,
     QuotaTracker,
-    load_quotas,
 )
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"

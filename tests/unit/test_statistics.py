@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from gateway.domain.districts import DISTRICTS
 from gateway.policy.catalogue import PolicyError
-from gateway.policy.statistics_rules import load_statistics
 from gateway.rules.statistics import (
     BASIS_COLUMNS,
     CITY,
@@ -29,6 +28,7 @@ from gateway.rules.statistics import (
     primary_basis,
     with_totals,
 )
+from gateway.settings.statistics import load_statistics
 
 ROOT = Path(__file__).resolve().parents[2]
 MONTH, IN_MONTH = "2026-10", _dt.date(2026, 10, 15)

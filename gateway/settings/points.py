@@ -1,4 +1,4 @@
-"""Load and validate the published points table (policies/points.toml), and give it back as GetPointsRules serves it.
+"""The published points table (policies/points.toml), read and validated, and given back as GetPointsRules serves it.
 
 P-3: the table residents read is the one they are scored with, so both come from this one parse; a bad file fails at
 start with the indicator named, never at a resident's query.
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from gateway.rules.points import (
     PointsTable,
     Violations,
 )
+from gateway.settings.loader import is_whole, read_policy_toml
 
 POINTS_FILE = "points.toml"
 DISTRICT_GROUP = "district"
@@ -75,7 +75,7 @@ def _age_bands(where: str, p: Mapping[str, Any], top: float) -> AgeBands:
     for n, b in enumerate(p["bands"], 1):
         b = _keys(f"{where}: band {n}", b, {"from", "to", "points"})
         lo, hi = (b[k] for k in ("from", "to"))
-        if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 150 for x in (lo, hi)) or lo > hi:
+        if not all(is_whole(x) and 0 <= x <= 150 for x in (lo, hi)) or lo > hi:
             raise PolicyError(f"{where}: band {n}: from and to must be ages (whole years) with from <= to")
         bands.append(AgeBand(lo, hi, _number(f"{where}: band {n} points", b["points"], top)))
     bands.sort(key=lambda b: b.from_age)
@@ -213,13 +213,7 @@ def parse_points(data: Mapping[str, Any], version: str = "") -> PointsTable:
 
 def load_points(directory: Path) -> PointsTable:
     path = directory / POINTS_FILE
-    if not path.is_file():
-        raise PolicyError(f"policy file missing: {path} (`permitgw init` adds missing shipped files)")
-    try:
-        raw = path.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+    data, raw = read_policy_toml(path)
     try:
         return parse_points(data, hashlib.sha256(raw).hexdigest())
     except PolicyError as exc:

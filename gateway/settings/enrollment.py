@@ -1,30 +1,28 @@
-"""Load and validate the published rule settings in policies/ (enrollment ages, points districts…).
+"""The published enrolment settings in policies/enrollment.toml (ages, cut-off day, points districts).
 
-Rules stay pure: they take these settings as values; only this module reads the files.
+Rules stay pure: gateway.rules.enrollment takes these settings as values; only this module reads the file.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import tomllib
 from pathlib import Path
 
 from gateway.domain.districts import DISTRICTS
 from gateway.policy.catalogue import PolicyError
 from gateway.rules.enrollment import EnrollmentSettings
+from gateway.settings.loader import read_policy_file
 
 ENROLLMENT_FILE = "enrollment.toml"
 
 
 def load_enrollment(directory: Path) -> EnrollmentSettings:
     path = directory / ENROLLMENT_FILE
-    if not path.is_file():
-        raise PolicyError(f"policy file missing: {path} (`permitgw init` adds missing shipped files)")
+    data = read_policy_file(path)
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
         month, day = (int(x) for x in str(data["cutoff"]).split("-"))
         settings = EnrollmentSettings(int(data["min_age"]), int(data["max_age"]), month, day,
                                       frozenset(data.get("points_districts", ())))
-    except (OSError, tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
+    except (KeyError, ValueError) as exc:
         raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
     if not 0 <= settings.min_age <= settings.max_age <= 18:
         raise PolicyError(f"{path}: ages must satisfy 0 <= min_age <= max_age <= 18")

@@ -1,4 +1,4 @@
-"""Anti-harvesting quotas: distinct subjects per principal per rolling hour and day, from policies/quotas.toml.
+"""Anti-harvesting quotas: distinct subjects per principal per rolling hour and day (limits: gateway.settings.quotas).
 
 A certificate allowed to ask about one person must not be able to walk the register (PIPL arts. 5-6, 34);
 the limits are local policy, per role, and survive a restart by replaying the access log.
@@ -11,19 +11,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from gateway.audit.entry import Decision
-from gateway.identity.principal import ROLES
-from gateway.policy.catalogue import PolicyError, read_policy_file
-from gateway.principal_table import PrincipalTable
+from gateway.watch.principal_table import PrincipalTable
 
-QUOTAS_FILE = "quotas.toml"
-UNLIMITED = -1  # how "no limit" is written in the file
 HOUR, DAY = 3600.0, 86400.0
-_LIMIT_KEYS = ("per_hour", "per_day")
-_RATIO_KEY = "alert_ratio"
 DEFAULT_MAX_PRINCIPALS = 10_000
 QUOTA_WARNING = "QUOTA_WARNING"
 QUOTA_EXCEEDED = "QUOTA_EXCEEDED"  # the same code as gateway.policy.decisions.Reason.QUOTA_EXCEEDED
@@ -37,10 +29,6 @@ class QuotaLimits:
     @property
     def unlimited(self) -> bool:
         return self.per_hour is None and self.per_day is None
-
-    @property
-    def forbidden(self) -> bool:
-        return self.per_hour == 0 or self.per_day == 0
 
 
 NONE_ALLOWED = QuotaLimits(0, 0)
@@ -63,57 +51,6 @@ class QuotaOutcome:
     count: int  # distinct subjects in that window, this request included when allowed
     limit: int | None
     alert: str | None  # QUOTA_WARNING, QUOTA_EXCEEDED or None
-
-
-# ---------------------------------------------------------------------------------------------------- loading
-
-
-
-
-def _limit(path: Path, role: str, key: str, value: object) -> int | None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < UNLIMITED:
-        raise PolicyError(f"{path}: {role}.{key} must be a whole number >= 0, or {UNLIMITED} for unlimited; "
-                          f"got {value!r}")
-    return None if value == UNLIMITED else value
-
-
-def _role_limits(path: Path, role: str, table: object) -> QuotaLimits:
-    if not isinstance(table, dict):
-        raise PolicyError(f"{path}: {role} must be a table [{role}] with {' and '.join(_LIMIT_KEYS)}")
-    missing = [k for k in _LIMIT_KEYS if k not in table]
-    unknown = sorted(set(table) - set(_LIMIT_KEYS))
-    if missing or unknown:
-        raise PolicyError(f"{path}: [{role}] missing keys {missing}, unknown keys {unknown}")
-    limits = QuotaLimits(*(_limit(path, role, k, table[k]) for k in _LIMIT_KEYS))
-    if limits.per_hour is not None and limits.per_day is not None and limits.per_hour > limits.per_day:
-        raise PolicyError(f"{path}: {role}.per_hour ({limits.per_hour}) exceeds {role}.per_day ({limits.per_day})")
-    return limits
-
-
-def _ratio(path: Path, data: dict[str, Any]) -> float:
-    if _RATIO_KEY not in data:
-        raise PolicyError(f"{path}: missing key {_RATIO_KEY}")
-    value = data[_RATIO_KEY]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise PolicyError(f"{path}: {_RATIO_KEY} must be a number in (0, 1]; got {value!r}")
-    return float(value)
-
-
-def load_quotas(directory: Path) -> QuotaSettings:
-    """Read policies/quotas.toml: alert_ratio and a [role] table with per_hour and per_day for every role."""
-    path = directory / QUOTAS_FILE
-    data = read_policy_file(path)
-    unknown = sorted(set(data) - {_RATIO_KEY, *ROLES})
-    if unknown:
-        raise PolicyError(f"{path}: unknown role(s) {unknown}; roles are {list(ROLES)}")
-    missing = [r for r in ROLES if r not in data]
-    if missing:
-        raise PolicyError(f"{path}: missing role(s) {missing}; write {UNLIMITED} for an unlimited one")
-    limits = {role: _role_limits(path, role, data[role]) for role in ROLES}
-    return QuotaSettings(limits, _ratio(path, data))
-
-
-# --------------------------------------------------------------------------------------------------- tracking
 
 
 @dataclass(slots=True)

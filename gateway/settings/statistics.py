@@ -1,14 +1,14 @@
-"""Load and validate the Statistics Bureau settings in policies/statistics.toml (minimum cell, coordinator ratio).
+"""The Statistics Bureau settings in policies/statistics.toml (minimum cell, coordinator ratio).
 
 Rules stay pure: gateway.rules.statistics takes these settings as values; only this module reads the file.
 """
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from gateway.policy.catalogue import PolicyError
 from gateway.rules.statistics import StatisticsSettings
+from gateway.settings.loader import is_whole, read_policy_file
 
 STATISTICS_FILE = "statistics.toml"
 KEYS = ("minimum_cell", "coordinator_ratio")
@@ -16,17 +16,12 @@ KEYS = ("minimum_cell", "coordinator_ratio")
 
 def load_statistics(directory: Path) -> StatisticsSettings:
     path = directory / STATISTICS_FILE
-    if not path.is_file():
-        raise PolicyError(f"policy file missing: {path} (`permitgw init` adds missing shipped files)")
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+    data = read_policy_file(path)
     unknown, missing = set(data) - set(KEYS), set(KEYS) - set(data)
     if unknown or missing:
         raise PolicyError(f"{path}: keys must be exactly {list(KEYS)}; unknown: {sorted(unknown)}, "
                           f"missing: {sorted(missing)}")
-    not_whole = [k for k in KEYS if isinstance(data[k], bool) or not isinstance(data[k], int)]
+    not_whole = [k for k in KEYS if not is_whole(data[k])]
     if not_whole:
         raise PolicyError(f"{path}: {', '.join(not_whole)} must be whole numbers")
     settings = StatisticsSettings(data["minimum_cell"], data["coordinator_ratio"])
