@@ -5,22 +5,12 @@ R-EMP-3 counts such a contract in the city, operated for twelve months; the date
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-from adapters.common import (
-    Parsed,
-    Reject,
-    RowError,
-    StrPath,
-    code,
-    date,
-    id_number,
-    parse_file,
-    text,
-)
+from adapters.contract import Bureau, FileKind
+from adapters.normalising import RowError, code, date, id_number, text
 from gateway.domain.records import LandContract, LandContractKind, Record
 
-FILE_GLOBS: tuple[str, ...] = ("tdcb_*",)
 REQUIRED_COLUMNS: tuple[str, ...] = ("HTBH", "CBFZJH", "LX", "QSRQ")  # ZZRQ is optional
 
 
@@ -48,6 +38,4 @@ def parse_row(fields: dict[str, str]) -> tuple[Record, ...]:
     )
 
 
-def parse(path: StrPath) -> Iterator[Parsed | Reject]:
-    """Parsed / Reject per data line of a `tdcb_*` file; raises UnreadableFile for an unreadable file."""
-    return parse_file(path, parse_row, REQUIRED_COLUMNS)
+BUREAU = Bureau("agri", (FileKind("tdcb_*", parse_row, REQUIRED_COLUMNS),))

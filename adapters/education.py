@@ -5,29 +5,19 @@ R-STUDY reads enrolments; CheckEnrollment reads the guardians the school system 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-from adapters.common import (
-    Parsed,
-    Reject,
-    RowError,
-    StrPath,
-    clean,
-    code,
-    id_number,
-    month,
-    parse_file,
-    text,
-)
+from adapters.contract import Bureau, FileKind
+from adapters.normalising import RowError, clean, code, id_number, month, text
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber
 from gateway.domain.records import Enrolment, EnrolmentStatus, Guardianship, Record, SchoolStage
+from gateway.errors import GatewayError
 from gateway.rules.enrollment import EnrollmentDecision, Outcome
 
 SOURCE = "education"
 
 # --- inbound: xj_* enrolments ---
 
-FILE_GLOBS: tuple[str, ...] = ("xj_*",)
 REQUIRED_COLUMNS: tuple[str, ...] = ("XJH", "SFZJH", "XXDM", "XD", "RXNY", "XJZT")
 # XM (the name) is never read: the PSB is the source of names. XXMC and the guardian columns are optional.
 
@@ -99,9 +89,7 @@ def parse_row(fields: dict[str, str]) -> tuple[Record, ...]:
     return (enrolment, *_guardians(fields, enrolment.id_number))
 
 
-def parse(path: StrPath) -> Iterator[Parsed | Reject]:
-    """Parsed / Reject per data line of an `xj_*` file; raises UnreadableFile for an unreadable file."""
-    return parse_file(path, parse_row, REQUIRED_COLUMNS)
+BUREAU = Bureau("education", (FileKind("xj_*", parse_row, REQUIRED_COLUMNS),))
 
 
 # --- outbound: the enrolment system's answer (docs/bureau-files.md, Education Bureau, outbound) ---
@@ -109,7 +97,7 @@ def parse(path: StrPath) -> Iterator[Parsed | Reject]:
 RXZG = {Outcome.ENTITLED: "1", Outcome.NOT_ENTITLED: "0", Outcome.NEEDS_REVIEW: "9"}
 
 
-class BadChildReference(ValueError):
+class BadChildReference(GatewayError, ValueError):
     """XJH and SFZJH of a request do not name one child; `field` says which to fix."""
 
     def __init__(self, field: str, reason: str) -> None:

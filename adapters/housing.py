@@ -6,26 +6,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterator
 
-from adapters.common import (
-    FileKind,
-    Parsed,
-    Reject,
-    RowError,
-    StrPath,
-    clean,
-    code,
-    date,
-    district,
-    id_number,
-    parse_kinds,
-    text,
-)
+from adapters.contract import Bureau, FileKind
+from adapters.normalising import RowError, clean, code, date, district, id_number, text
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber
 from gateway.domain.records import PropertyTitle, Record, RentalRegistration
 
-FILE_GLOBS = ("bdc_*", "czfw_*")
 TITLE_COLUMNS: tuple[str, ...] = ("BDCQZH", "QLRZJH", "XZQH", "DJSJ")
 RENTAL_COLUMNS: tuple[str, ...] = ("BAH", "CZRZJH", "CHZRZJH", "XZQH", "QSRQ", "BAZT")
 # QLRMC (owner's name) is never read into a record: the PSB is the source of names. FWZL / FWDZ (address),
@@ -99,12 +85,7 @@ def parse_rental_row(fields: dict[str, str]) -> tuple[Record, ...]:
     )
 
 
-_KINDS = (
-    FileKind("bdc_", "BDCQZH", "property titles", parse_title_row, TITLE_COLUMNS),
-    FileKind("czfw_", "BAH", "rental registrations", parse_rental_row, RENTAL_COLUMNS),
-)
-
-
-def parse(path: StrPath) -> Iterator[Parsed | Reject]:
-    """Parsed / Reject per data line of a `bdc_*` or `czfw_*` file; raises UnreadableFile for an unreadable file."""
-    return parse_kinds(path, _KINDS, "a Housing Bureau")
+BUREAU = Bureau("housing", (
+    FileKind("bdc_*", parse_title_row, TITLE_COLUMNS, marker="BDCQZH", label="property titles"),
+    FileKind("czfw_*", parse_rental_row, RENTAL_COLUMNS, marker="BAH", label="rental registrations"),
+), title="a Housing Bureau")

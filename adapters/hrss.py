@@ -5,24 +5,11 @@ These feed R-EMP-1 and R-SI, so insurance type, months and kind (back-payment!) 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
 
-from adapters.common import (
-    FileKind,
-    Parsed,
-    Reject,
-    RowError,
-    StrPath,
-    code,
-    date,
-    id_number,
-    month,
-    parse_kinds,
-    text,
-)
+from adapters.contract import Bureau, FileKind
+from adapters.normalising import RowError, code, date, id_number, month, text
 from gateway.domain.records import Contribution, ContributionKind, InsuranceType, LabourContract, Record
 
-FILE_GLOBS = ("sbjf_*", "ldht_*")
 CONTRIBUTION_COLUMNS: tuple[str, ...] = ("AAC002", "AAB001", "AAE140", "AAE002", "AAE003", "AAA115")
 CONTRACT_COLUMNS: tuple[str, ...] = ("AAC002", "AAB001", "AAE030", "JYDJ")
 # AAC003 (name) is never read into a record: the PSB is the source of names. AAB004 (employer name) and
@@ -71,12 +58,7 @@ def parse_contract_row(fields: dict[str, str]) -> tuple[Record, ...]:
     )
 
 
-_KINDS = (
-    FileKind("sbjf_", "AAE140", "contributions", parse_contribution_row, CONTRIBUTION_COLUMNS),
-    FileKind("ldht_", "AAE030", "labour contracts", parse_contract_row, CONTRACT_COLUMNS),
-)
-
-
-def parse(path: StrPath) -> Iterator[Parsed | Reject]:
-    """Parsed / Reject per data line of an `sbjf_*` or `ldht_*` file; raises UnreadableFile for an unreadable file."""
-    return parse_kinds(path, _KINDS, "an HRSS")
+BUREAU = Bureau("hrss", (
+    FileKind("sbjf_*", parse_contribution_row, CONTRIBUTION_COLUMNS, marker="AAE140", label="contributions"),
+    FileKind("ldht_*", parse_contract_row, CONTRACT_COLUMNS, marker="AAE030", label="labour contracts"),
+), title="an HRSS")

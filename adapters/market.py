@@ -5,23 +5,13 @@ R-EMP-2 asks for a business licence issued in the city; the credit code's check 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-from adapters.common import (
-    Parsed,
-    Reject,
-    RowError,
-    StrPath,
-    clean,
-    code,
-    date,
-    id_number,
-    parse_file,
-    text,
-)
+from adapters.contract import Bureau, FileKind
+from adapters.normalising import RowError, clean, code, date, id_number, text
 from gateway.domain.records import BusinessLicence, LicenceKind, Record
+from gateway.errors import GatewayError
 
-FILE_GLOBS: tuple[str, ...] = ("yyzz_*",)
 REQUIRED_COLUMNS: tuple[str, ...] = ("TYSHXYDM", "FDDBRZJH", "DJRQ", "LX")  # ZXRQ is optional
 
 # GB 32100-2015: 31 characters (no I, O, Z, S, V); weight of position i (from 0) is 3**i mod 31.
@@ -30,7 +20,7 @@ CREDIT_WEIGHTS: tuple[int, ...] = tuple(pow(3, i, 31) for i in range(17))  # 1 3
 _CREDIT_VALUE = {ch: i for i, ch in enumerate(CREDIT_CHARSET)}
 
 
-class InvalidCreditCode(ValueError):
+class InvalidCreditCode(GatewayError, ValueError):
     """Not a unified social credit code. The message never repeats the code."""
 
 
@@ -83,6 +73,4 @@ def parse_row(fields: dict[str, str]) -> tuple[Record, ...]:
     )
 
 
-def parse(path: StrPath) -> Iterator[Parsed | Reject]:
-    """Parsed / Reject per data line of a `yyzz_*` file; raises UnreadableFile for an unreadable file."""
-    return parse_file(path, parse_row, REQUIRED_COLUMNS)
+BUREAU = Bureau("market", (FileKind("yyzz_*", parse_row, REQUIRED_COLUMNS),))

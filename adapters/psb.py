@@ -5,21 +5,9 @@ The PSB is the source of truth for registrations and permits (docs/bureau-files.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
 
-from adapters.common import (
-    Parsed,
-    Reject,
-    RowError,
-    StrPath,
-    code,
-    date,
-    district,
-    id_number,
-    optional,
-    parse_file,
-    text,
-)
+from adapters.contract import Bureau, FileKind
+from adapters.normalising import RowError, code, date, district, id_number, optional, text
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import (
     Guardianship,
@@ -33,7 +21,6 @@ from gateway.domain.records import (
     TalentDesignation,
 )
 
-FILE_GLOBS = ("jzdj_*",)
 SOURCE = "psb"
 REQUIRED_COLUMNS: tuple[str, ...] = ("GMSFHM", "XM", "JZD_XZQH", "JZDJRQ", "ZSLX")
 # Everything else is optional as a column. HKXZ (农业/非农业) is deliberately absent from this module:
@@ -120,6 +107,4 @@ def parse_row(fields: dict[str, str]) -> tuple[Record, ...]:
     return (person, registration, *(r for r in optional_records if r is not None))
 
 
-def parse(path: StrPath) -> Iterator[Parsed | Reject]:
-    """Parsed / Reject per data line of a `jzdj_*` file; raises UnreadableFile for an unreadable file."""
-    return parse_file(path, parse_row, REQUIRED_COLUMNS)
+BUREAU = Bureau("psb", (FileKind("jzdj_*", parse_row, REQUIRED_COLUMNS),))

@@ -1,18 +1,11 @@
 """Which adapter reads which bureau's files: the one place a new bureau is added to the importer and CLI.
 
-Each adapter module provides `FILE_GLOBS` and `parse(path) -> Iterator[Parsed | Reject]`.
+A typed map from a bureau's name to the Bureau its module provides (adapters/contract.py).
 """
 from __future__ import annotations
 
-from types import ModuleType
-
 from adapters import agri, education, housing, hrss, market, psb
+from adapters.contract import Bureau
 
-BUREAUS: dict[str, ModuleType] = {
-    "psb": psb,
-    "hrss": hrss,
-    "housing": housing,
-    "market": market,
-    "agri": agri,
-    "education": education,
-}
+BUREAUS: dict[str, Bureau] = {b.name: b for b in (psb.BUREAU, hrss.BUREAU, housing.BUREAU, market.BUREAU,
+                                                  agri.BUREAU, education.BUREAU)}

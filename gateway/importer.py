@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from adapters.common import Parsed, Reject
+from adapters.reading import Parsed, Reject
 from adapters.registry import BUREAUS
 from gateway.domain import clock
 from gateway.domain.records import Record

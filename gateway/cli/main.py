@@ -74,7 +74,7 @@ def cmd_cert_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from adapters.common import UnreadableFile
+    from adapters.reading import UnreadableFile
     from gateway.importer import ImportFailed, count_lines, import_files
     from gateway.progress import Progress
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters import agri
-from adapters.common import Parsed, Reject, RowError, UnreadableFile
+from adapters.normalising import RowError
+from adapters.reading import Parsed, Reject, UnreadableFile
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import LandContract, LandContractKind
 from tests.helpers import (
@@ -66,7 +67,7 @@ def contract(parsed: Parsed) -> LandContract:
 def test_clean_utf8_file(tmp_path: Path) -> None:
     rows = [row(number(1), ID_A), row("YZZ-330226-0002", ID_B, LX="YZZ", ZZRQ="")]
     path = write_csv(tmp_path / "tdcb_20240101.csv", HEADER, [values(r) for r in rows])
-    out = list(agri.parse(path))
+    out = list(agri.BUREAU.parse(path))
     assert [(type(p), p.file, p.line) for p in out] == [(Parsed, path.name, 2), (Parsed, path.name, 3)]
     assert [p.records for p in out] == [  # type: ignore[union-attr]
         (LandContract(number(1), IdNumber(ID_A), LandContractKind.LAND_TRANSFER, START, END),),
@@ -81,7 +82,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
         {"HTBH": number(3), "CBFZJH": ID_B, "LX": "TDLZ", "QSRQ": "20190305", "ZZRQ": "20190304"},
     ]
     path = write_jsonl(tmp_path / "tdcb_1.jsonl", objects)
-    parsed, rejects = split(list(agri.parse(path)))
+    parsed, rejects = split(list(agri.BUREAU.parse(path)))
     assert [contract(p) for p in parsed] == [
         LandContract(number(1), IdNumber(ID_A), LandContractKind.COLLECTIVE_WATER_AQUACULTURE, START, END),
         LandContract("20190002", IdNumber(ID_B), LandContractKind.LAND_TRANSFER, START, None),
@@ -92,7 +93,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
 def test_lowercase_header_names_are_accepted(tmp_path: Path) -> None:
     header = [h.lower() if i % 2 else f" {h.title()} " for i, h in enumerate(HEADER)]
     path = write_csv(tmp_path / "tdcb_lc.csv", header, [values(row(number(1), ID_A))])
-    (p,) = agri.parse(path)
+    (p,) = agri.BUREAU.parse(path)
     assert isinstance(p, Parsed) and contract(p).contract_number == number(1)
 
 
@@ -101,13 +102,13 @@ def test_missing_required_column_is_unreadable(tmp_path: Path, column: str) -> N
     header = [h for h in HEADER if h != column]
     path = write_csv(tmp_path / "tdcb_cols.csv", header, [values(row(number(1), ID_A), header)])
     with pytest.raises(UnreadableFile, match=f"missing required column\\(s\\) {column}$"):
-        agri.parse(path)
+        agri.BUREAU.parse(path)
 
 
 def test_end_column_may_be_absent(tmp_path: Path) -> None:
     header = list(agri.REQUIRED_COLUMNS)
     path = write_csv(tmp_path / "tdcb_min.csv", header, [values(row(number(1), ID_A), header)])
-    (p,) = agri.parse(path)
+    (p,) = agri.BUREAU.parse(path)
     assert isinstance(p, Parsed) and contract(p).end is None
 
 
@@ -165,7 +166,7 @@ def messy_lines(encoding: str) -> tuple[list[str | bytes], dict[int, str], list[
 def test_messy_file(tmp_path: Path, encoding: str) -> None:
     lines, expected, secrets = messy_lines(encoding)
     path = write_lines(tmp_path / "tdcb_messy.csv", lines, encoding=encoding)
-    out = list(agri.parse(path))
+    out = list(agri.BUREAU.parse(path))
     parsed, rejects = split(out)
 
     assert len(out) == 20  # 21 lines after the header, one of them blank
@@ -196,12 +197,12 @@ def test_messy_file(tmp_path: Path, encoding: str) -> None:
 def test_reimporting_gives_the_same_result(tmp_path: Path) -> None:
     lines, _, _ = messy_lines("utf-8")
     path = write_lines(tmp_path / "tdcb_messy.csv", lines)
-    assert list(agri.parse(path)) == list(agri.parse(path))
+    assert list(agri.BUREAU.parse(path)) == list(agri.BUREAU.parse(path))
 
 
 def test_file_globs() -> None:
-    assert agri.FILE_GLOBS == ("tdcb_*",)
-    assert Path("tdcb_20240101.csv").match(agri.FILE_GLOBS[0])
+    assert agri.BUREAU.file_globs == ("tdcb_*",)
+    assert Path("tdcb_20240101.csv").match(agri.BUREAU.file_globs[0])
 
 
 @pytest.mark.parametrize(

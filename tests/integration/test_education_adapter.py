@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from adapters import education
-from adapters.common import Parsed, Reject, RowError, UnreadableFile
+from adapters.normalising import RowError
+from adapters.reading import Parsed, Reject, UnreadableFile
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import Enrolment, EnrolmentStatus, Guardianship, Record, SchoolStage
 from tests.helpers import (
@@ -115,7 +116,7 @@ PARENTS = [(FATHER, "51", "education"), (MOTHER, "52", "education")]
 def test_clean_utf8_file(tmp_path: Path) -> None:
     rows = [row(kid(1)), row(kid(2), "李小红", JHR2SFZJH="", JHR2GX="", JHR1SFZJH=GRANDMA, JHR1GX="59", XJZT="04")]
     path = write_csv(tmp_path / "xj_20240101.csv", HEADER, [values(r) for r in rows])
-    out = list(education.parse(path))
+    out = list(education.BUREAU.parse(path))
     assert [(type(p), p.file, p.line) for p in out] == [(Parsed, "xj_20240101.csv", 2), (Parsed, "xj_20240101.csv", 3)]
     a, b = out
     assert isinstance(a, Parsed) and isinstance(b, Parsed)
@@ -140,7 +141,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
         {"XJH": "G" + kid(3), "SFZJH": kid(3), "XXDM": SCHOOL, "XD": "XX", "RXNY": "201809"},
     ]  # fmt: skip
     path = write_jsonl(tmp_path / "xj_1.jsonl", objects)
-    parsed, rejects = split(list(education.parse(path)))
+    parsed, rejects = split(list(education.BUREAU.parse(path)))
     assert [p.line for p in parsed] == [1, 2]
     assert guardians(parsed[0]) == PARENTS
     assert enrolment(parsed[1]) == enrolled(kid(2), school_name="", stage=SchoolStage.JUNIOR_SECONDARY,
@@ -152,7 +153,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
 def test_lowercase_header_names_are_accepted(tmp_path: Path) -> None:
     header = [h.lower() if i % 2 else f" {h.title()} " for i, h in enumerate(HEADER)]
     path = write_csv(tmp_path / "xj_lc.csv", header, [values(row(kid(1)))])
-    (p,) = education.parse(path)
+    (p,) = education.BUREAU.parse(path)
     assert isinstance(p, Parsed) and len(p.records) == 3
 
 
@@ -161,13 +162,13 @@ def test_missing_required_column_is_unreadable(tmp_path: Path, column: str) -> N
     header = [h for h in HEADER if h != column]
     path = write_csv(tmp_path / "xj_cols.csv", header, [values(row(kid(1)), header)])
     with pytest.raises(UnreadableFile, match=f"missing required column\\(s\\) {column}$"):
-        education.parse(path)
+        education.BUREAU.parse(path)
 
 
 def test_name_school_name_and_guardian_columns_may_be_absent(tmp_path: Path) -> None:
     header = list(education.REQUIRED_COLUMNS)
     path = write_csv(tmp_path / "xj_min.csv", header, [values(row(kid(1)), header)])
-    (p,) = education.parse(path)
+    (p,) = education.BUREAU.parse(path)
     assert isinstance(p, Parsed) and p.records == (enrolled(kid(1), school_name=""),)
 
 
@@ -242,7 +243,7 @@ def messy_lines(encoding: str) -> tuple[list[str | bytes], dict[int, str], list[
 def test_messy_file(tmp_path: Path, encoding: str) -> None:
     lines, expected, secrets, names = messy_lines(encoding)
     path = write_lines(tmp_path / "xj_messy.csv", lines, encoding=encoding)
-    out = list(education.parse(path))
+    out = list(education.BUREAU.parse(path))
     parsed, rejects = split(out)
 
     assert len(out) == 27  # 28 lines after the header, one of them blank
@@ -287,12 +288,12 @@ def test_messy_file(tmp_path: Path, encoding: str) -> None:
 def test_reimporting_gives_the_same_result(tmp_path: Path) -> None:
     lines, *_ = messy_lines("gb18030")
     path = write_lines(tmp_path / "xj_messy.csv", lines, encoding="gb18030")
-    assert list(education.parse(path)) == list(education.parse(path))
+    assert list(education.BUREAU.parse(path)) == list(education.BUREAU.parse(path))
 
 
 def test_file_globs() -> None:
-    assert education.FILE_GLOBS == ("xj_*",)
-    assert Path("xj_20240101.csv").match(education.FILE_GLOBS[0])
+    assert education.BUREAU.file_globs == ("xj_*",)
+    assert Path("xj_20240101.csv").match(education.BUREAU.file_globs[0])
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from types import ModuleType
 import pytest
 
 import adapters.registry
-from adapters.common import Parsed, Reject
 from adapters.market import credit_check_char
+from adapters.reading import Parsed, Reject
 from gateway import datadir
 from gateway.datadir import DataDir
 from gateway.domain.idnumber import IdNumber
@@ -30,13 +30,13 @@ The rows become LabourContract facts, which R-EMP-1 already reads: no change in 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-from adapters.common import Parsed, Reject, RowError, StrPath, code, date, id_number, parse_file, text
+from adapters.contract import Bureau, FileKind
 from adapters.market import InvalidCreditCode, parse_credit_code
+from adapters.normalising import RowError, code, date, id_number, text
 from gateway.domain.records import LabourContract, Record
 
-FILE_GLOBS: tuple[str, ...] = ("rcrd_*",)
 REQUIRED_COLUMNS: tuple[str, ...] = ("ZJHM", "DWDM", "DWMC", "PYQSRQ", "BAZT")  # PYZZRQ is optional
 FILED = {"1": True, "0": False}  # BAZT: the employment is filed (备案) with the talent office, or not
 
@@ -66,9 +66,7 @@ def parse_row(fields: dict[str, str]) -> tuple[Record, ...]:
     return (contract,)
 
 
-def parse(path: StrPath) -> Iterator[Parsed | Reject]:
-    """Parsed / Reject per data line of an `rcrd_*` file; raises UnreadableFile for an unreadable file."""
-    return parse_file(path, parse_row, REQUIRED_COLUMNS)
+BUREAU = Bureau("talent", (FileKind("rcrd_*", parse_row, REQUIRED_COLUMNS),))
 '''
 
 PERSON = make_id_with_check("X", "420106", _dt.date(1990, 4, 4))
@@ -91,7 +89,7 @@ def test_talent_office_file(tmp_path: Path) -> None:
         [PERSON, EMPLOYER[:-1] + "0", "宁波甬才科技有限公司", "20210301", "", "1"],
     ]
     path = write_csv(tmp_path / "rcrd_202401.csv", header, rows, encoding="gb18030")
-    assert list(talent.parse(path)) == [
+    assert list(talent.BUREAU.parse(path)) == [
         Parsed("rcrd_202401.csv", 2, (LabourContract(IdNumber(PERSON), EMPLOYER, "宁波甬才科技有限公司",
                                                      _dt.date(2021, 3, 1), None, True),)),
         Reject("rcrd_202401.csv", 3, "PYZZRQ: before PYQSRQ"),
@@ -101,7 +99,7 @@ def test_talent_office_file(tmp_path: Path) -> None:
 
 def test_through_the_importer_and_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The one registry line, then the real importer and store: nothing else in the gateway knows the bureau."""
-    monkeypatch.setitem(adapters.registry.BUREAUS, "talent", load_talent())
+    monkeypatch.setitem(adapters.registry.BUREAUS, "talent", load_talent().BUREAU)
     data = DataDir(tmp_path / "d")
     datadir.init(data.root)
     header = ["ZJHM", "DWDM", "DWMC", "PYQSRQ", "PYZZRQ", "BAZT"]

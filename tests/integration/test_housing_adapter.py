@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from adapters import housing
-from adapters.common import Parsed, Reject, RowError, UnreadableFile
+from adapters.normalising import RowError
+from adapters.reading import Parsed, Reject, UnreadableFile
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import PropertyTitle, RentalRegistration
@@ -181,7 +182,7 @@ def owned(number: str, owner: str, *co: str, district: District = HAISHU, addres
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_messy_titles_file(tmp_path: Path, encoding: str) -> None:
     path, expected, secrets = bdc_file(tmp_path, encoding)
-    out = list(housing.parse(path))
+    out = list(housing.BUREAU.parse(path))
     parsed, rejects = split(out)
 
     assert len(out) == 22  # 23 lines after the header, one of them blank
@@ -261,7 +262,7 @@ def rented(number: str, tenant: str, landlord: str = LANDLORD, end: _dt.date | N
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_messy_rentals_file(tmp_path: Path, encoding: str) -> None:
     path, expected, secrets = czfw_file(tmp_path, encoding)
-    out = list(housing.parse(path))
+    out = list(housing.BUREAU.parse(path))
     parsed, rejects = split(out)
 
     assert len(out) == 22  # 23 lines after the header, one of them blank
@@ -288,7 +289,7 @@ def test_messy_rentals_file(tmp_path: Path, encoding: str) -> None:
 
 def test_utf8_with_bom(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "czfw_bom.csv", CZFW, [list(rental("B1", LANDLORD, ID_A).values())], bom=True)
-    (p,) = housing.parse(path)
+    (p,) = housing.BUREAU.parse(path)
     assert isinstance(p, Parsed) and p.records == rented("B1", ID_A)
 
 
@@ -303,7 +304,7 @@ def test_jsonl_titles(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "bdc_1.jsonl", objects)
     with path.open("ab") as fh:
         fh.write(b'["not", "an", "object"]\r\n{"BDCQZH": \r\n')
-    parsed, rejects = split(list(housing.parse(path)))
+    parsed, rejects = split(list(housing.BUREAU.parse(path)))
     assert [p.line for p in parsed] == [1, 2]
     assert parsed[0].records == owned(title_no(1), ID_A, ID_B)
     assert parsed[1].records == owned(title_no(2), numeric_id, district=YINZHOU, address="")
@@ -319,40 +320,40 @@ def test_lowercase_header_names_are_accepted(tmp_path: Path) -> None:
                               (CZFW, rental("B1", LANDLORD, ID_A), "czfw_lc.csv")):
         mixed = [h.lower() if i % 2 else f" {h.title()} " for i, h in enumerate(header)]
         path = write_csv(tmp_path / name, mixed, [[row[k] for k in header]])
-        (p,) = housing.parse(path)
+        (p,) = housing.BUREAU.parse(path)
         assert isinstance(p, Parsed) and len(p.records) == 1
 
 
 def test_dispatch_by_file_name_ignores_case(tmp_path: Path) -> None:
     a = write_csv(tmp_path / "BDC_2024.CSV", BDC, [list(title(title_no(1), ID_A).values())])
     b = write_csv(tmp_path / "Czfw_2024.csv", CZFW, [list(rental("B1", LANDLORD, ID_A).values())])
-    assert [p.records for p in housing.parse(a)] == [owned(title_no(1), ID_A)]  # type: ignore[union-attr]
-    assert [p.records for p in housing.parse(b)] == [rented("B1", ID_A)]  # type: ignore[union-attr]
+    assert [p.records for p in housing.BUREAU.parse(a)] == [owned(title_no(1), ID_A)]  # type: ignore[union-attr]
+    assert [p.records for p in housing.BUREAU.parse(b)] == [rented("B1", ID_A)]  # type: ignore[union-attr]
 
 
 def test_name_less_files_are_dispatched_by_header(tmp_path: Path) -> None:
     a = write_csv(tmp_path / "housing_export.csv", BDC, [list(title(title_no(1), ID_A).values())])
     b = write_csv(tmp_path / "housing_export_2.csv", CZFW, [list(rental("B1", LANDLORD, ID_A).values())])
     c = write_jsonl(tmp_path / "export.jsonl", [{k.lower(): v for k, v in rental("B2", LANDLORD, ID_B).items()}])
-    assert [p.records for p in housing.parse(a)] == [owned(title_no(1), ID_A)]  # type: ignore[union-attr]
-    assert [p.records for p in housing.parse(b)] == [rented("B1", ID_A)]  # type: ignore[union-attr]
-    assert [p.records for p in housing.parse(c)] == [rented("B2", ID_B)]  # type: ignore[union-attr]
+    assert [p.records for p in housing.BUREAU.parse(a)] == [owned(title_no(1), ID_A)]  # type: ignore[union-attr]
+    assert [p.records for p in housing.BUREAU.parse(b)] == [rented("B1", ID_A)]  # type: ignore[union-attr]
+    assert [p.records for p in housing.BUREAU.parse(c)] == [rented("B2", ID_B)]  # type: ignore[union-attr]
 
 
 def test_file_matching_neither_is_unreadable(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "export.csv", ["AAC002", "AAE140"], [[ID_A, "110"]])
     with pytest.raises(UnreadableFile, match=r"^export.csv: not a Housing Bureau file") as err:
-        housing.parse(path)
+        housing.BUREAU.parse(path)
     assert ID_A not in str(err.value)
     nothing = write_lines(tmp_path / "export.jsonl", ["not json"])
     with pytest.raises(UnreadableFile, match="not a Housing Bureau file"):
-        housing.parse(nothing)
+        housing.BUREAU.parse(nothing)
 
 
 def test_name_and_header_that_disagree_are_unreadable(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "czfw_wrong.csv", BDC, [list(title(title_no(1), ID_A).values())])
     with pytest.raises(UnreadableFile, match=r"missing required column\(s\) BAH, CZRZJH, CHZRZJH, QSRQ, BAZT$"):
-        housing.parse(path)
+        housing.BUREAU.parse(path)
 
 
 @pytest.mark.parametrize(
@@ -365,28 +366,28 @@ def test_missing_required_column_is_unreadable(tmp_path: Path, header: list[str]
     kept = [h for h in header if h != column]
     path = write_csv(tmp_path / name, kept, [[row[k] for k in kept]])
     with pytest.raises(UnreadableFile, match=f"missing required column\\(s\\) {column}$"):
-        housing.parse(path)
+        housing.BUREAU.parse(path)
 
 
 def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
     t, r = title(title_no(1), ID_A), rental("B1", LANDLORD, ID_A)
     a = write_csv(tmp_path / "bdc_min.csv", housing.TITLE_COLUMNS, [[t[k] for k in housing.TITLE_COLUMNS]])
     b = write_csv(tmp_path / "czfw_min.csv", housing.RENTAL_COLUMNS, [[r[k] for k in housing.RENTAL_COLUMNS]])
-    assert [p.records for p in housing.parse(a)] == [owned(title_no(1), ID_A, address="")]  # type: ignore[union-attr]
-    assert [p.records for p in housing.parse(b)] == [  # type: ignore[union-attr]
+    assert [p.records for p in housing.BUREAU.parse(a)] == [owned(title_no(1), ID_A, address="")]  # type: ignore[union-attr]
+    assert [p.records for p in housing.BUREAU.parse(b)] == [  # type: ignore[union-attr]
         rented("B1", ID_A, end=None, address="")
     ]
 
 
 def test_reparsing_gives_the_same_result(tmp_path: Path) -> None:
     path, _, _ = bdc_file(tmp_path, "gb18030")
-    assert list(housing.parse(path)) == list(housing.parse(path))
+    assert list(housing.BUREAU.parse(path)) == list(housing.BUREAU.parse(path))
 
 
 def test_file_globs() -> None:
-    assert housing.FILE_GLOBS == ("bdc_*", "czfw_*")
-    assert Path("bdc_20240101.csv").match(housing.FILE_GLOBS[0])
-    assert Path("czfw_20240101.csv").match(housing.FILE_GLOBS[1])
+    assert housing.BUREAU.file_globs == ("bdc_*", "czfw_*")
+    assert Path("bdc_20240101.csv").match(housing.BUREAU.file_globs[0])
+    assert Path("czfw_20240101.csv").match(housing.BUREAU.file_globs[1])
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters import hrss
-from adapters.common import Parsed, Reject, RowError, UnreadableFile
+from adapters.normalising import RowError
+from adapters.reading import Parsed, Reject, UnreadableFile
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import Contribution, ContributionKind, InsuranceType, LabourContract
 from tests.helpers import (
@@ -168,7 +169,7 @@ def paid(idn: str, insurance: InsuranceType = InsuranceType.EMPLOYEE_PENSION, mo
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_messy_contributions_file(tmp_path: Path, encoding: str) -> None:
     path, expected, secrets = sbjf_file(tmp_path, encoding)
-    out = list(hrss.parse(path))
+    out = list(hrss.BUREAU.parse(path))
     parsed, rejects = split(out)
 
     assert len(out) == 22  # 23 lines after the header, one of them blank
@@ -257,7 +258,7 @@ def employed(idn: str, start: _dt.date = D0305, end: _dt.date | None = D0304, re
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_messy_contracts_file(tmp_path: Path, encoding: str) -> None:
     path, expected, secrets = ldht_file(tmp_path, encoding)
-    out = list(hrss.parse(path))
+    out = list(hrss.BUREAU.parse(path))
     parsed, rejects = split(out)
 
     assert len(out) == 21  # 22 lines after the header, one of them blank
@@ -284,7 +285,7 @@ def test_messy_contracts_file(tmp_path: Path, encoding: str) -> None:
 
 def test_utf8_with_bom(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "sbjf_bom.csv", SBJF, [list(contribution(ID_A).values())], bom=True)
-    (p,) = hrss.parse(path)
+    (p,) = hrss.BUREAU.parse(path)
     assert isinstance(p, Parsed) and p.records == paid(ID_A)
 
 
@@ -299,7 +300,7 @@ def test_jsonl_contributions(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "sbjf_1.jsonl", objects)
     with path.open("ab") as fh:
         fh.write(b'["not", "an", "object"]\r\n{"AAC002": \r\n')
-    parsed, rejects = split(list(hrss.parse(path)))
+    parsed, rejects = split(list(hrss.BUREAU.parse(path)))
     assert [p.line for p in parsed] == [1, 2]
     assert parsed[0].records == paid(ID_A)
     assert parsed[1].records == paid(numeric_id, InsuranceType.WORK_INJURY, "2019-03", "2019-04",
@@ -315,47 +316,47 @@ def test_lowercase_header_names_are_accepted(tmp_path: Path) -> None:
     for header, row, name in ((SBJF, contribution(ID_A), "sbjf_lc.csv"), (LDHT, contract(ID_A), "ldht_lc.csv")):
         mixed = [h.lower() if i % 2 else f" {h.title()} " for i, h in enumerate(header)]
         path = write_csv(tmp_path / name, mixed, [[row[k] for k in header]])
-        (p,) = hrss.parse(path)
+        (p,) = hrss.BUREAU.parse(path)
         assert isinstance(p, Parsed) and len(p.records) == 1
 
 
 def test_dispatch_by_file_name_ignores_case(tmp_path: Path) -> None:
     a = write_csv(tmp_path / "SBJF_2024.CSV", SBJF, [list(contribution(ID_A).values())])
     b = write_csv(tmp_path / "Ldht_2024.csv", LDHT, [list(contract(ID_A).values())])
-    assert [type(r) for p in hrss.parse(a) for r in p.records] == [Contribution]  # type: ignore[union-attr]
-    assert [type(r) for p in hrss.parse(b) for r in p.records] == [LabourContract]  # type: ignore[union-attr]
+    assert [type(r) for p in hrss.BUREAU.parse(a) for r in p.records] == [Contribution]  # type: ignore[union-attr]
+    assert [type(r) for p in hrss.BUREAU.parse(b) for r in p.records] == [LabourContract]  # type: ignore[union-attr]
 
 
 def test_name_less_files_are_dispatched_by_header(tmp_path: Path) -> None:
     a = write_csv(tmp_path / "hrss_export.csv", SBJF, [list(contribution(ID_A).values())])
     b = write_csv(tmp_path / "hrss_export_2.csv", LDHT, [list(contract(ID_A).values())])
     c = write_jsonl(tmp_path / "export.jsonl", [{k.lower(): v for k, v in contract(ID_B).items()}])
-    assert [p.records for p in hrss.parse(a)] == [paid(ID_A)]  # type: ignore[union-attr]
-    assert [p.records for p in hrss.parse(b)] == [employed(ID_A)]  # type: ignore[union-attr]
-    assert [p.records for p in hrss.parse(c)] == [employed(ID_B)]  # type: ignore[union-attr]
+    assert [p.records for p in hrss.BUREAU.parse(a)] == [paid(ID_A)]  # type: ignore[union-attr]
+    assert [p.records for p in hrss.BUREAU.parse(b)] == [employed(ID_A)]  # type: ignore[union-attr]
+    assert [p.records for p in hrss.BUREAU.parse(c)] == [employed(ID_B)]  # type: ignore[union-attr]
 
 
 def test_file_matching_neither_is_unreadable(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "export.csv", ["GMSFHM", "XM"], [[ID_A, "张三"]])
     with pytest.raises(UnreadableFile, match=r"^export.csv: not an HRSS file") as err:
-        hrss.parse(path)
+        hrss.BUREAU.parse(path)
     assert ID_A not in str(err.value)
     empty = write_jsonl(tmp_path / "export.jsonl", [])
     with pytest.raises(UnreadableFile, match="not an HRSS file"):
-        hrss.parse(empty)
+        hrss.BUREAU.parse(empty)
 
 
 def test_name_and_header_that_disagree_are_unreadable(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "sbjf_wrong.csv", LDHT, [list(contract(ID_A).values())])
     with pytest.raises(UnreadableFile, match=r"missing required column\(s\) AAE140, AAE002, AAE003, AAA115$"):
-        hrss.parse(path)
+        hrss.BUREAU.parse(path)
 
 
 def test_utf16_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "export_u16.csv"
     path.write_bytes(("\r\n".join([csv_line(SBJF), csv_line(list(contribution(ID_A).values()))])).encode("utf-16"))
     with pytest.raises(UnreadableFile, match="UTF-16"):
-        hrss.parse(path)
+        hrss.BUREAU.parse(path)
 
 
 @pytest.mark.parametrize(
@@ -368,7 +369,7 @@ def test_missing_required_column_is_unreadable(tmp_path: Path, header: list[str]
     kept = [h for h in header if h != column]
     path = write_csv(tmp_path / name, kept, [[row[k] for k in kept]])
     with pytest.raises(UnreadableFile, match=f"missing required column\\(s\\) {column}$"):
-        hrss.parse(path)
+        hrss.BUREAU.parse(path)
 
 
 def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
@@ -376,21 +377,21 @@ def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
                   [[contribution(ID_A)[k] for k in hrss.CONTRIBUTION_COLUMNS]])
     b = write_csv(tmp_path / "ldht_min.csv", hrss.CONTRACT_COLUMNS,
                   [[contract(ID_A)[k] for k in hrss.CONTRACT_COLUMNS]])
-    assert [p.records for p in hrss.parse(a)] == [paid(ID_A, employer_name="")]  # type: ignore[union-attr]
-    assert [p.records for p in hrss.parse(b)] == [  # type: ignore[union-attr]
+    assert [p.records for p in hrss.BUREAU.parse(a)] == [paid(ID_A, employer_name="")]  # type: ignore[union-attr]
+    assert [p.records for p in hrss.BUREAU.parse(b)] == [  # type: ignore[union-attr]
         employed(ID_A, end=None, employer_name="")
     ]
 
 
 def test_reparsing_gives_the_same_result(tmp_path: Path) -> None:
     path, _, _ = sbjf_file(tmp_path, "gb18030")
-    assert list(hrss.parse(path)) == list(hrss.parse(path))
+    assert list(hrss.BUREAU.parse(path)) == list(hrss.BUREAU.parse(path))
 
 
 def test_file_globs() -> None:
-    assert hrss.FILE_GLOBS == ("sbjf_*", "ldht_*")
-    assert Path("sbjf_20240101.csv").match(hrss.FILE_GLOBS[0])
-    assert Path("ldht_20240101.csv").match(hrss.FILE_GLOBS[1])
+    assert hrss.BUREAU.file_globs == ("sbjf_*", "ldht_*")
+    assert Path("sbjf_20240101.csv").match(hrss.BUREAU.file_globs[0])
+    assert Path("ldht_20240101.csv").match(hrss.BUREAU.file_globs[1])
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ def bureaus(monkeypatch: pytest.MonkeyPatch) -> None:
     """The lead engineer registers the adapters; until then, register them for this test only."""
     for name, module in (("hrss", hrss), ("housing", housing)):
         if name not in registry.BUREAUS:
-            monkeypatch.setitem(registry.BUREAUS, name, module)
+            monkeypatch.setitem(registry.BUREAUS, name, module.BUREAU)
 
 
 @pytest.fixture

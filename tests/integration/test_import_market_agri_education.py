@@ -58,7 +58,7 @@ def data(tmp_path: Path, template: Path, monkeypatch: pytest.MonkeyPatch) -> Dat
     root = tmp_path / "d"
     shutil.copytree(template, root)
     for name, module in (("market", market), ("agri", agri), ("education", education)):
-        monkeypatch.setitem(adapters.registry.BUREAUS, name, module)
+        monkeypatch.setitem(adapters.registry.BUREAUS, name, module.BUREAU)
     return DataDir(root)
 
 

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters import market
-from adapters.common import Parsed, Reject, RowError, UnreadableFile
 from adapters.market import CREDIT_CHARSET, CREDIT_WEIGHTS, InvalidCreditCode, credit_check_char, parse_credit_code
+from adapters.normalising import RowError
+from adapters.reading import Parsed, Reject, UnreadableFile
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import BusinessLicence, LicenceKind
 from tests.helpers import (
@@ -144,7 +145,7 @@ def test_letters_outside_the_charset_are_refused(body: str, position: int, lette
 def test_clean_utf8_file(tmp_path: Path) -> None:
     rows = [row(credit(1), ID_A), row(credit(2, "52"), ID_B, LX="MFQY", ZXRQ="20230630")]
     path = write_csv(tmp_path / "yyzz_20240101.csv", HEADER, [values(r) for r in rows])
-    out = list(market.parse(path))
+    out = list(market.BUREAU.parse(path))
     assert [(type(p), p.file, p.line) for p in out] == [(Parsed, path.name, 2), (Parsed, path.name, 3)]
     assert [p.records for p in out] == [  # type: ignore[union-attr]
         (BusinessLicence(credit(1), IdNumber(ID_A), LicenceKind.INDIVIDUAL_BUSINESS, D19, None),),
@@ -159,7 +160,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
         {"TYSHXYDM": credit(5), "FDDBRZJH": ID_B, "LX": "QY"},
     ]
     path = write_jsonl(tmp_path / "yyzz_1.jsonl", objects)
-    parsed, rejects = split(list(market.parse(path)))
+    parsed, rejects = split(list(market.BUREAU.parse(path)))
     assert [licence(p) for p in parsed] == [
         BusinessLicence(credit(3), IdNumber(ID_A), LicenceKind.PROFESSIONAL_FIRM, D19, None),
         BusinessLicence(credit(4), IdNumber(ID_B), LicenceKind.ENTERPRISE, D19, None),
@@ -170,7 +171,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
 def test_lowercase_header_names_are_accepted(tmp_path: Path) -> None:
     header = [h.lower() if i % 2 else f" {h.title()} " for i, h in enumerate(HEADER)]
     path = write_csv(tmp_path / "yyzz_lc.csv", header, [values(row(credit(1), ID_A))])
-    (p,) = market.parse(path)
+    (p,) = market.BUREAU.parse(path)
     assert isinstance(p, Parsed) and licence(p).credit_code == credit(1)
 
 
@@ -179,13 +180,13 @@ def test_missing_required_column_is_unreadable(tmp_path: Path, column: str) -> N
     header = [h for h in HEADER if h != column]
     path = write_csv(tmp_path / "yyzz_cols.csv", header, [values(row(credit(1), ID_A), header)])
     with pytest.raises(UnreadableFile, match=f"missing required column\\(s\\) {column}$"):
-        market.parse(path)
+        market.BUREAU.parse(path)
 
 
 def test_deregistration_column_may_be_absent(tmp_path: Path) -> None:
     header = list(market.REQUIRED_COLUMNS)
     path = write_csv(tmp_path / "yyzz_min.csv", header, [values(row(credit(1), ID_A), header)])
-    (p,) = market.parse(path)
+    (p,) = market.BUREAU.parse(path)
     assert isinstance(p, Parsed) and licence(p).deregistered_on is None
 
 
@@ -244,7 +245,7 @@ def messy_lines(encoding: str) -> tuple[list[str | bytes], dict[int, str], list[
 def test_messy_file(tmp_path: Path, encoding: str) -> None:
     lines, expected, secrets = messy_lines(encoding)
     path = write_lines(tmp_path / "yyzz_messy.csv", lines, encoding=encoding)
-    out = list(market.parse(path))
+    out = list(market.BUREAU.parse(path))
     parsed, rejects = split(out)
 
     assert len(out) == 21  # 22 lines after the header, one of them blank
@@ -275,12 +276,12 @@ def test_messy_file(tmp_path: Path, encoding: str) -> None:
 def test_reimporting_gives_the_same_result(tmp_path: Path) -> None:
     lines, _, _ = messy_lines("gb18030")
     path = write_lines(tmp_path / "yyzz_messy.csv", lines, encoding="gb18030")
-    assert list(market.parse(path)) == list(market.parse(path))
+    assert list(market.BUREAU.parse(path)) == list(market.BUREAU.parse(path))
 
 
 def test_file_globs() -> None:
-    assert market.FILE_GLOBS == ("yyzz_*",)
-    assert Path("yyzz_20240101.csv").match(market.FILE_GLOBS[0])
+    assert market.BUREAU.file_globs == ("yyzz_*",)
+    assert Path("yyzz_20240101.csv").match(market.BUREAU.file_globs[0])
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from adapters import psb
-from adapters.common import Parsed, Reject, RowError, UnreadableFile
+from adapters.normalising import RowError
+from adapters.reading import Parsed, Reject, UnreadableFile
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import (
@@ -107,7 +108,7 @@ def test_clean_utf8_file(tmp_path: Path) -> None:
         row(child, "张小妹", child_birth, JZZBH="", FZRQ="", YXQZ="", JZZZT="", JHRGMSFHM=ID_A, ZSLX="12"),
     ]
     path = write_csv(tmp_path / "jzdj_20240101.csv", HEADER, [values(r) for r in rows])
-    out = list(psb.parse(path))
+    out = list(psb.BUREAU.parse(path))
     assert [type(i) for i in out] == [Parsed, Parsed]
     a, c = out
     who = IdNumber(ID_A)
@@ -140,7 +141,7 @@ def test_clean_utf8_file(tmp_path: Path) -> None:
 
 def test_utf8_with_bom_file(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "jzdj_bom.csv", HEADER, [values(row(ID_A, "张三", BIRTH_A))], bom=True)
-    (p,) = psb.parse(path)
+    (p,) = psb.BUREAU.parse(path)
     assert isinstance(p, Parsed)
     assert only(p, Person)[0].id_number == IdNumber(ID_A)  # the BOM did not stick to the first column
 
@@ -157,7 +158,7 @@ def test_gb18030_file_with_chinese_names_and_addresses(tmp_path: Path) -> None:
         for i, (name, address) in enumerate(people)
     ]
     path = write_csv(tmp_path / "jzdj_gb.csv", HEADER, rows, encoding="gb18030")
-    out = list(psb.parse(path))
+    out = list(psb.BUREAU.parse(path))
     assert all(isinstance(p, Parsed) for p in out) and len(out) == 3
     got = [(only(p, Person)[0].name, only(p, ResidenceRegistration)[0].address) for p in out]  # type: ignore[arg-type]
     assert got == [  # full-width characters fold to half-width, as everywhere
@@ -187,7 +188,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "jzdj_1.jsonl", objects)
     with path.open("ab") as fh:
         fh.write(b'["not", "an", "object"]\r\n{"GMSFHM": \r\n')
-    parsed, rejects = split(list(psb.parse(path)))
+    parsed, rejects = split(list(psb.BUREAU.parse(path)))
     assert [p.line for p in parsed] == [1, 2]
     li = parsed[1]
     assert only(li, Person) == [Person(IdNumber(numeric_id), "李四", Sex.FEMALE, _dt.date(1988, 8, 8))]
@@ -205,7 +206,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
 def test_lowercase_header_names_are_accepted(tmp_path: Path) -> None:
     header = [h.lower() if i % 2 else f" {h.title()} " for i, h in enumerate(HEADER)]
     path = write_csv(tmp_path / "jzdj_lc.csv", header, [values(row(ID_A, "张三", BIRTH_A))])
-    (p,) = psb.parse(path)
+    (p,) = psb.BUREAU.parse(path)
     assert isinstance(p, Parsed) and len(p.records) == 3
 
 
@@ -217,7 +218,7 @@ def test_utf16_file_is_refused(tmp_path: Path) -> None:
     text = "\r\n".join([csv_line(HEADER), csv_line(values(row(ID_A, "张三", BIRTH_A)))]) + "\r\n"
     path.write_bytes(text.encode("utf-16"))
     with pytest.raises(UnreadableFile, match="jzdj_u16.csv"):
-        psb.parse(path)
+        psb.BUREAU.parse(path)
 
 
 @pytest.mark.parametrize("column", psb.REQUIRED_COLUMNS)
@@ -225,13 +226,13 @@ def test_missing_required_column_is_unreadable(tmp_path: Path, column: str) -> N
     header = [h for h in HEADER if h != column]
     path = write_csv(tmp_path / "jzdj_cols.csv", header, [values(row(ID_A, "张三", BIRTH_A), header)])
     with pytest.raises(UnreadableFile, match=f"missing required column\\(s\\) {column}$"):
-        psb.parse(path)
+        psb.BUREAU.parse(path)
 
 
 def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
     header = list(psb.REQUIRED_COLUMNS)
     path = write_csv(tmp_path / "jzdj_min.csv", header, [values(row(ID_A, "张三", BIRTH_A), header)])
-    (p,) = psb.parse(path)
+    (p,) = psb.BUREAU.parse(path)
     assert isinstance(p, Parsed)
     assert only(p, Person) == [Person(IdNumber(ID_A), "张三", Sex.MALE, BIRTH_A)]
     assert [type(r) for r in p.records] == [Person, ResidenceRegistration]
@@ -313,7 +314,7 @@ def messy_lines() -> tuple[list[str | bytes], dict[int, str], list[str]]:
 def test_messy_file(tmp_path: Path) -> None:
     lines, expected, secrets = messy_lines()
     path = write_lines(tmp_path / "jzdj_messy.csv", lines)
-    out = list(psb.parse(path))
+    out = list(psb.BUREAU.parse(path))
     parsed, rejects = split(out)
 
     assert len(out) == 25  # 26 lines after the header, one of them blank
@@ -374,12 +375,12 @@ def test_hukou_nature_never_reaches_a_record() -> None:
 def test_reimporting_gives_the_same_result(tmp_path: Path) -> None:
     lines, _, _ = messy_lines()
     path = write_lines(tmp_path / "jzdj_messy.csv", lines)
-    assert list(psb.parse(path)) == list(psb.parse(path))
+    assert list(psb.BUREAU.parse(path)) == list(psb.BUREAU.parse(path))
 
 
 def test_file_glob() -> None:
-    assert psb.FILE_GLOBS == ("jzdj_*",)
-    assert Path("jzdj_20240101.csv").match(psb.FILE_GLOBS[0])
+    assert psb.BUREAU.file_globs == ("jzdj_*",)
+    assert Path("jzdj_20240101.csv").match(psb.BUREAU.file_globs[0])
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests of adapters.common: value normalisers (property-based), encoding detection and row streaming.
+"""Tests of adapters.normalising and adapters.reading: value normalisers (property-based), encoding, row streaming.
 
 Every bureau adapter relies on these, so messy input must normalise the same way and never leak a value.
 """
@@ -14,25 +14,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import common
-from adapters.common import (
+from adapters import reading
+from adapters.normalising import RowError, clean, code, date, district, id_number, month, optional, text
+from adapters.reading import (
     BadLine,
     Parsed,
     Reject,
-    RowError,
     UnreadableFile,
-    clean,
-    code,
-    date,
     detect_encoding,
-    district,
     file_columns,
-    id_number,
     iter_rows,
-    month,
-    optional,
     parse_file,
-    text,
 )
 from gateway.domain import clock
 from gateway.domain.districts import DISTRICTS
@@ -299,7 +291,7 @@ def test_one_bad_line_does_not_change_the_detected_encoding(tmp_path: Path) -> N
 
 
 def test_detection_reads_past_an_ascii_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(common, "SNIFF_BYTES", 16)
+    monkeypatch.setattr(reading, "SNIFF_BYTES", 16)
     lines = ["XM,N", *(f"a{i},{i}" for i in range(20)), "张三,1"]
     assert detect_encoding(write_lines(tmp_path / "g.csv", lines, "gb18030")) == "gb18030"
 
@@ -333,7 +325,7 @@ def test_quoted_field_may_span_lines(tmp_path: Path) -> None:
 
 
 def test_an_unterminated_quote_loses_no_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(common, "MAX_RECORD_LINES", 3)
+    monkeypatch.setattr(reading, "MAX_RECORD_LINES", 3)
     lines = ["A,B", '1,"open', "2,x", "3,y", "4,z", "5,w"]
     out = list(iter_rows(write_lines(tmp_path / "a.csv", lines)))
     assert out[0] == (2, BadLine("line is not valid CSV: unterminated quoted field"))
@@ -344,7 +336,7 @@ def test_an_unterminated_quote_loses_no_line(tmp_path: Path, monkeypatch: pytest
 
 
 def test_a_line_too_long_is_a_bad_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(common, "MAX_LINE_BYTES", 64)
+    monkeypatch.setattr(reading, "MAX_LINE_BYTES", 64)
     path = write_lines(tmp_path / "a.csv", ["A,B", "1," + "x" * 500, "2,y"])
     assert list(iter_rows(path)) == [
         (2, BadLine("line is longer than 64 bytes")),

@@ -1,41 +1,34 @@
-"""What every bureau adapter needs: encoding detection, streamed CSV / JSON Lines rows, value normalisers.
+"""Reading bureau files: encoding detection, streamed CSV / JSON Lines rows, and each row to Parsed or Reject.
 
-One reader for messy exports (docs/bureau-files.md): a bad row is a Reject naming the field, never the value.
+One reader for messy exports (docs/bureau-files.md): a bad line or row is a Reject naming the field, never the value.
 """
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as _dt
-import enum
 import json
 import logging
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import BinaryIO, Literal, TypeVar, overload
+from typing import BinaryIO
 
-from gateway.domain.dates import InvalidDate, parse_date, parse_month
-from gateway.domain.districts import District, InvalidDistrict
-from gateway.domain.idnumber import IdNumber, InvalidIdNumber, fold_width
+from adapters.normalising import INVISIBLE, RowError, clean
 from gateway.domain.records import Record
+from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
 
 StrPath = str | PathLike[str]
-E = TypeVar("E", bound=enum.Enum)
-V = TypeVar("V")
 
 SNIFF_BYTES = 1 << 20  # encoding is decided on (at least) the first MiB, in whole lines
 MAX_LINE_BYTES = 1 << 20  # a longer physical line is a reject, so memory stays bounded
 MAX_RECORD_LINES = 20  # a quoted CSV field may span at most this many physical lines
 JSON_SUFFIXES = frozenset({".jsonl", ".json"})
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"  # BOM and zero-width characters exporters leave behind
-_CODE_SHOWN = re.compile(r"[A-Za-z0-9]{1,8}")  # a longer or non-ASCII "code" may be a misplaced value
 _COLUMN_SHOWN = re.compile(r"[A-Z][A-Z0-9_.]{0,40}")
 
 
@@ -43,16 +36,7 @@ _COLUMN_SHOWN = re.compile(r"[A-Z][A-Z0-9_.]{0,40}")
 # results and errors
 
 
-class RowError(ValueError):
-    """A row a bureau parser cannot use; `field` names the column (never the value), `reason` says why."""
-
-    def __init__(self, field: str | None, reason: str) -> None:
-        super().__init__(f"{field}: {reason}" if field else reason)
-        self.field = field
-        self.reason = reason
-
-
-class UnreadableFile(Exception):
+class UnreadableFile(GatewayError):
     """A whole file that cannot be read (wrong encoding, no header, a required column missing)."""
 
 
@@ -192,7 +176,7 @@ def _is_json(path: StrPath, encoding: str) -> bool:
         return True
     for _, text in _decoded_lines(path, encoding):
         if isinstance(text, str) and text.strip():
-            return text.lstrip(" \t" + _INVISIBLE).startswith("{")
+            return text.lstrip(" \t" + INVISIBLE).startswith("{")
     return False
 
 
@@ -302,7 +286,7 @@ def _json_text(value: object) -> str:
 
 def _json_row(text: str) -> Row | BadLine:
     try:
-        obj = json.loads(text.strip(" \t" + _INVISIBLE))
+        obj = json.loads(text.strip(" \t" + INVISIBLE))
     except (json.JSONDecodeError, RecursionError):
         return BadLine("line is not valid JSON")
     if not isinstance(obj, dict):
@@ -320,7 +304,7 @@ def _json_rows(path: StrPath, encoding: str) -> Iterator[tuple[int, Row | BadLin
     for lineno, text in _decoded_lines(path, encoding):
         if isinstance(text, BadLine):
             yield lineno, text
-        elif text.strip(" \t\r\n" + _INVISIBLE):
+        elif text.strip(" \t\r\n" + INVISIBLE):
             yield lineno, _json_row(text)
 
 
@@ -394,202 +378,3 @@ def parse_file(
     if not is_json:
         _check_columns(path, encoding, required_columns)
     return _drive(path, _rows(path, encoding, is_json), row_parser)
-
-
-# --------------------------------------------------------------------------------------------------
-# value normalisers
-
-
-def clean(value: str | None) -> str:
-    """Full-width folded to half-width; surrounding spaces (ideographic too) and zero-width marks removed."""
-    if value is None:
-        return ""
-    return fold_width(value).strip().strip(_INVISIBLE).strip()
-
-
-def optional(value: str | None) -> str | None:
-    """The cleaned value, or None when it is empty."""
-    return clean(value) or None
-
-
-def _get(fields: Mapping[str, str], name: str) -> str:
-    return clean(fields.get(name.upper(), ""))
-
-
-def _missing(name: str, required: bool) -> None:
-    if required:
-        raise RowError(name, "missing")
-
-
-@overload
-def text(fields: Mapping[str, str], name: str, required: Literal[True] = ...) -> str: ...
-@overload
-def text(fields: Mapping[str, str], name: str, required: bool) -> str | None: ...
-def text(fields: Mapping[str, str], name: str, required: bool = True) -> str | None:
-    """A free-text value, cleaned; RowError(name, 'missing') when required and empty."""
-    value = _get(fields, name)
-    if not value:
-        _missing(name, required)
-        return None
-    return value
-
-
-@overload
-def id_number(fields: Mapping[str, str], name: str, required: Literal[True] = ...) -> IdNumber: ...
-@overload
-def id_number(fields: Mapping[str, str], name: str, required: bool) -> IdNumber | None: ...
-def id_number(fields: Mapping[str, str], name: str, required: bool = True) -> IdNumber | None:
-    """An identity number (18 or legacy 15 chars, any width or case); the value never enters the error."""
-    value = _get(fields, name)
-    if not value:
-        _missing(name, required)
-        return None
-    try:
-        return IdNumber.parse(value)
-    except InvalidIdNumber:
-        raise RowError(name, "invalid identity number") from None
-
-
-@overload
-def date(fields: Mapping[str, str], name: str, required: Literal[True] = ...) -> _dt.date: ...
-@overload
-def date(fields: Mapping[str, str], name: str, required: bool) -> _dt.date | None: ...
-def date(fields: Mapping[str, str], name: str, required: bool = True) -> _dt.date | None:
-    """A date in any accepted format (20190305, 2019-03-05, 2019/3/5, 2019年3月5日)."""
-    value = _get(fields, name)
-    if not value:
-        _missing(name, required)
-        return None
-    try:
-        return parse_date(value)
-    except InvalidDate:
-        raise RowError(name, "invalid date") from None
-
-
-@overload
-def month(fields: Mapping[str, str], name: str, required: Literal[True] = ...) -> str: ...
-@overload
-def month(fields: Mapping[str, str], name: str, required: bool) -> str | None: ...
-def month(fields: Mapping[str, str], name: str, required: bool = True) -> str | None:
-    """A month (201903, 2019-03) as canonical 'YYYY-MM'."""
-    value = _get(fields, name)
-    if not value:
-        _missing(name, required)
-        return None
-    try:
-        return parse_month(value)
-    except InvalidDate:
-        raise RowError(name, "invalid month") from None
-
-
-def _unknown_code(name: str, value: str) -> RowError:
-    shown = repr(value) if _CODE_SHOWN.fullmatch(value) else "(value withheld)"
-    return RowError(name, f"unknown code {shown}")
-
-
-def _lookup(value: str, allowed: type[enum.Enum] | Mapping[str, object] | Set[str]) -> object:
-    """The allowed entry for `value` (tried as given, then upper-case); KeyError if there is none."""
-    for candidate in dict.fromkeys((value, value.upper())):
-        if isinstance(allowed, type):
-            try:
-                return allowed(candidate)
-            except ValueError:
-                continue
-        if isinstance(allowed, Mapping) and candidate in allowed:
-            return allowed[candidate]
-        if isinstance(allowed, Set) and candidate in allowed:
-            return candidate
-    raise KeyError("unknown code")
-
-
-@overload
-def code(fields: Mapping[str, str], name: str, allowed: type[E], required: Literal[True] = ...) -> E: ...
-@overload
-def code(fields: Mapping[str, str], name: str, allowed: type[E], required: bool) -> E | None: ...
-@overload
-def code(
-    fields: Mapping[str, str], name: str, allowed: Mapping[str, V], required: Literal[True] = ...
-) -> V: ...
-@overload
-def code(fields: Mapping[str, str], name: str, allowed: Mapping[str, V], required: bool) -> V | None: ...
-@overload
-def code(fields: Mapping[str, str], name: str, allowed: Set[str], required: Literal[True] = ...) -> str: ...
-@overload
-def code(fields: Mapping[str, str], name: str, allowed: Set[str], required: bool) -> str | None: ...
-def code(
-    fields: Mapping[str, str],
-    name: str,
-    allowed: type[enum.Enum] | Mapping[str, object] | Set[str],
-    required: bool = True,
-) -> object:
-    """A code from a closed table: an Enum member by value, a Mapping's value, or the member of a set.
-
-    Unknown values are RowError(name, "unknown code '…'"); a value that does not look like a code
-    (long, or not ASCII letters and digits) is withheld, since it may be a value from a shifted column.
-    """
-    value = _get(fields, name)
-    if not value:
-        _missing(name, required)
-        return None
-    try:
-        return _lookup(value, allowed)
-    except KeyError:
-        raise _unknown_code(name, value) from None
-
-
-@overload
-def district(fields: Mapping[str, str], name: str, required: Literal[True] = ...) -> District: ...
-@overload
-def district(fields: Mapping[str, str], name: str, required: bool) -> District | None: ...
-def district(fields: Mapping[str, str], name: str, required: bool = True) -> District | None:
-    """A Ningbo district code; the legacy 江东 330204 becomes 鄞州 330212."""
-    value = _get(fields, name)
-    if not value:
-        _missing(name, required)
-        return None
-    try:
-        return District.parse(value)
-    except InvalidDistrict:
-        raise _unknown_code(name, value) from None
-
-
-# --------------------------------------------------------------------------------------------------
-# bureaus that send more than one kind of file
-
-
-@dataclass(frozen=True)
-class FileKind:
-    """One kind of file a bureau sends: its name prefix, a column only it has, its parser, its required columns."""
-
-    prefix: str
-    marker: str
-    label: str
-    parser: RowParser
-    required: tuple[str, ...]
-
-
-def _first_columns(path: StrPath) -> tuple[str, ...]:
-    """The CSV header, or for JSON Lines the field names of the first readable object."""
-    columns = file_columns(path)
-    if columns is not None:
-        return columns
-    for _, row in iter_rows(path):
-        if isinstance(row, dict):
-            return tuple(row)
-    return ()
-
-
-def parse_kinds(path: StrPath, kinds: Iterable[FileKind], bureau: str) -> Iterator[Parsed | Reject]:
-    """Dispatch by file-name prefix (any case); failing that, by a marker column; else UnreadableFile."""
-    kinds = tuple(kinds)
-    name = Path(path).name
-    chosen = next((k for k in kinds if name.lower().startswith(k.prefix)), None)
-    if chosen is None:
-        columns = _first_columns(path)
-        chosen = next((k for k in kinds if k.marker in columns), None)
-    if chosen is None:
-        prefixes = " nor ".join(k.prefix for k in kinds)
-        markers = " nor ".join(f"a {k.marker} ({k.label})" for k in kinds)
-        raise UnreadableFile(f"{name}: not {bureau} file: the name starts with neither {prefixes}, "
-                             f"and there is neither {markers} column")
-    return parse_file(path, chosen.parser, chosen.required)

@@ -1,0 +1,185 @@
+"""Field normalisers for bureau rows: cleaned text, identity numbers, dates, months, codes and districts.
+
+Each takes the row and a field name and gives the canonical value, or raises RowError naming the field (never the
+value): the same fact always normalises to the same record, whichever bureau or export habit it came from.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import re
+from collections.abc import Mapping, Set
+from typing import Literal, TypeVar, overload
+
+from gateway.domain.dates import InvalidDate, parse_date, parse_month
+from gateway.domain.districts import District, InvalidDistrict
+from gateway.domain.idnumber import IdNumber, InvalidIdNumber, fold_width
+from gateway.errors import GatewayError
+
+E = TypeVar("E", bound=enum.Enum)
+V = TypeVar("V")
+
+INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"  # BOM and zero-width characters exporters leave behind
+_CODE_SHOWN = re.compile(r"[A-Za-z0-9]{1,8}")  # a longer or non-ASCII "code" may be a misplaced value
+
+
+class RowError(GatewayError, ValueError):
+    """A row a bureau parser cannot use; `field` names the column (never the value), `reason` says why."""
+
+    def __init__(self, field: str | None, reason: str) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+
+
+def clean(value: str | None) -> str:
+    """Full-width folded to half-width; surrounding spaces (ideographic too) and zero-width marks removed."""
+    if value is None:
+        return ""
+    return fold_width(value).strip().strip(INVISIBLE).strip()
+
+
+def optional(value: str | None) -> str | None:
+    """The cleaned value, or None when it is empty."""
+    return clean(value) or None
+
+
+def _get(fields: Mapping[str, str], name: str) -> str:
+    return clean(fields.get(name.upper(), ""))
+
+
+def _missing(name: str, required: bool) -> None:
+    if required:
+        raise RowError(name, "missing")
+
+
+@overload
+def text(fields: Mapping[str, str], name: str, required: Literal[True] = ...) -> str: ...
+@overload
+def text(fields: Mapping[str, str], name: str, required: bool) -> str | None: ...
+def text(fields: Mapping[str, str], name: str, required: bool = True) -> str | None:
+    """A free-text value, cleaned; RowError(name, 'missing') when required and empty."""
+    value = _get(fields, name)
+    if not value:
+        _missing(name, required)
+        return None
+    return value
+
+
+@overload
+def id_number(fields: Mapping[str, str], name: str, required: Literal[True] = ...) -> IdNumber: ...
+@overload
+def id_number(fields: Mapping[str, str], name: str, required: bool) -> IdNumber | None: ...
+def id_number(fields: Mapping[str, str], name: str, required: bool = True) -> IdNumber | None:
+    """An identity number (18 or legacy 15 chars, any width or case); the value never enters the error."""
+    value = _get(fields, name)
+    if not value:
+        _missing(name, required)
+        return None
+    try:
+        return IdNumber.parse(value)
+    except InvalidIdNumber:
+        raise RowError(name, "invalid identity number") from None
+
+
+@overload
+def date(fields: Mapping[str, str], name: str, required: Literal[True] = ...) -> _dt.date: ...
+@overload
+def date(fields: Mapping[str, str], name: str, required: bool) -> _dt.date | None: ...
+def date(fields: Mapping[str, str], name: str, required: bool = True) -> _dt.date | None:
+    """A date in any accepted format (20190305, 2019-03-05, 2019/3/5, 2019年3月5日)."""
+    value = _get(fields, name)
+    if not value:
+        _missing(name, required)
+        return None
+    try:
+        return parse_date(value)
+    except InvalidDate:
+        raise RowError(name, "invalid date") from None
+
+
+@overload
+def month(fields: Mapping[str, str], name: str, required: Literal[True] = ...) -> str: ...
+@overload
+def month(fields: Mapping[str, str], name: str, required: bool) -> str | None: ...
+def month(fields: Mapping[str, str], name: str, required: bool = True) -> str | None:
+    """A month (201903, 2019-03) as canonical 'YYYY-MM'."""
+    value = _get(fields, name)
+    if not value:
+        _missing(name, required)
+        return None
+    try:
+        return parse_month(value)
+    except InvalidDate:
+        raise RowError(name, "invalid month") from None
+
+
+def _unknown_code(name: str, value: str) -> RowError:
+    shown = repr(value) if _CODE_SHOWN.fullmatch(value) else "(value withheld)"
+    return RowError(name, f"unknown code {shown}")
+
+
+def _lookup(value: str, allowed: type[enum.Enum] | Mapping[str, object] | Set[str]) -> object:
+    """The allowed entry for `value` (tried as given, then upper-case); KeyError if there is none."""
+    for candidate in dict.fromkeys((value, value.upper())):
+        if isinstance(allowed, type):
+            try:
+                return allowed(candidate)
+            except ValueError:
+                continue
+        if isinstance(allowed, Mapping) and candidate in allowed:
+            return allowed[candidate]
+        if isinstance(allowed, Set) and candidate in allowed:
+            return candidate
+    raise KeyError("unknown code")
+
+
+@overload
+def code(fields: Mapping[str, str], name: str, allowed: type[E], required: Literal[True] = ...) -> E: ...
+@overload
+def code(fields: Mapping[str, str], name: str, allowed: type[E], required: bool) -> E | None: ...
+@overload
+def code(
+    fields: Mapping[str, str], name: str, allowed: Mapping[str, V], required: Literal[True] = ...
+) -> V: ...
+@overload
+def code(fields: Mapping[str, str], name: str, allowed: Mapping[str, V], required: bool) -> V | None: ...
+@overload
+def code(fields: Mapping[str, str], name: str, allowed: Set[str], required: Literal[True] = ...) -> str: ...
+@overload
+def code(fields: Mapping[str, str], name: str, allowed: Set[str], required: bool) -> str | None: ...
+def code(
+    fields: Mapping[str, str],
+    name: str,
+    allowed: type[enum.Enum] | Mapping[str, object] | Set[str],
+    required: bool = True,
+) -> object:
+    """A code from a closed table: an Enum member by value, a Mapping's value, or the member of a set.
+
+    Unknown values are RowError(name, "unknown code '…'"); a value that does not look like a code
+    (long, or not ASCII letters and digits) is withheld, since it may be a value from a shifted column.
+    """
+    value = _get(fields, name)
+    if not value:
+        _missing(name, required)
+        return None
+    try:
+        return _lookup(value, allowed)
+    except KeyError:
+        raise _unknown_code(name, value) from None
+
+
+@overload
+def district(fields: Mapping[str, str], name: str, required: Literal[True] = ...) -> District: ...
+@overload
+def district(fields: Mapping[str, str], name: str, required: bool) -> District | None: ...
+def district(fields: Mapping[str, str], name: str, required: bool = True) -> District | None:
+    """A Ningbo district code; the legacy 江东 330204 becomes 鄞州 330212."""
+    value = _get(fields, name)
+    if not value:
+        _missing(name, required)
+        return None
+    try:
+        return District.parse(value)
+    except InvalidDistrict:
+        raise _unknown_code(name, value) from None
