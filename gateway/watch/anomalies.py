@@ -6,15 +6,13 @@ used at night, a client probing the policy), live from the gateway or replayed o
 from __future__ import annotations
 
 import datetime as _dt
-import math
-import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from gateway.audit.entry import AccessEntry, Decision
 from gateway.domain.clock import CHINA
-from gateway.watch.principal_table import PrincipalTable
+from gateway.watch.principal_table import PrincipalWatch
 
 BULK_LOOKUP = "BULK_LOOKUP"
 OFF_HOURS_BURST = "OFF_HOURS_BURST"
@@ -159,7 +157,7 @@ def _message(kind: str, principal: str, count: int, window_seconds: int) -> str:
     return f"{kind}: {principal}: {count} {what} within {_minutes(window_seconds)}"
 
 
-class AnomalyDetector:
+class AnomalyDetector(PrincipalWatch[AnomalySettings, _Principal]):
     """Watches access-log entries for anomalies per principal; thread-safe, memory-bounded, replayable.
 
     Time: every entry is placed at its own logged time, so observe() live and scan() over a stored log give the
@@ -176,26 +174,7 @@ class AnomalyDetector:
     """
 
     def __init__(self, settings: AnomalySettings, *, max_principals: int = DEFAULT_MAX_PRINCIPALS) -> None:
-        self._settings = settings
-        self._lock = threading.Lock()
-        self._principals: PrincipalTable[_Principal] = PrincipalTable(max_principals,
-                                                                      lambda now: _Principal(last_active=now))
-        self._now = -math.inf
-
-    @property
-    def settings(self) -> AnomalySettings:
-        return self._settings
-
-    def update(self, settings: AnomalySettings) -> None:
-        """New thresholds (a policy reload); what was counted so far keeps counting."""
-        self._settings = settings
-
-    @property
-    def evictions(self) -> int:
-        return self._principals.evictions
-
-    def tracked_principals(self) -> int:
-        return len(self._principals)
+        super().__init__(settings, lambda now: _Principal(last_active=now), max_principals)
 
     def tracked_items(self) -> int:
         """Subjects and request times held across all principals' windows."""
@@ -226,10 +205,6 @@ class AnomalyDetector:
         return [(e, a) for e in entries for a in self.observe(e)]
 
     # Under the lock ----------------------------------------------------------------------------------------
-
-    def _advance(self, t: float) -> float:
-        self._now = max(self._now, t)
-        return self._now
 
     @staticmethod
     def _count(p: _Principal, entry: AccessEntry, kind: str, rule: Rule, now: float,

@@ -6,14 +6,13 @@ the limits are local policy, per role, and survive a restart by replaying the ac
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from gateway.audit.entry import Decision
-from gateway.watch.principal_table import PrincipalTable
+from gateway.watch.principal_table import PrincipalWatch
 
 HOUR, DAY = 3600.0, 86400.0
 DEFAULT_MAX_PRINCIPALS = 10_000
@@ -137,7 +136,7 @@ def _decide(p: _Principal, limits: QuotaLimits, ratio: float, subjects: Collecti
 _FREE = QuotaOutcome(True, "", 0, None, None)
 
 
-class QuotaTracker:
+class QuotaTracker(PrincipalWatch[QuotaSettings, _Principal]):
     """Distinct subjects per principal in the last hour and day; thread-safe, memory-bounded, clock injectable.
 
     Threads: check() is called from the gRPC server's worker threads. All mutable state sits behind one
@@ -155,27 +154,8 @@ class QuotaTracker:
 
     def __init__(self, settings: QuotaSettings, *, clock: Callable[[], float] = time.time,
                  max_principals: int = DEFAULT_MAX_PRINCIPALS) -> None:
-        self._settings = settings
+        super().__init__(settings, lambda now: _Principal(last_active=now), max_principals)
         self._clock = clock
-        self._lock = threading.Lock()
-        self._principals: PrincipalTable[_Principal] = PrincipalTable(max_principals,
-                                                                      lambda now: _Principal(last_active=now))
-        self._now = -math.inf  # the latest time seen: a clock stepping back never reorders the windows
-
-    @property
-    def settings(self) -> QuotaSettings:
-        return self._settings
-
-    def update(self, settings: QuotaSettings) -> None:
-        """New limits (a policy reload); what principals asked about so far keeps counting."""
-        self._settings = settings
-
-    @property
-    def evictions(self) -> int:
-        return self._principals.evictions
-
-    def tracked_principals(self) -> int:
-        return len(self._principals)
 
     def check(self, principal_id: str, role: str, subject: str, *others: str) -> QuotaOutcome:
         """May this principal ask about `subject` (a hex blind index, "" for requests about no person) and the
@@ -209,9 +189,3 @@ class QuotaTracker:
                 p.record(subject, at)
                 p.last_active = at
         return len(kept)
-
-    # Under the lock ----------------------------------------------------------------------------------------
-
-    def _advance(self, t: float) -> float:
-        self._now = max(self._now, t)
-        return self._now
