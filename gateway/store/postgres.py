@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import psycopg
 
 from gateway.audit.entry import AccessEntry, now_rfc3339
-from gateway.audit.rfc9162 import leaf_hash, node_hash
+from gateway.audit.rfc9162 import append_leaf, frontier, leaf_hash
 from gateway.domain import clock
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
@@ -139,12 +139,6 @@ def _date(text: str | None) -> _dt.date | None:
 def _utc_now() -> str:
     """The time as SQLite's datetime('now') writes it (UTC, seconds), for imports and publications."""
     return clock.now().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def frontier(size: int) -> list[tuple[int, int]]:
-    """(level, index) of the complete subtrees a log of `size` leaves ends with: the left siblings that
-    the next appended leaves may need (one per set bit of size)."""
-    return [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
 
 
 class _Subtrees:
@@ -477,13 +471,18 @@ class PostgresStore:
         with self._transaction() as db:
             self._serialise("access_log")
             size = int(db.execute("SELECT coalesce(max(seq), 0) FROM access_log").fetchone()[0])
-            nodes = self._subtrees(frontier(size))
+            nodes = self._subtrees(frontier(size))  # every left sibling this batch can need, in one query
             rows, merkle, others = [], [], []
+
+            def completed(level: int, index: int, node: bytes) -> None:
+                nodes[(level, index)] = node  # a later leaf of the batch may need it as its left sibling
+                merkle.append((level, index, node))
+
             for index, entry in enumerate(entries, start=size):
                 leaf = leaf_hash(entry.canonical_bytes())
                 rows.append((index + 1, leaf, *(getattr(entry, c) for c in _ACCESS_COLS)))
                 others.extend((index + 1, other) for other in entry.subjects)
-                merkle.extend(_completed(index, leaf, nodes))
+                append_leaf(index, leaf, lambda level, i: nodes[(level, i)], completed)
             with db.cursor() as cur:
                 cur.executemany(f"INSERT INTO access_log (seq, leaf, {', '.join(_ACCESS_COLS)}) "
                                 f"VALUES ({', '.join(['%s'] * (2 + len(_ACCESS_COLS)))})", rows)
@@ -587,16 +586,3 @@ class PostgresStore:
 def _first_line(exc: BaseException) -> str:
     """A driver error in one line (libpq's messages span several)."""
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _completed(index: int, leaf: bytes, nodes: dict[tuple[int, int], bytes]) -> list[tuple[int, int, bytes]]:
-    """Leaf `index` and every aligned subtree it completes, as merkle rows; `nodes` (the known left
-    siblings) learns them, so the next leaf of the same batch finds its siblings without a query."""
-    rows = [(0, index, leaf)]
-    nodes[(0, index)] = leaf
-    level, node, position = 0, leaf, index
-    while position % 2 == 1:
-        node, level, position = node_hash(nodes[(level, position - 1)], node), level + 1, position // 2
-        nodes[(level, position)] = node
-        rows.append((level, position, node))
-    return rows

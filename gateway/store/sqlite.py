@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gateway.audit.entry import AccessEntry, now_rfc3339
-from gateway.audit.rfc9162 import leaf_hash, node_hash
+from gateway.audit.rfc9162 import append_leaf, leaf_hash
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import (
@@ -420,14 +420,11 @@ class SqliteStore:
         return seqs
 
     def _add_leaf(self, index: int, leaf: bytes) -> None:
-        """Store the leaf and every aligned subtree it completes (index + 1 divisible by 2**level)."""
-        self._db.execute("INSERT INTO merkle (level, idx, hash) VALUES (0, ?, ?)", (index, leaf))
-        level, node, position = 0, leaf, index
-        while position % 2 == 1:
-            left = self._db.execute("SELECT hash FROM merkle WHERE level=? AND idx=?",
-                                    (level, position - 1)).fetchone()[0]
-            node, level, position = node_hash(left, node), level + 1, position // 2
-            self._db.execute("INSERT INTO merkle (level, idx, hash) VALUES (?, ?, ?)", (level, position, node))
+        """Store the leaf and every aligned subtree it completes (rfc9162.append_leaf)."""
+        append_leaf(index, leaf, _Subtrees(self._db).subtree, self._store_node)
+
+    def _store_node(self, level: int, index: int, node: bytes) -> None:
+        self._db.execute("INSERT INTO merkle (level, idx, hash) VALUES (?, ?, ?)", (level, index, node))
 
     def log_size(self) -> int:
         """Entries in the log: the highest seq (a b-tree edge, O(1)); seqs are contiguous by construction."""
