@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from typing import ClassVar, Protocol
 
 from gateway.audit.entry import AccessEntry, now_rfc3339
+from gateway.audit.port import AccessQuery, HeadSigner
 from gateway.audit.rfc9162 import append_leaf, frontier, leaf_hash
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
@@ -33,7 +34,7 @@ from gateway.domain.records import (
 )
 from gateway.store import codec
 from gateway.store.crypto import FieldCipher
-from gateway.store.port import AccessQuery, HeadSigner, ImportRun
+from gateway.store.port import ImportRun
 
 Row = tuple[object, ...]
 Node = tuple[int, int]  # (level, index) of a complete aligned Merkle subtree
