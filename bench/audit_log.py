@@ -23,7 +23,8 @@ from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.audit.log import AuditLog, log_origin
 from gateway.audit.rfc9162 import MemoryTree, inclusion_proof, leaf_hash, node_hash, root, verify_inclusion
 from gateway.datadir import DataDir
-from gateway.store.sqlite import _ACCESS_COLS, SCHEMA, SqliteStore
+from gateway.store.sql_core import ACCESS_COLS as _ACCESS_COLS
+from gateway.store.sqlite import SCHEMA, SqliteStore
 
 PRINCIPAL = ("school/330203/3302030001", "school", "3302030001", "330203")
 METHOD = "/permitgw.v1.PermitService/GetPermitStatus"

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit.checkpoint import NoteError, open_note, sign_note, verify_checkpoint
 from gateway.audit.entry import AccessEntry
+from gateway.audit.port import LogStore
 from gateway.audit.rfc9162 import inclusion_proof, leaf_hash, verify_inclusion
 from gateway.audit.witnessing import witnessed_by
-from gateway.store.port import Store
 
 HEADER = "permitgw attestation v1"
 
@@ -48,7 +48,7 @@ def read(note: bytes, verifier: str) -> dict[str, Any]:
     return dict(json.loads(rest))
 
 
-def bundle(store: Store, note: bytes, verifier: str, witness_keys: Sequence[str] = ()) -> dict[str, Any]:
+def bundle(store: LogStore, note: bytes, verifier: str, witness_keys: Sequence[str] = ()) -> dict[str, Any]:
     """Attestation + its log entry + inclusion proof against the latest checkpoint covering it — the latest one a
     witness cosigned, when there is one (then the bundle holds up even against whoever can write the database)."""
     st = read(note, verifier)

@@ -32,8 +32,8 @@ from gateway.audit.checkpoint import (
     verify_checkpoint,
 )
 from gateway.audit.entry import AccessEntry
+from gateway.audit.port import LogStore
 from gateway.audit.rfc9162 import SubtreeSource, consistency_proof, root, verify_consistency
-from gateway.store.port import Store
 
 log = logging.getLogger("permitgw.audit")
 
@@ -77,7 +77,7 @@ class AuditLog:
     backoff — failing new entries at once meanwhile — until it can write again.
     """
 
-    def __init__(self, store: Store, origin: str, key: Ed25519PrivateKey, *, every_entries: int = 1000,
+    def __init__(self, store: LogStore, origin: str, key: Ed25519PrivateKey, *, every_entries: int = 1000,
                  every_seconds: float = 10.0, max_batch: int = 512, wait_seconds: float = WAIT_SECONDS,
                  on_signed: Callable[[bytes], None] | None = None) -> None:
         self.store, self.origin, self._key = store, origin, key
@@ -95,6 +95,7 @@ class AuditLog:
         self._last_signed_at = time.monotonic()
         # Every batch signs a head; a head's row is kept at least every N entries or T seconds, and in between
         # each head replaces the previous one, so the checkpoints table grows as slowly as it always did.
+        self._interim: int | None
         self._kept_size, self._kept_at, self._interim = self.signed_size, time.monotonic(), None
         self.batches = 0
         self._healthy = True

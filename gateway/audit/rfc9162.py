@@ -5,11 +5,16 @@ The access log must be verifiable like a Certificate Transparency log; this is t
 Proof generation reads only complete, aligned subtree hashes from a `SubtreeSource` (what the log store keeps):
 subtree(level, index) is MTH of the 2**level leaves starting at leaf index * 2**level. Any other hash a proof
 needs is the RFC 9162 MTH recursion over those, so a proof costs O(log² n) look-ups at worst.
+
+Appending a leaf and the complete subtrees it finishes is `append_leaf`, the one place every store of subtrees
+(MemoryTree here, the SQLite and PostgreSQL log stores) gets them from: it reads the left siblings it needs through
+a callback and reports each node it completes to a visitor, which stores it (the shape of transparency-dev/merkle's
+compact range Append). `frontier` names the nodes a batch of appends may read, so a store can fetch them at once.
 """
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 HASH_SIZE = 32
@@ -22,7 +27,9 @@ __all__ = [
     "HASH_SIZE",
     "MemoryTree",
     "SubtreeSource",
+    "append_leaf",
     "consistency_proof",
+    "frontier",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -206,6 +213,42 @@ def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, pro
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Appending: the complete subtrees a new leaf finishes
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def frontier(size: int) -> list[tuple[int, int]]:
+    """(level, index) of the complete subtrees a tree of `size` leaves ends with, lowest level first: one per set
+    bit of size. They are every left sibling that `append_leaf` may read while leaves size, size + 1, ... are
+    appended (each later one it reads was reported by an earlier append of the same batch)."""
+    if not _is_count(size):
+        raise ValueError(f"tree size must be a non-negative int, not {size!r}")
+    return [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
+
+
+def append_leaf(index: int, leaf: bytes, left: Callable[[int, int], bytes],
+                visit: Callable[[int, int, bytes], None]) -> None:
+    """Append leaf hash `leaf` as leaf `index` of a tree that holds exactly `index` leaves.
+
+    Reports the leaf, then each aligned subtree it completes (those whose last leaf it is), to `visit(level,
+    index, hash)`, bottom-up. The left sibling of each completed subtree is read with `left(level, index)`; it is a
+    node of `frontier(index)`. A store persists exactly what `visit` is given. Raises ValueError for an index
+    that is not a non-negative int or a leaf that is not a hash; whatever `left` raises for a node it does not
+    hold (a wrong index) passes through, before anything above the leaf is reported.
+    """
+    if not _is_count(index):
+        raise ValueError(f"a leaf index is a non-negative int, not {index!r}")
+    if not _is_hash(leaf):
+        raise ValueError(f"a leaf hash is {HASH_SIZE} bytes")
+    node, level, position = bytes(leaf), 0, index
+    visit(level, position, node)
+    while position & 1:
+        node = node_hash(left(level, position - 1), node)
+        level, position = level + 1, position >> 1
+        visit(level, position, node)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # An in-memory store of complete subtrees
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -227,18 +270,14 @@ class MemoryTree(SubtreeSource):
 
     def append(self, leaf: bytes) -> int:
         """Add one leaf hash; store each subtree it completes. Returns the leaf's index."""
-        if not _is_hash(leaf):
-            raise ValueError(f"a leaf hash is {HASH_SIZE} bytes")
         index = self.size
-        node, level = bytes(leaf), 0
-        while True:
-            self._levels[level].append(node)
-            if len(self._levels[level]) % 2:
-                return index
-            node = node_hash(self._levels[level][-2], node)
-            level += 1
-            if level == len(self._levels):
-                self._levels.append([])
+        append_leaf(index, leaf, lambda level, i: self._levels[level][i], self._store)
+        return index
+
+    def _store(self, level: int, index: int, node: bytes) -> None:
+        if level == len(self._levels):
+            self._levels.append([])
+        self._levels[level].append(node)
 
     def subtree(self, level: int, index: int) -> bytes:
         if not (_is_count(level) and _is_count(index)) or level >= len(self._levels) or index >= len(

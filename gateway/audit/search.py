@@ -10,10 +10,9 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from gateway.audit.entry import AccessEntry
+from gateway.audit.port import AccessQuery, Blinder, LogStore
 from gateway.domain.dates import parse_date
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber
-from gateway.store.crypto import FieldCipher
-from gateway.store.port import AccessQuery, Store
 
 
 def parse_time(text: str | None, name: str) -> str | None:
@@ -27,7 +26,7 @@ def parse_time(text: str | None, name: str) -> str | None:
         raise ValueError(f"--{name}: not a date or RFC 3339 time") from exc
 
 
-def search(store: Store, cipher: FieldCipher, *, subject: str | None = None, principal: str | None = None,
+def search(store: LogStore, cipher: Blinder, *, subject: str | None = None, principal: str | None = None,
            since: str | None = None, until: str | None = None) -> Iterator[AccessEntry]:
     subject_index = None
     if subject:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from gateway.audit.anchors import Anchors
 from gateway.audit.checkpoint import NoteError, verify_checkpoint
+from gateway.audit.port import LogStore
 from gateway.audit.rfc9162 import root
-from gateway.store.port import Store
 
 
 class LogRefused(Exception):
     """The stored log is not one the gateway may go on extending; the message says why, on one line."""
 
 
-def check_log(store: Store, verifier: str, anchors: Anchors) -> None:
+def check_log(store: LogStore, verifier: str, anchors: Anchors) -> None:
     size = store.log_size()
     latest = store.checkpoints()[-1:]
     signed = 0

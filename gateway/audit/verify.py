@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from gateway.audit.anchors import Anchor, Anchors
 from gateway.audit.checkpoint import Checkpoint, NoteError, verify_checkpoint
+from gateway.audit.port import LogStore
 from gateway.audit.rfc9162 import MemoryTree, leaf_hash, root
 from gateway.audit.witnessing import witnessed_by
-from gateway.store.port import Store
 
 
 @dataclass
@@ -37,7 +37,7 @@ class VerifyReport:
         return max(self.size - self.signed_size, 0)
 
 
-def recompute(store: Store, report: VerifyReport) -> MemoryTree:
+def recompute(store: LogStore, report: VerifyReport) -> MemoryTree:
     """The tree of the entries as they are now, noting entries whose stored leaf no longer matches."""
     tree = MemoryTree()
     expected = 1
@@ -62,7 +62,7 @@ def check_against(tree: MemoryTree, cp: Checkpoint, what: str, report: VerifyRep
                                "(an entry was altered, removed, inserted or reordered)")
 
 
-def verify_log(store: Store, verifier: str, anchors: Anchors | None = None, *, new_gateway: bool = False,
+def verify_log(store: LogStore, verifier: str, anchors: Anchors | None = None, *, new_gateway: bool = False,
                witness_keys: list[str] | None = None) -> VerifyReport:
     """Check the log; cosignatures stored beside checkpoints count as independent checkpoints too (a database
     writer can delete a cosignature but cannot make one), verified with `witness_keys` from outside the database."""

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from gateway.audit.checkpoint import Checkpoint, NoteError, verify_checkpoint
 from gateway.audit.cosignature import add_cosignatures, parse_cosigner_key, verify_cosigned
+from gateway.audit.port import LogStore
 from gateway.audit.rfc9162 import consistency_proof
 from gateway.audit.witness import AddCheckpoint
 from gateway.audit.witness_http import WitnessUnavailable, add_checkpoint, latest
 from gateway.files import atomic_write
-from gateway.store.port import Store
 
 log = logging.getLogger("permitgw.witness")
 
@@ -113,7 +113,7 @@ def remote_anchor(ref: WitnessRef, origin: str, log_verifier: str) -> tuple[Chec
 class Submitter:
     """Submits the newest signed checkpoint to every witness, off the request path, and keeps the cosignatures."""
 
-    def __init__(self, root: Path, refs: list[WitnessRef], log_verifier: str, store: Store,
+    def __init__(self, root: Path, refs: list[WitnessRef], log_verifier: str, store: LogStore,
                  retry_seconds: float = 1.0, on_cosigned: Callable[[str, Checkpoint], None] | None = None) -> None:
         self._root, self._refs, self._verifier, self._store = root, refs, log_verifier, store
         self._cosigned: tuple[int, bytes] | None = None  # the newest note with every cosignature gathered so far

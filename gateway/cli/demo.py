@@ -25,6 +25,7 @@ from grpc_status import rpc_status
 
 from gateway import datadir
 from gateway.audit import anchors, attestation, witnessing
+from gateway.audit.port import AccessQuery
 from gateway.audit.search import print_entries
 from gateway.audit.verify import verify_log
 from gateway.client import channel
@@ -34,7 +35,6 @@ from gateway.identity.ca import issue_client
 from gateway.identity.principal import Principal
 from gateway.importer import import_files
 from gateway.server.app import RunningServer, start
-from gateway.store.port import AccessQuery
 from gateway.synth.people import SynthPerson, residents
 from gateway.synth.write import BUREAU_FILES, write_bureaus
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2

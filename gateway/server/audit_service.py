@@ -11,12 +11,12 @@ from typing import Any
 from gateway.audit.checkpoint import InconsistentCheckpointError
 from gateway.audit.entry import AccessEntry
 from gateway.audit.log import AuditLog
+from gateway.audit.port import AccessQuery
 from gateway.audit.rfc9162 import consistency_proof, inclusion_proof
 from gateway.audit.search import parse_time
 from gateway.policy.projection import project
 from gateway.server import errors
 from gateway.server.gate import Call, Gate, handler
-from gateway.store.port import AccessQuery
 from permitgw.v1 import audit_pb2, audit_pb2_grpc
 
 SERVICE = "permitgw.v1.AuditService"

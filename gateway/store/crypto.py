@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gateway.errors import GatewayError
 from gateway.files import write_new_private
 
 ENC_KEY_FILE = "pii-enc.key"
@@ -18,7 +19,7 @@ INDEX_KEY_FILE = "pii-index.key"
 _NONCE = 12
 
 
-class KeyFileError(Exception):
+class KeyFileError(GatewayError):
     """A key file is missing, unreadable, of the wrong size, or readable by others."""
 
 

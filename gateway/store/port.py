@@ -1,19 +1,24 @@
 """The storage port: what the gateway needs from a database, whichever one it is.
 
-SQLite (default) and PostgreSQL implement it behind the same methods.
+`RecordStore` is the bureaus' records (and revocations, published statistics, import runs); the access log's own
+port is gateway/audit/port.py's `LogStore`; `Store` is both, as SQLite (default) and PostgreSQL implement it.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.audit.entry import AccessEntry
+from gateway.audit.port import AccessQuery, LogStore
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import Fact, Guardianship, Permit, Person, Record, ResidenceRegistration
+from gateway.errors import GatewayError
+
+__all__ = ["AccessQuery", "ImportRun", "RecordStore", "Store", "StoreError", "StoreUnavailable"]
+# AccessQuery is the log port's; it is named here too only while gateway/server/app.py still imports it from here.
 
 
-class StoreError(Exception):
+class StoreError(GatewayError):
     """The database cannot be used by this gateway."""
 
 
@@ -22,20 +27,6 @@ class StoreUnavailable(StoreError):
 
     Callers fail the request with UNAVAILABLE and let the next one try again.
     """
-
-
-@dataclass(frozen=True, slots=True)
-class AccessQuery:
-    subject: str | None = None  # hex blind index
-    principal: str | None = None
-    org: str | None = None
-    role: str | None = None
-    purpose: str | None = None
-    decision: str | None = None
-    seq: int | None = None
-    since: str | None = None  # RFC 3339
-    until: str | None = None
-    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +41,9 @@ class ImportRun:
     rejects_file: str
 
 
-class SubtreeReader(Protocol):
-    def subtree(self, level: int, index: int) -> bytes: ...
+class RecordStore(Protocol):
+    """The records of the bureaus, encrypted at rest, found by blind index."""
 
-
-HeadSigner = Callable[[int, int, SubtreeReader, str | None], tuple[bytes, str, int | None]]
-"""(size before the batch, size after, the tree inside the transaction, the latest stored checkpoint note or None)
--> (root, signed note, size of a superseded checkpoint row to drop or None): signs the new tree head inside the
-batch's own transaction, or raises to roll it back."""
-
-
-class Store(Protocol):
     def save_rows(self, rows: Sequence[Sequence[Record]]) -> list[bool]:
         """Save a batch of rows in one transaction; per row, True if it changed anything (else a duplicate)."""
 
@@ -85,29 +68,16 @@ class Store(Protocol):
     def subject_index(self, who: IdNumber) -> str:
         """Hex blind index of an identity number, as the access log records subjects."""
 
-    def append_access(self, entry: AccessEntry) -> int:
-        """Durably append one access-log entry; return its sequence number."""
-
-    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
-        """Durably append entries as Merkle leaves in one transaction (group commit); with `sign`, the
-        checkpoint it returns is stored in that same transaction, so no committed entry is ever unsigned."""
-
-    def log_size(self) -> int: ...
-    def subtree(self, level: int, index: int) -> bytes: ...
-    def leaf_hashes(self) -> Iterator[tuple[int, bytes, AccessEntry]]: ...
-    def add_checkpoint(self, size: int, root: bytes, note: str) -> None: ...
-    def add_cosignatures(self, size: int, note: str) -> bool:
-        """Replace checkpoint `size`'s note by the same note carrying witness cosignatures; False if no such row."""
-    def checkpoints(self) -> list[tuple[int, bytes, str]]: ...
-
     def revocations(self) -> frozenset[str]:
         """Serials (canonical hex) of every client certificate ever revoked."""
 
     def add_revocation(self, serial: str) -> None:
         """Record a revoked serial (idempotent); revocations are never removed."""
 
-    def access_entries(self, query: AccessQuery) -> Iterator[AccessEntry]: ...
-    def access_entries_at(self, seq: int) -> Iterator[AccessEntry]: ...
     def record_import(self, run: ImportRun) -> None: ...
     def counts(self) -> dict[str, int]: ...
     def close(self) -> None: ...
+
+
+class Store(RecordStore, LogStore, Protocol):
+    """The whole database of a gateway: its records and its access log, in one place."""

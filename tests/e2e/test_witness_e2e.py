@@ -21,7 +21,7 @@ import pytest
 from gateway.audit.entry import AccessEntry
 from gateway.audit.rfc9162 import leaf_hash, node_hash
 from gateway.client import channel
-from gateway.store.sqlite import _ACCESS_COLS
+from gateway.store.sql_core import ACCESS_COLS as _ACCESS_COLS
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import BIN, run_cli
 from tests.e2e.conftest import serve

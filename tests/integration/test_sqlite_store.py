@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.audit.entry import AccessEntry
+from gateway.audit.port import AccessQuery
 from gateway.datadir import DataDir
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
@@ -19,7 +20,6 @@ from gateway.domain.records import (
     ResidenceRegistration,
     Sex,
 )
-from gateway.store.port import AccessQuery
 from gateway.synth.people import residents
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from gateway.audit.entry import AccessEntry
 from gateway.audit.log import AuditLog, log_origin
+from gateway.audit.port import AccessQuery
 from gateway.audit.rfc9162 import (
     MemoryTree,
     consistency_proof,
@@ -49,7 +50,7 @@ from gateway.domain.records import (
     ResidenceRegistration,
     Sex,
 )
-from gateway.store.port import AccessQuery, ImportRun, Store
+from gateway.store.port import ImportRun, Store
 from gateway.store.postgres import PostgresStore
 from gateway.store.sqlite import SqliteStore, StoreError
 from gateway.synth import psb

@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit.entry import AccessEntry
 from gateway.audit.log import AuditLog, LogUnavailable
+from gateway.audit.port import HeadSigner
 from gateway.audit.rfc9162 import MemoryTree, leaf_hash
-from gateway.store.port import HeadSigner, StoreUnavailable
+from gateway.store.port import StoreUnavailable
 from tests.helpers import wait_until
 
 

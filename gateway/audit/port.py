@@ -1,0 +1,69 @@
+"""The log-store port: what the access log (gateway/audit) needs from the database that keeps it.
+
+The audit modules write, prove, verify, witness and search the Merkle log through this Protocol alone, so they do
+not depend on the storage package; gateway/store implements it (store/port.py's Store is this and the record store).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.audit.entry import AccessEntry
+from gateway.audit.rfc9162 import SubtreeSource
+
+
+@dataclass(frozen=True, slots=True)
+class AccessQuery:
+    subject: str | None = None  # hex blind index
+    principal: str | None = None
+    org: str | None = None
+    role: str | None = None
+    purpose: str | None = None
+    decision: str | None = None
+    seq: int | None = None
+    since: str | None = None  # RFC 3339
+    until: str | None = None
+    limit: int | None = None
+
+
+HeadSigner = Callable[[int, int, SubtreeSource, str | None], tuple[bytes, str, int | None]]
+"""(size before the batch, size after, the tree inside the transaction, the latest stored checkpoint note or None)
+-> (root, signed note, size of a superseded checkpoint row to drop or None): signs the new tree head inside the
+batch's own transaction, or raises to roll it back."""
+
+
+class Blinder(Protocol):
+    """Computes the keyed blind index under which the log records a subject (store/crypto.FieldCipher)."""
+
+    def blind(self, canonical: str, domain: str = "id") -> bytes: ...
+
+
+class LogStore(SubtreeSource, Protocol):
+    """The access log as stored: entries as Merkle leaves, every complete subtree, and the signed checkpoints.
+
+    A store that cannot be reached raises (the storage's StoreUnavailable); the log's writer treats any failure
+    of an append as "not written" and tells its callers so.
+    """
+
+    def append_access(self, entry: AccessEntry) -> int:
+        """Durably append one access-log entry; return its sequence number."""
+        ...
+
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
+        """Durably append entries as Merkle leaves in one transaction (group commit); with `sign`, the
+        checkpoint it returns is stored in that same transaction, so no committed entry is ever unsigned."""
+        ...
+
+    def log_size(self) -> int: ...
+    def subtree(self, level: int, index: int) -> bytes: ...
+    def leaf_hashes(self) -> Iterator[tuple[int, bytes, AccessEntry]]: ...
+    def add_checkpoint(self, size: int, root: bytes, note: str) -> None: ...
+
+    def add_cosignatures(self, size: int, note: str) -> bool:
+        """Replace checkpoint `size`'s note by the same note carrying witness cosignatures; False if no such row."""
+        ...
+
+    def checkpoints(self) -> list[tuple[int, bytes, str]]: ...
+    def access_entries(self, query: AccessQuery) -> Iterator[AccessEntry]: ...
+    def access_entries_at(self, seq: int) -> Iterator[AccessEntry]: ...
