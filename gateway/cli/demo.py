@@ -32,8 +32,8 @@ from gateway.datadir import DataDir
 from gateway.domain import clock
 from gateway.identity.ca import issue_client
 from gateway.identity.principal import Principal
-from gateway.importer import import_files
 from gateway.server.app import RunningServer, start
+from gateway.service.importer import import_files
 from gateway.store.port import AccessQuery
 from gateway.synth.people import SynthPerson, residents
 from gateway.synth.write import BUREAU_FILES, write_bureaus
