@@ -21,15 +21,7 @@ from gateway.audit.log import AuditLog
 from gateway.domain import clock
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
-from gateway.domain.records import (
-    Guardianship,
-    HousingType,
-    Permit,
-    PermitState,
-    Person,
-    ResidenceRegistration,
-    Sex,
-)
+from gateway.domain.records import Guardianship, HousingType, Permit, PermitState, Person, ResidenceRegistration, Sex
 from gateway.identity.ca import init_ca, issue_client
 from gateway.identity.principal import Principal
 from gateway.identity.revocation import RevocationList
