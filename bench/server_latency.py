@@ -22,8 +22,8 @@ from gateway.client import channel
 from gateway.datadir import DataDir
 from gateway.identity.ca import issue_client, server_credentials_material
 from gateway.identity.principal import Principal
-from gateway.importer import import_files
 from gateway.server.app import start
+from gateway.service.importer import import_files
 from gateway.synth import psb
 from gateway.synth.people import residents
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc

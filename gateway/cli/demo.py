@@ -33,8 +33,8 @@ from gateway.datadir import DataDir
 from gateway.domain import clock
 from gateway.identity.ca import issue_client
 from gateway.identity.principal import Principal
-from gateway.importer import import_files
 from gateway.server.app import RunningServer, start
+from gateway.service.importer import import_files
 from gateway.synth.people import SynthPerson, residents
 from gateway.synth.write import BUREAU_FILES, write_bureaus
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2

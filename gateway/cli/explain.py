@@ -1,6 +1,7 @@
 """`permitgw explain`: permit eligibility for one person with every reason — an operator's tool.
 
-It reads personal data, so it is logged like any gateway access (principal `operator/<os user>`).
+It reads personal data, so it is logged like any gateway access (principal `operator/<os user>`); the decision
+and its log entry are the service layer's (gateway/service/explain.py), this module reads arguments and prints.
 """
 from __future__ import annotations
 
@@ -8,17 +9,14 @@ import getpass
 import json
 from typing import TextIO
 
-from gateway import casefile
-from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.audit.log import AuditLog, log_origin
 from gateway.datadir import DataDir
 from gateway.domain import clock
 from gateway.domain.dates import InvalidDate, parse_date
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber
 from gateway.policy.decisions import policy_version
-from gateway.rules.eligibility import evaluate_eligibility
-
-METHOD = "permitgw explain"
+from gateway.service import eligibility
+from gateway.service.explain import log_entry
 
 
 def explain(data: DataDir, raw_id: str, as_of_text: str | None, *, as_json: bool, out: TextIO) -> int:
@@ -32,15 +30,12 @@ def explain(data: DataDir, raw_id: str, as_of_text: str | None, *, as_json: bool
         raise ValueError("--as-of: a date as YYYY-MM-DD") from exc
     store = data.open_store()
     try:
-        decision = evaluate_eligibility(casefile.load(store, who), as_of)
+        decision = eligibility.evaluate(store, who, as_of)
         user = getpass.getuser()
         audit = AuditLog(store, log_origin((data.keys / "ca.crt").read_bytes()), data.signing_key())
         try:
-            audit.append(AccessEntry(
-                time=now_rfc3339(), principal=f"operator/{user}", serial="", role="operator", org="", district="",
-                method=METHOD, purpose="permit-administration", case_id="", operator_id=user,
-                subject=store.subject_index(who), decision=Decision.ALLOW, reason="ELIGIBLE" if decision.eligible
-                else "NOT_ELIGIBLE", policy_version=policy_version(data.policies)))  # signed as it commits
+            entry = log_entry(store, who, decision, user, policy_version(data.policies))
+            audit.append(entry)  # signed as it commits
         finally:
             audit.close()
     finally:

@@ -75,8 +75,8 @@ def cmd_cert_revoke(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from adapters.reading import UnreadableFile
-    from gateway.importer import ImportFailed, count_lines, import_files
     from gateway.progress import Progress
+    from gateway.service.importer import ImportFailed, count_lines, import_files
 
     d = _data(args).require()
     files = [Path(f) for f in args.files]

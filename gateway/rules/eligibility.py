@@ -91,7 +91,7 @@ class EligibilityDecision:
 
 @dataclass(frozen=True, slots=True)
 class HousingSettings:
-    """H-1 thresholds: local policy, published in policies/housing.toml (gateway/policy/housing_rules.py)."""
+    """H-1 thresholds: local policy, published in policies/housing.toml (gateway/settings/housing.py)."""
 
     min_si_months: int
     min_residence_months: int

@@ -20,9 +20,11 @@ from grpc_reflection.v1alpha import reflection
 from gateway.audit import anchors as _anchors
 from gateway.audit import witnessing
 from gateway.audit.log import AuditLog, log_origin
+from gateway.audit.port import AccessQuery
 from gateway.audit.startup import LogRefused, check_log
 from gateway.datadir import DataDir
 from gateway.domain import clock
+from gateway.errors import GatewayError
 from gateway.identity.ca import server_credentials_material
 from gateway.identity.revocation import CHECK_INTERVAL, RevocationList
 from gateway.policy.decisions import PolicyEngine
@@ -43,8 +45,7 @@ from gateway.settings.housing import load_housing
 from gateway.settings.points import load_points
 from gateway.settings.quotas import load_quotas
 from gateway.settings.statistics import load_statistics
-from gateway.store.port import AccessQuery
-from gateway.store.sqlite import SqliteStore
+from gateway.store.port import Store
 from gateway.watch.anomalies import AnomalyDetector
 from gateway.watch.quotas import QuotaTracker
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
@@ -66,7 +67,7 @@ from permitgw.v1 import (
 log = logging.getLogger("permitgw.server")
 
 
-class ListenError(Exception):
+class ListenError(GatewayError):
     """The server could not bind its address."""
 
 
@@ -74,7 +75,7 @@ class ListenError(Exception):
 class RunningServer:
     server: grpc.Server
     port: int
-    store: SqliteStore
+    store: Store
     health: health.HealthServicer
     watcher: PolicyWatcher
     audit: AuditLog
@@ -92,7 +93,7 @@ class RunningServer:
         self.store.close()
 
 
-def open_log(data: DataDir, store: SqliteStore) -> tuple[AuditLog, witnessing.Submitter]:
+def open_log(data: DataDir, store: Store) -> tuple[AuditLog, witnessing.Submitter]:
     """The audit log, refusing a stored log that disagrees with any checkpoint known outside the database."""
     cfg = data.config()["log"]
     origin = log_origin((data.keys / "ca.crt").read_bytes())
@@ -114,7 +115,7 @@ def _since(days: int) -> str:
     return (clock.now() - _dt.timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def recent_accesses(store: SqliteStore) -> list[tuple[float, str, str, str, str]]:
+def recent_accesses(store: Store) -> list[tuple[float, str, str, str, str]]:
     """The last 24 hours of the access log as (epoch seconds, principal, role, subjects, decision); subjects are
     every person an entry is about, space-separated."""
     since = _since(days=1)
@@ -165,7 +166,8 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     anomalies = AnomalyDetector(load_anomalies(data.policies))
     anomalies.scan(store.access_entries(AccessQuery(since=_since(days=1))))  # warm the windows; alerts were logged
     revocations = RevocationList(data.certs / "revoked.txt", store=store)
-    gate = Gate(store, engine, revocations, quotas=quotas, metrics=counters, audit=audit, anomalies=anomalies)
+    gate = Gate(store, engine, revocations, today=clock.today, quotas=quotas, metrics=counters, audit=audit,
+                anomalies=anomalies)
     stopping = threading.Event()
     watch_revocations(revocations, gate, stopping)
     enrollment = load_enrollment(data.policies)
@@ -195,7 +197,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     intake = Intake(gate, max_request_bytes=bounds.max_request_bytes // 2,
                     method_bytes=lambda method: method_limits.of(method).max_bytes)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]),
-                         interceptors=(intake, limiter), options=bounds.grpc_options(),
+                         interceptors=[intake, limiter], options=bounds.grpc_options(),
                          maximum_concurrent_rpcs=bounds.max_calls)
     for _, _, add, servicer in services:
         add(servicer, server)

@@ -9,10 +9,12 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from gateway.errors import GatewayError
+
 ERROR_DOMAIN = "permitgw.nbgaj.gov.cn"
 
 
-class Refused(Exception):
+class Refused(GatewayError):
     """A request the gateway will not answer; `reason` is what the access log records."""
 
     def __init__(self, code: grpc.StatusCode, message: str, reason: str,

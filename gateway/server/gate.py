@@ -12,17 +12,17 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar, cast
 
 import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from google.protobuf.message import Message
 
-from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
+from gateway.audit.entry import AccessEntry, Decision
 from gateway.audit.log import AuditLog, LogUnavailable
-from gateway.domain import clock
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber, fold_width
 from gateway.identity.principal import InvalidPrincipal, Principal, principal_from_pem
 from gateway.identity.revocation import RevocationList
@@ -30,12 +30,13 @@ from gateway.policy.decisions import CITY, IN, OUT, PolicyEngine, PolicyTable, R
 from gateway.policy.projection import project
 from gateway.server import errors
 from gateway.server.metrics import Metrics
+from gateway.service.access import Caller, access_entry
 from gateway.store.port import Store, StoreUnavailable
 from gateway.watch.anomalies import AnomalyDetector, alert_entry
 from gateway.watch.quotas import QuotaTracker
 
 log = logging.getLogger("permitgw.server")
-M = TypeVar("M")
+M = TypeVar("M", bound=Message)
 LOG_UNAVAILABLE = "the access log is unavailable: no answer given; try again shortly"
 STORE_UNAVAILABLE = "the gateway's database is unavailable; try again shortly"
 # A case or operator id is a bureau's reference, not free text: ASCII letters, digits and a little punctuation,
@@ -67,6 +68,24 @@ class Call:
     logged: bool = field(default=False)
 
 
+class Stated(Protocol):
+    """What a request says about itself (permitgw.v1.RequestContext): why, in which case, by which operator."""
+
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def case_id(self) -> str: ...
+    @property
+    def operator_id(self) -> str: ...
+
+
+def peer_certificates(context: grpc.ServicerContext) -> Sequence[bytes]:
+    """The PEMs of the caller's verified certificate chain, the client's own first; empty without one."""
+    # grpc-stubs types auth_context() as str -> bytes; gRPC gives a list of bytes per property
+    found = cast(Mapping[str, Sequence[bytes]], context.auth_context())
+    return found.get("x509_pem_cert") or []
+
+
 def certificate_fingerprint(pem: bytes) -> str:
     """SHA-256 of the certificate's DER bytes ("sha256:<hex>"), or of the bytes received if they do not parse."""
     try:
@@ -92,22 +111,24 @@ def known_purpose(value: str, purposes: Collection[str]) -> str:
 
 
 class Gate:
+    """The request pipeline's collaborators: the store, the policy, revocations, the civil date (`today`: Ningbo's
+    date decides validity), quotas, metrics, the access log (group commit + checkpoints) and the anomaly detector."""
+
     def __init__(self, store: Store, policy: PolicyEngine, revocations: RevocationList,
-                 today: Callable[[], _dt.date] | None = None, quotas: QuotaTracker | None = None,
-                 metrics: Metrics | None = None, audit: AuditLog | None = None,
-                 anomalies: AnomalyDetector | None = None) -> None:
-        self.metrics = metrics
-        self.anomalies = anomalies
-        self.audit = audit  # group commit + checkpoints; without it, entries are appended one by one
+                 today: Callable[[], _dt.date], quotas: QuotaTracker, metrics: Metrics, audit: AuditLog,
+                 anomalies: AnomalyDetector) -> None:
         self.store = store
         self.policy = policy
         self.revocations = revocations
+        self.today = today
         self.quotas = quotas
-        self.today = today or clock.today  # Ningbo's civil date decides validity
+        self.metrics = metrics
+        self.audit = audit
+        self.anomalies = anomalies
 
     # --- authenticate --------------------------------------------------------------------------
     def authenticate(self, context: grpc.ServicerContext, call: Call) -> Principal:
-        pems = context.auth_context().get("x509_pem_cert") or []
+        pems = peer_certificates(context)
         if not pems:
             raise errors.unauthenticated("NO_CLIENT_CERTIFICATE", "a client certificate is required")
         try:
@@ -124,7 +145,7 @@ class Gate:
         return principal
 
     # --- authorise -----------------------------------------------------------------------------
-    def admit(self, call: Call, context: grpc.ServicerContext, req_ctx: Any, subject: str = "",
+    def admit(self, call: Call, context: grpc.ServicerContext, req_ctx: Stated, subject: str = "",
               others: Sequence[str] = ()) -> Principal:
         """Authenticate the caller and authorise (role, district, purpose, method, scope); raise Refused if not.
 
@@ -153,7 +174,7 @@ class Gate:
         call.policy_version, call.groups = decision.policy_version, decision.groups
         call.case_id = context_id(req_ctx.case_id, "context.case_id")
         call.operator_id = context_id(req_ctx.operator_id, "context.operator_id")
-        if decision.allowed and self.quotas is not None and (call.subject or call.subjects):
+        if decision.allowed and (call.subject or call.subjects):
             self._check_quota(call, principal)
         if not decision.allowed:
             what = ("for an unknown purpose" if call.purpose == UNKNOWN_PURPOSE else
@@ -166,7 +187,6 @@ class Gate:
 
     def _check_quota(self, call: Call, principal: Principal) -> None:
         """Anti-harvesting: distinct subjects per principal per hour and day (policies/quotas.toml)."""
-        assert self.quotas is not None
         outcome = self.quotas.check(principal.id, principal.role, call.subject, *sorted(call.subjects))
         if outcome.alert:
             self.log(call, Decision.ALERT, outcome.alert, mark_logged=False)
@@ -201,33 +221,26 @@ class Gate:
         project(msg, call.groups, fields)
         self.log(call, Decision.ALLOW, reason)
         granted = {path for g in call.groups for path in fields.get(g, ())}
-        if attest and attest in granted and self.audit is not None and call.last_entry is not None:
+        if attest and attest in granted and call.last_entry is not None:
             setattr(msg, attest, self.audit.attest(call.last_entry, call.last_seq))
         return msg
 
     # --- log -----------------------------------------------------------------------------------
-    def _append(self, entry: AccessEntry) -> int:
-        return self.audit.append(entry) if self.audit is not None else self.store.append_access(entry)
-
     def log(self, call: Call, decision: str, reason: str, *, mark_logged: bool = True) -> int:
-        p = call.principal
-        entry = AccessEntry(
-            time=now_rfc3339(), principal=p.id if p else "", serial=p.serial if p else call.fingerprint,
-            role=p.role if p else "", org=p.org if p else "", district=p.district if p else "",
-            method=call.method, purpose=call.purpose, case_id=call.case_id, operator_id=call.operator_id,
-            subject=call.subject, subjects=tuple(call.subjects), decision=decision, reason=reason,
-            policy_version=call.policy_version or self.policy.table.version)
-        seq = self._append(entry)
+        entry = access_entry(
+            Caller.of(call.principal, call.fingerprint), method=call.method, purpose=call.purpose,
+            case_id=call.case_id, operator_id=call.operator_id, subject=call.subject, subjects=call.subjects,
+            decision=decision, reason=reason, policy_version=call.policy_version or self.policy.table.version)
+        seq = self.audit.append(entry)
         call.logged = call.logged or mark_logged
         call.last_entry, call.last_seq = entry, seq
-        if self.anomalies is not None and decision != Decision.ALERT:
+        if decision != Decision.ALERT:
             for alert in self.anomalies.observe(entry):  # bulk lookups, off-hours bursts, denied storms
-                self._append(alert_entry(entry, alert))
-        if self.metrics is not None:
-            label = call.method if call.known_method else "unknown"  # callers cannot mint metric series
-            self.metrics.requests.labels(label, decision, reason).inc()
-            if mark_logged:
-                self.metrics.latency.labels(label).observe(time.perf_counter() - call.started)
+                self.audit.append(alert_entry(entry, alert))
+        label = call.method if call.known_method else "unknown"  # callers cannot mint metric series
+        self.metrics.requests.labels(label, decision, reason).inc()
+        if mark_logged:
+            self.metrics.latency.labels(label).observe(time.perf_counter() - call.started)
         return seq
 
     def revocation_alarm(self, damage: str) -> None:
@@ -242,7 +255,7 @@ class Gate:
         """Log a call refused before its handler ran (server limits); the caller then aborts with `refused`.
         The principal is recorded when the certificate names one; if the log is down, abort UNAVAILABLE."""
         call = Call(method=method)
-        pems = context.auth_context().get("x509_pem_cert") or []
+        pems = peer_certificates(context)
         if pems:
             with contextlib.suppress(InvalidPrincipal):
                 call.principal = principal_from_pem(pems[0])
@@ -254,17 +267,30 @@ class Gate:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the access log is unavailable: no answer given")
 
 
-H = TypeVar("H", bound=Callable[..., Any])
+class Servicer(Protocol):
+    """A servicer of ours: it holds the gate its handlers go through."""
+
+    gate: Gate
 
 
-def handler(method: str) -> Callable[[H], H]:
-    """Wrap a servicer method: refusals and failures are logged, then sent with their gRPC status."""
+S = TypeVar("S", bound=Servicer)
+Q = TypeVar("Q")  # the request message
+A = TypeVar("A")  # the answer (a message, or an iterator of messages for a server stream)
 
-    def deco(fn: H) -> H:
+
+def handler(method: str) -> Callable[[Callable[[S, Q, grpc.ServicerContext, Call], A]],
+                                     Callable[[S, Q, grpc.ServicerContext], A]]:
+    """Wrap a servicer method: refusals and failures are logged, then sent with their gRPC status.
+
+    The method receives the call's `Call` as a fourth argument; gRPC sees (self, request, context).
+    """
+
+    def deco(fn: Callable[[S, Q, grpc.ServicerContext, Call], A]) -> Callable[[S, Q, grpc.ServicerContext], A]:
         @functools.wraps(fn)
-        def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-            gate: Gate = self.gate
+        def wrapper(self: S, request: Q, context: grpc.ServicerContext) -> A:
+            gate = self.gate
             call = Call(method=method)
+            failure: errors.Refused | None
             try:
                 return fn(self, request, context, call)
             except errors.Refused as refused:
@@ -288,6 +314,6 @@ def handler(method: str) -> Callable[[H], H]:
                 context.abort(grpc.StatusCode.UNAVAILABLE, LOG_UNAVAILABLE)
             context.abort_with_status((failure or errors.internal(str(seq))).to_status())
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return deco

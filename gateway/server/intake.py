@@ -55,6 +55,14 @@ def _not_serving(streaming: bool) -> Any:
     return iter([answer]) if streaming else answer
 
 
+def behaviour(h: grpc.RpcMethodHandler) -> Callable[[Any, grpc.ServicerContext], Any]:
+    """What a method handler runs: gRPC sets exactly one of its four behaviours, the one of its streaming kinds."""
+    found = h.unary_unary or h.unary_stream or h.stream_unary or h.stream_stream
+    if found is None:
+        raise ValueError("a method handler without a behaviour")
+    return found
+
+
 def loggable_method(raw: str) -> str:
     """The method name as the access log may record it: the name, or UNREADABLE_METHOD."""
     name = raw[1:] if raw.startswith("/") else raw
@@ -94,7 +102,7 @@ class Intake(grpc.ServerInterceptor):
         decode = self._decoder(method, h.request_deserializer)
         out = h.response_serializer
         if not h.request_streaming:
-            inner = h.unary_unary or h.unary_stream
+            inner = behaviour(h)
 
             def unary(raw: bytes, context: grpc.ServicerContext) -> Any:
                 request = decode(raw, context)
@@ -104,7 +112,7 @@ class Intake(grpc.ServerInterceptor):
 
             make = grpc.unary_stream_rpc_method_handler if h.response_streaming else grpc.unary_unary_rpc_method_handler
             return make(unary, request_deserializer=None, response_serializer=out)
-        inner = h.stream_unary or h.stream_stream
+        inner = behaviour(h)
 
         def streaming(raws: Iterator[bytes], context: grpc.ServicerContext) -> Any:
             if guard:

@@ -30,6 +30,8 @@ import grpc
 
 from gateway.policy.catalogue import PolicyError
 from gateway.server import errors
+from gateway.server.gate import peer_certificates
+from gateway.server.intake import behaviour
 from gateway.settings.loader import read_policy_file
 
 LIMITS_FILE = "limits.toml"
@@ -159,7 +161,7 @@ def check_request(limit: MethodLimit, request: Any) -> errors.Refused | None:
 
 def principal_key(context: grpc.ServicerContext) -> str:
     """Who holds a slot: the client certificate (its digest), or the peer address without one."""
-    pems = context.auth_context().get("x509_pem_cert") or []
+    pems = peer_certificates(context)
     if pems:
         return hashlib.sha256(pems[0]).hexdigest()
     return f"peer:{context.peer()}"
@@ -295,14 +297,14 @@ class LimitInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None:
             return None
-        method = details.method.lstrip("/")  # type: ignore[attr-defined]
+        method = details.method.lstrip("/")
         limit = self.methods.of(method)
         s = self.server
         kwargs = {"request_deserializer": handler.request_deserializer,
                   "response_serializer": handler.response_serializer}
 
         if not handler.request_streaming and not handler.response_streaming:
-            inner_uu = handler.unary_unary
+            inner_uu = behaviour(handler)
 
             def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
                 refused = check_request(limit, request)
@@ -317,7 +319,7 @@ class LimitInterceptor(grpc.ServerInterceptor):
             return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
 
         if not handler.request_streaming:
-            inner_us = handler.unary_stream
+            inner_us = behaviour(handler)
             held = method in CLIENT_HELD
 
             def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
@@ -335,7 +337,7 @@ class LimitInterceptor(grpc.ServerInterceptor):
             return grpc.unary_stream_rpc_method_handler(unary_stream, **kwargs)
 
         if not handler.response_streaming:
-            inner_su = handler.stream_unary
+            inner_su = behaviour(handler)
 
             def stream_unary(it: Iterator[Any], context: grpc.ServicerContext) -> Any:
                 key = self._admit(method, context, held_open=True)
@@ -348,7 +350,7 @@ class LimitInterceptor(grpc.ServerInterceptor):
 
             return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
 
-        inner_ss = handler.stream_stream
+        inner_ss = behaviour(handler)
 
         def stream_stream(it: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
             key = self._admit(method, context, held_open=True)

@@ -1,15 +1,14 @@
 """permitgw.v1.PermitService: permit status for schools, hospitals, HRSS, housing and police.
 
-Thin: the pipeline is in gate.py, the rule in rules/permit_status.py, the masking in policy/projection.py.
+Thin: the pipeline is in gate.py, the use cases in service/permits.py, the masking in policy/projection.py.
 """
 from __future__ import annotations
 
-from typing import Any
+import grpc
 
-from gateway.domain.idnumber import IdNumber
-from gateway.identity.principal import Principal
-from gateway.rules.permit_status import PermitStatus, PermitStatusDecision, permit_status
+from gateway.rules.permit_status import PermitStatus
 from gateway.server.gate import Call, Gate, handler
+from gateway.service import permits
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 
 SERVICE = "permitgw.v1.PermitService"
@@ -25,12 +24,12 @@ _STATUS = {
 }
 
 
-def decide_permit_status(gate: Gate, call: Call, context: Any, req_ctx: Any, raw_id: str, field: str
-                         ) -> tuple[Principal, IdNumber, PermitStatusDecision]:
-    """authenticate → authorise → decide, shared by the canonical API and the bureau dialects."""
-    principal = gate.admit(call, context, req_ctx, raw_id)
-    who = gate.subject(call, raw_id, field)
-    return principal, who, permit_status(gate.store.permits(who), gate.today())
+def _permit_entry(line: permits.PermitLine) -> permit_pb2.PermitEntry:
+    p = line.permit
+    return permit_pb2.PermitEntry(
+        permit_number=p.permit_number, district=p.district.code, issued_on=p.issued_on.isoformat(),
+        valid_until=p.valid_until.isoformat(), endorsed_on=p.endorsed_on.isoformat() if p.endorsed_on else "",
+        status=_STATUS[line.status])
 
 
 class PermitService(permit_pb2_grpc.PermitServiceServicer):
@@ -38,9 +37,11 @@ class PermitService(permit_pb2_grpc.PermitServiceServicer):
         self.gate = gate
 
     @handler(GET_PERMIT_STATUS)
-    def GetPermitStatus(self, request: Any, context: Any, call: Call) -> permit_pb2.GetPermitStatusResponse:
-        _, who, decision = decide_permit_status(self.gate, call, context, request.context,
-                                                request.id_number, "id_number")
+    def GetPermitStatus(self, request: permit_pb2.GetPermitStatusRequest, context: grpc.ServicerContext,
+                        call: Call) -> permit_pb2.GetPermitStatusResponse:
+        self.gate.admit(call, context, request.context, request.id_number)
+        who = self.gate.subject(call, request.id_number, "id_number")
+        decision = permits.status_of(self.gate.store, who, self.gate.today())
         p = decision.permit
         answer = permit_pb2.GetPermitStatusResponse(
             status=_STATUS[decision.status],
@@ -51,18 +52,15 @@ class PermitService(permit_pb2_grpc.PermitServiceServicer):
         return self.gate.answer(call, answer, decision.reasons[0].code)
 
     @handler(GET_RESIDENCE_RECORD)
-    def GetResidenceRecord(self, request: Any, context: Any, call: Call) -> permit_pb2.GetResidenceRecordResponse:
+    def GetResidenceRecord(self, request: permit_pb2.GetResidenceRecordRequest, context: grpc.ServicerContext,
+                           call: Call) -> permit_pb2.GetResidenceRecordResponse:
         self.gate.admit(call, context, request.context, request.id_number)
         who = self.gate.subject(call, request.id_number, "id_number")
-        store = self.gate.store
-        person = store.person(who)
+        record = permits.residence_record(self.gate.store, who, self.gate.today())
         answer = permit_pb2.GetResidenceRecordResponse(
-            id_number=who.value, name=person.name if person else "",
+            id_number=who.value, name=record.person.name if record.person else "",
             registrations=[permit_pb2.ResidenceRegistrationEntry(
                 district=r.district.code, declared_on=r.declared_on.isoformat(), housing_type=r.housing_type.value,
-                address=r.address) for r in store.registrations(who)],
-            permits=[permit_pb2.PermitEntry(
-                permit_number=p.permit_number, district=p.district.code, issued_on=p.issued_on.isoformat(),
-                valid_until=p.valid_until.isoformat(), endorsed_on=p.endorsed_on.isoformat() if p.endorsed_on else "",
-                status=_STATUS[permit_status([p], self.gate.today()).status]) for p in store.permits(who)])
-        return self.gate.answer(call, answer, "RECORD" if person else "NO_RECORD")
+                address=r.address) for r in record.registrations],
+            permits=[_permit_entry(line) for line in record.permits])
+        return self.gate.answer(call, answer, "RECORD" if record.person else "NO_RECORD")

@@ -9,13 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.audit.port import AccessQuery, LogStore
+from gateway.audit.port import LogStore
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import Fact, Guardianship, Permit, Person, Record, ResidenceRegistration
 from gateway.errors import GatewayError
-
-__all__ = ["AccessQuery", "ImportRun", "RecordStore", "Store", "StoreError", "StoreUnavailable"]
-# AccessQuery is the log port's; it is named here too only while gateway/server/app.py still imports it from here.
 
 
 class StoreError(GatewayError):

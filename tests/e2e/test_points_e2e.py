@@ -55,8 +55,8 @@ def test_districts_that_admit_by_points_get_the_guardians_points(tmp_path: objec
     from gateway.datadir import DataDir
     from gateway.identity.ca import issue_client
     from gateway.identity.principal import Principal
-    from gateway.importer import import_files
     from gateway.server.app import start
+    from gateway.service.importer import import_files
     from gateway.synth.people import residents
     from gateway.synth.write import BUREAU_FILES, write_bureaus
     from permitgw.education.v1 import education_pb2, education_pb2_grpc

@@ -18,7 +18,7 @@ from gateway import datadir
 from gateway.datadir import DataDir
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import FACT_KINDS, NATURAL_KEYS, LabourContract
-from gateway.importer import import_files
+from gateway.service.importer import import_files
 from tests.helpers import make_id_with_check, write_csv
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "adapters.md"

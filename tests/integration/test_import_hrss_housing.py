@@ -23,7 +23,7 @@ from gateway.domain.records import (
     PropertyTitle,
     RentalRegistration,
 )
-from gateway.importer import ImportSummary, import_files
+from gateway.service.importer import ImportSummary, import_files
 from gateway.store.sqlite import SqliteStore
 from tests.helpers import FULLWIDTH, break_check, csv_line, make_id, make_id_with_check, write_csv, write_lines
 

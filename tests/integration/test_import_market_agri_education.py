@@ -25,7 +25,7 @@ from gateway.domain.records import (
     LicenceKind,
     SchoolStage,
 )
-from gateway.importer import ImportSummary, import_files
+from gateway.service.importer import ImportSummary, import_files
 from gateway.store.sqlite import SqliteStore
 from tests.helpers import FULLWIDTH, break_check, csv_line, make_id, make_legacy15, upgrade15, write_csv, write_lines
 

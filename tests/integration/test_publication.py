@@ -6,11 +6,11 @@ from collections import Counter
 
 import pytest
 
-from gateway import publication
 from gateway.datadir import DataDir
 from gateway.domain import clock
-from gateway.importer import import_files
 from gateway.rules.statistics import StatisticsSettings
+from gateway.service import statistics
+from gateway.service.importer import import_files
 from gateway.synth import psb
 from gateway.synth.people import residents
 
@@ -33,9 +33,9 @@ def _load(data: DataDir, tmp: object, n: int, seed: int) -> list:
 def test_published_counts_match_the_population_and_stay_frozen(data: DataDir, tmp_path: object) -> None:
     people = _load(data, tmp_path, 400, 12)
     month = (TODAY.replace(day=1) - _dt.timedelta(days=1)).strftime("%Y-%m")
-    end = publication.month_end(month)
+    end = statistics.month_end(month)
     store = data.open_store()
-    table = publication.published(store, month, SETTINGS, TODAY)
+    table = statistics.published(store, month, SETTINGS, TODAY)
     # an independent count from the synthetic population: valid permits at the month's end per district
     valid = Counter(p.district for p in people if p.permit_state == "1" and p.permit_issued
                     and p.permit_issued <= end <= p.permit_valid_until and p.registered_on <= end)
@@ -48,15 +48,15 @@ def test_published_counts_match_the_population_and_stay_frozen(data: DataDir, tm
 
     _load(data, tmp_path, 300, 13)  # more people arrive after publication
     store = data.open_store()
-    assert publication.published(store, month, SETTINGS, TODAY) == table
-    assert publication.build(store, month, SETTINGS) != table, "a rebuild would differ: that is why it is frozen"
+    assert statistics.published(store, month, SETTINGS, TODAY) == table
+    assert statistics.build(store, month, SETTINGS) != table, "a rebuild would differ: that is why it is frozen"
     store.close()
 
 
 def test_only_completed_months(data: DataDir) -> None:
     store = data.open_store()
-    with pytest.raises(publication.NotPublishable):
-        publication.published(store, TODAY.strftime("%Y-%m"), SETTINGS, TODAY)
-    with pytest.raises(publication.NotPublishable):
-        publication.published(store, "2026-1", SETTINGS, TODAY)
+    with pytest.raises(statistics.NotPublishable):
+        statistics.published(store, TODAY.strftime("%Y-%m"), SETTINGS, TODAY)
+    with pytest.raises(statistics.NotPublishable):
+        statistics.published(store, "2026-1", SETTINGS, TODAY)
     store.close()

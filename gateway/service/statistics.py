@@ -1,7 +1,8 @@
-"""Build a month's district statistics from the store and freeze it (I-4, I-5).
+"""District statistics (I-4, I-5): a month's table built from the store, frozen on first request, and served.
 
 Per person: residence district, registration, permit validity and primary basis at the month's end;
 the pure rule (rules/statistics.py) aggregates and suppresses; the result is stored once and reused.
+Counts only, never a person.
 """
 from __future__ import annotations
 
@@ -10,15 +11,24 @@ import datetime as _dt
 import json
 from typing import Any
 
-from gateway import casefile
+from gateway.domain.districts import DISTRICTS, LEGACY
+from gateway.domain.idnumber import IdNumber
+from gateway.errors import GatewayError
 from gateway.rules.eligibility import evaluate_eligibility
 from gateway.rules.permit_status import permit_status
 from gateway.rules.statistics import PersonStat, StatisticsSettings, district_month_table
+from gateway.service import casefile
 from gateway.store.port import Store
 
+CITY_CODE = "330200"
 
-class NotPublishable(ValueError):
+
+class NotPublishable(GatewayError, ValueError):
     """The month asked for cannot be published (malformed, or not yet complete)."""
+
+
+class UnknownDistrict(GatewayError, ValueError):
+    """Not a Ningbo district code (nor empty / 330200 for the whole city)."""
 
 
 def month_end(month: str) -> _dt.date:
@@ -31,7 +41,7 @@ def month_end(month: str) -> _dt.date:
     return _dt.date(year, mon, calendar.monthrange(year, mon)[1])
 
 
-def person_stat(store: Store, who: Any, end: _dt.date) -> PersonStat | None:
+def person_stat(store: Store, who: IdNumber, end: _dt.date) -> PersonStat | None:
     records = casefile.load(store, who)
     regs = [r for r in records.registrations if r.declared_on <= end]
     if not regs:
@@ -61,3 +71,11 @@ def published(store: Store, month: str, settings: StatisticsSettings, today: _dt
     if body is None:
         body = store.publish_statistics(month, json.dumps(build(store, month, settings), sort_keys=True))
     return json.loads(body)
+
+
+def district_keys(raw: str) -> list[str]:
+    """The rows asked for: one district (legacy codes accepted), or every district for "" or 330200."""
+    district = LEGACY.get(raw.strip(), raw.strip())
+    if district not in ("", CITY_CODE, *DISTRICTS):
+        raise UnknownDistrict("a Ningbo district code, or empty / 330200 for all")
+    return list(DISTRICTS) if district in ("", CITY_CODE) else [district]

@@ -5,11 +5,15 @@ of near relatives in the household (guardians and wards on record) for R-HOME-1.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import (
     BusinessLicence,
     Contribution,
     Enrolment,
+    Fact,
     LabourContract,
     LandContract,
     PropertyTitle,
@@ -19,18 +23,24 @@ from gateway.rules.eligibility import PersonRecords
 from gateway.rules.points import PointsRecords
 from gateway.store.port import Store
 
+F = TypeVar("F", bound=Fact)
+
+
+def of_kind(facts: Sequence[Fact], kind: type[F]) -> tuple[F, ...]:
+    return tuple(f for f in facts if isinstance(f, kind))
+
 
 def load(store: Store, who: IdNumber) -> PersonRecords:
     facts = store.facts(who)
 
-    def of(kind: type) -> tuple:  # type: ignore[type-arg]
-        return tuple(f for f in facts if isinstance(f, kind))
+    def of(kind: type[F]) -> tuple[F, ...]:
+        return of_kind(facts, kind)
 
     ships = tuple(store.guardianships(who))
     relatives = {g.guardian for g in ships} | set(store.wards(who))
     own = {t.title_number for t in of(PropertyTitle)}
     household = tuple(t for r in sorted(relatives, key=lambda i: i.value)
-                      for t in store.facts(r, PropertyTitle) if t.title_number not in own)  # type: ignore[union-attr]
+                      for t in of_kind(store.facts(r, PropertyTitle), PropertyTitle) if t.title_number not in own)
     return PersonRecords(
         person=store.person(who), registrations=tuple(store.registrations(who)), permits=tuple(store.permits(who)),
         contributions=of(Contribution), contracts=of(LabourContract), licences=of(BusinessLicence),

@@ -7,19 +7,26 @@ each batch is one transaction, so a crash loses no committed row and a re-run du
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
+from adapters.contract import Bureau
 from adapters.reading import Parsed, Reject
 from adapters.registry import BUREAUS
 from gateway.domain import clock
 from gateway.domain.records import Record
+from gateway.errors import GatewayError
 from gateway.store.port import ImportRun, Store
 
+if TYPE_CHECKING:
+    import _csv
 
-class ImportFailed(Exception):
+
+class ImportFailed(GatewayError):
     """The import cannot start: unknown bureau, or a file that cannot be read at all."""
 
 
@@ -49,8 +56,8 @@ class _RejectWriter:
     def __init__(self, directory: Path, bureau: str) -> None:
         stamp = clock.now().strftime("%Y%m%dT%H%M%S%fZ")
         self.path = directory / f"{bureau}-{stamp}.csv"
-        self._file = None
-        self._writer: csv.writer | None = None  # type: ignore[valid-type]
+        self._file: IO[str] | None = None
+        self._writer: _csv.Writer | None = None  # a type for checkers only: _csv names it "writer" at run time
 
     def add(self, reject: Reject) -> None:
         if self._writer is None:
@@ -67,7 +74,7 @@ class _RejectWriter:
         return str(self.path)
 
 
-def adapter_for(bureau: str):  # noqa: ANN201 - a module
+def adapter_for(bureau: str) -> Bureau:
     if bureau not in BUREAUS:
         raise ImportFailed(f"unknown bureau {bureau!r}; one of: {', '.join(BUREAUS)}")
     return BUREAUS[bureau]
@@ -78,7 +85,7 @@ def count_lines(files: Sequence[Path]) -> int:
     total = 0
     for path in files:
         with path.open("rb") as f:
-            total += sum(chunk.count(b"\n") for chunk in iter(lambda f=f: f.read(1 << 20), b"")) - 1
+            total += sum(chunk.count(b"\n") for chunk in iter(functools.partial(f.read, 1 << 20), b"")) - 1
     return max(total, 0)
 
 
