@@ -13,6 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.errors import GatewayError
 from gateway.filemodes import private_problem
 from gateway.files import atomic_write, write_new_private
 from gateway.identity import ca
@@ -23,7 +24,7 @@ from gateway.store.sqlite import SqliteStore
 DEFAULT_DIR = Path("./permitgw-data")
 
 
-class DataDirError(Exception):
+class DataDirError(GatewayError):
     """The data directory is missing, incomplete or its configuration is invalid."""
 
 

@@ -17,12 +17,13 @@ from gateway.audit.checkpoint import NoteError, open_note, sign_note, verify_che
 from gateway.audit.entry import AccessEntry
 from gateway.audit.rfc9162 import inclusion_proof, leaf_hash, verify_inclusion
 from gateway.audit.witnessing import witnessed_by
+from gateway.errors import GatewayError
 from gateway.store.port import Store
 
 HEADER = "permitgw attestation v1"
 
 
-class AttestationError(ValueError):
+class AttestationError(GatewayError, ValueError):
     """The attestation or its bundle does not verify; the message says which part."""
 
 

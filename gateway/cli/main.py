@@ -17,6 +17,7 @@ from pathlib import Path
 from gateway import datadir
 from gateway.datadir import DataDir, DataDirError
 from gateway.domain import clock
+from gateway.errors import GatewayError
 from gateway.policy.catalogue import PolicyError
 from gateway.store.crypto import KeyFileError
 from gateway.store.sqlite import StoreError
@@ -24,7 +25,7 @@ from gateway.store.sqlite import StoreError
 _IDENTITY_NUMBER = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15})(?!\d)")
 
 
-class CliError(Exception):
+class CliError(GatewayError):
     """A failure to report on one line, exit code 1."""
 
 
