@@ -57,7 +57,7 @@ def _say(text: str) -> None:
 
 
 def _refusal(err: grpc.RpcError) -> str:
-    st = rpc_status.from_call(err)  # type: ignore[arg-type]
+    st = rpc_status.from_call(err)
     reason = ""
     for d in st.details if st else ():
         info = error_details_pb2.ErrorInfo()
@@ -73,7 +73,8 @@ def _family(people: list[SynthPerson]) -> tuple[SynthPerson, SynthPerson]:
     for child in people:
         p = child.guardian
         age = cutoff.year - child.birth.year - ((cutoff.month, cutoff.day) < (child.birth.month, child.birth.day))
-        if p and 6 <= age <= 15 and p.permit_state == "1" and p.permit_valid_until >= today:
+        valid_until = p.permit_valid_until if p else None
+        if p and 6 <= age <= 15 and p.permit_state == "1" and valid_until is not None and valid_until >= today:
             return p, child
     raise RuntimeError("the synthetic population has no child of age with a validly permitted guardian")
 

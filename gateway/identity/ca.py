@@ -20,7 +20,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from gateway.files import atomic_write
 from gateway.identity.principal import Principal, principal_to_uri, serial_hex
 
-KEYS_DIR = "keys"  # DATA/keys
 CERTS_DIR = "certs"  # DATA/certs: issue ledger and revocation list
 ISSUED_LEDGER = "issued.jsonl"
 CA_KEY, CA_CRT = "ca.key", "ca.crt"
