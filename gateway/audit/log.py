@@ -96,8 +96,8 @@ class AuditLog:
         self._last_signed_at = time.monotonic()
         # Every batch signs a head; a head's row is kept at least every N entries or T seconds, and in between
         # each head replaces the previous one, so the checkpoints table grows as slowly as it always did.
-        self._kept_size, self._kept_at = self.signed_size, time.monotonic()
-        self._interim: int | None = None  # the size of the head that replaces the last kept one, if any
+        self._interim: int | None
+        self._kept_size, self._kept_at, self._interim = self.signed_size, time.monotonic(), None
         self.batches = 0
         self._healthy = True
         self._probe_delay = FIRST_PROBE_SECONDS

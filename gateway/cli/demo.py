@@ -30,6 +30,7 @@ from gateway.audit.verify import verify_log
 from gateway.client import channel
 from gateway.datadir import DataDir
 from gateway.domain import clock
+from gateway.errors import GatewayError
 from gateway.identity.ca import issue_client
 from gateway.identity.principal import Principal
 from gateway.importer import import_files
@@ -50,6 +51,10 @@ from permitgw.v1 import (
     statistics_pb2,
     statistics_pb2_grpc,
 )
+
+
+class DemoFailed(GatewayError):
+    """A part of the demo that runs as its own process (the witness) did not start."""
 
 
 def _say(text: str) -> None:
@@ -234,15 +239,18 @@ def run_demo(keep: bool = False) -> int:
 def _start_witness(wdir: Path, data: DataDir) -> tuple[subprocess.Popen[str], str, str]:
     """`permitgw witness init` and `witness serve` as separate processes; returns (process, HOST:PORT, its key)."""
     cli = [sys.executable, "-m", "gateway.cli.main", "witness"]
-    subprocess.run([*cli, "init", "--data", str(wdir), "--name", "audit.ningbo/witness", "--log",
-                    data.log_verifier()], check=True, capture_output=True, text=True)
+    made = subprocess.run([*cli, "init", "--data", str(wdir), "--name", "audit.ningbo/witness", "--log",
+                           data.log_verifier()], capture_output=True, text=True)
+    if made.returncode != 0:
+        why = " ".join(made.stderr.split()).removeprefix("permitgw: ") or f"exit {made.returncode}"
+        raise DemoFailed(f"the witness could not be set up: {why}")
     proc = subprocess.Popen([*cli, "serve", "--data", str(wdir), "--listen", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     found = re.search(r"serving on (\S+)", proc.stdout.readline() if proc.stdout else "")
     if not found:
         proc.kill()
         proc.communicate()
-        raise RuntimeError("the witness did not start")
+        raise DemoFailed("the witness did not start")
     return proc, found.group(1), (wdir / "witness.vkey").read_text("utf-8").strip()
 
 
