@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+
 from gateway import datadir
 from gateway.datadir import DataDir
 from gateway.domain import clock
@@ -411,7 +413,11 @@ def _os_failure(exc: OSError) -> str:
 
 
 def _database_failure(exc: BaseException) -> str | None:
-    """What to tell the operator when the database failed under a command (damaged file, server gone)."""
+    """What to tell the operator when the database failed under a command (damaged file, server gone, or personal
+    data that the PII key in keys/ does not decrypt)."""
+    if isinstance(exc, InvalidTag):
+        return ("personal data in the database does not decrypt with keys/pii-enc.key: the key is not this "
+                "database's (restore the key that belongs to it)")
     if isinstance(exc, sqlite3.DatabaseError):
         return f"the database is damaged or unreadable ({exc}): restore it from a backup"
     if isinstance(exc, sqlite3.Error):
