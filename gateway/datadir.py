@@ -13,6 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.errors import GatewayError
 from gateway.filemodes import private_problem
 from gateway.files import atomic_write, write_new_private
 from gateway.identity import ca
@@ -23,7 +24,7 @@ from gateway.store.sqlite import SqliteStore
 DEFAULT_DIR = Path("./permitgw-data")
 
 
-class DataDirError(Exception):
+class DataDirError(GatewayError):
     """The data directory is missing, incomplete or its configuration is invalid."""
 
 
@@ -133,11 +134,21 @@ class DataDir:
         from gateway.audit.checkpoint import verifier_key
         from gateway.audit.log import log_origin
 
-        return verifier_key(log_origin((self.keys / "ca.crt").read_bytes()), self.signing_key().public_key())
+        ca_crt = self.keys / "ca.crt"
+        try:
+            origin = log_origin(ca_crt.read_bytes())
+        except ValueError as exc:  # cryptography's word for a file that is not a PEM certificate
+            raise DataDirError(f"{ca_crt} is damaged (not a PEM certificate): restore it from a backup") from exc
+        return verifier_key(origin, self.signing_key().public_key())
 
     def signing_key(self) -> Ed25519PrivateKey:
-        key = serialization.load_pem_private_key((self.keys / "signing.key").read_bytes(), password=None)
-        assert isinstance(key, Ed25519PrivateKey)
+        path = self.keys / "signing.key"
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except ValueError as exc:
+            raise DataDirError(f"{path} is damaged (not a PEM private key): restore it from a backup") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise DataDirError(f"{path} is not an Ed25519 key: restore it from a backup")
         return key
 
 

@@ -18,11 +18,12 @@ from gateway.audit.entry import AccessEntry
 from gateway.audit.port import LogStore
 from gateway.audit.rfc9162 import inclusion_proof, leaf_hash, verify_inclusion
 from gateway.audit.witnessing import witnessed_by
+from gateway.errors import GatewayError
 
 HEADER = "permitgw attestation v1"
 
 
-class AttestationError(ValueError):
+class AttestationError(GatewayError, ValueError):
     """The attestation or its bundle does not verify; the message says which part."""
 
 

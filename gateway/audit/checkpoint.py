@@ -16,6 +16,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from gateway.errors import GatewayError
+
 # c2sp.org/signed-note: signature type byte for Ed25519.
 ALG_ED25519 = 0x01
 # c2sp.org/signed-note: verifiers MUST accept at least 16 signatures and SHOULD cap them; golang.org/x/mod caps at 100.
@@ -30,7 +32,7 @@ _HEX8 = re.compile(r"[0-9a-fA-F]{8}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
 
-class NoteError(ValueError):
+class NoteError(GatewayError, ValueError):
     """A signed note is malformed, or does not carry a valid signature from a trusted key."""
 
 
@@ -38,7 +40,7 @@ class CheckpointError(NoteError):
     """A checkpoint body is malformed, or is not the checkpoint the caller expected."""
 
 
-class InconsistentCheckpointError(Exception):
+class InconsistentCheckpointError(GatewayError):
     """Signing this checkpoint would contradict one the log already signed (the guard refused)."""
 
 

@@ -34,6 +34,7 @@ from gateway.audit.checkpoint import (
 from gateway.audit.entry import AccessEntry
 from gateway.audit.port import LogStore
 from gateway.audit.rfc9162 import SubtreeSource, consistency_proof, root, verify_consistency
+from gateway.errors import GatewayError
 
 log = logging.getLogger("permitgw.audit")
 
@@ -49,7 +50,7 @@ FIRST_PROBE_SECONDS = 0.1  # while the log cannot be written, the writer tries t
 MAX_PROBE_SECONDS = 2.0  # …backing off to at most this
 
 
-class LogUnavailable(Exception):
+class LogUnavailable(GatewayError):
     """The access log cannot be written right now, so the call must not be answered (UNAVAILABLE).
 
     The entry may or may not be in the log (a commit whose acknowledgement was lost); it is never appended

@@ -13,6 +13,11 @@ from gateway.audit.entry import AccessEntry
 from gateway.audit.port import AccessQuery, Blinder, LogStore
 from gateway.domain.dates import parse_date
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber
+from gateway.errors import GatewayError
+
+
+class BadSearch(GatewayError, ValueError):
+    """A search option that cannot be understood; the message names the option, never the value."""
 
 
 def parse_time(text: str | None, name: str) -> str | None:
@@ -23,7 +28,7 @@ def parse_time(text: str | None, name: str) -> str | None:
     try:
         return parse_date(text).isoformat()
     except ValueError as exc:
-        raise ValueError(f"--{name}: not a date or RFC 3339 time") from exc
+        raise BadSearch(f"--{name}: not a date or RFC 3339 time") from exc
 
 
 def search(store: LogStore, cipher: Blinder, *, subject: str | None = None, principal: str | None = None,
@@ -33,7 +38,7 @@ def search(store: LogStore, cipher: Blinder, *, subject: str | None = None, prin
         try:
             subject_index = cipher.blind(IdNumber.parse(subject).value).hex()
         except InvalidIdNumber as exc:
-            raise ValueError(f"--subject: {exc}") from exc
+            raise BadSearch(f"--subject: {exc}") from exc
     yield from store.access_entries(AccessQuery(subject=subject_index, principal=principal,
                                                 since=parse_time(since, "since"), until=parse_time(until, "until")))
 

@@ -10,9 +10,10 @@ from gateway.audit.anchors import Anchors
 from gateway.audit.checkpoint import NoteError, verify_checkpoint
 from gateway.audit.port import LogStore
 from gateway.audit.rfc9162 import root
+from gateway.errors import GatewayError
 
 
-class LogRefused(Exception):
+class LogRefused(GatewayError):
     """The stored log is not one the gateway may go on extending; the message says why, on one line."""
 
 

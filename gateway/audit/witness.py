@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.audit.checkpoint import EMPTY_ROOT, Checkpoint, NoteError, parse_body, parse_note, verify_checkpoint
 from gateway.audit.cosignature import add_cosignatures, cosign
 from gateway.audit.rfc9162 import verify_consistency
+from gateway.errors import GatewayError
 
 MAX_REQUEST = 64 * 1024  # a checkpoint note and at most 63 proof hashes fit with room to spare
 MAX_PROOF = 63
@@ -55,7 +56,7 @@ class Answer:
     origin: str = ""
 
 
-class BadRequest(ValueError):
+class BadRequest(GatewayError, ValueError):
     pass
 
 

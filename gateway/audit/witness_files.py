@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.audit.checkpoint import NoteError, is_valid_key_name, parse_verifier_key
 from gateway.audit.cosignature import cosigner_verifier_key, parse_cosigner_key
 from gateway.audit.witness import Answer, Head, decide
+from gateway.errors import GatewayError
 from gateway.files import atomic_write, write_new_private
 
 
-class WitnessError(Exception):
+class WitnessError(GatewayError):
     """The witness directory is missing, incomplete or holds something invalid."""
 
 

@@ -18,12 +18,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from gateway.audit.witness import MAX_REQUEST, AddCheckpoint
 from gateway.audit.witness_files import Witness
+from gateway.errors import GatewayError
 
 log = logging.getLogger("permitgw.witness")
 TIMEOUT = 5.0
 
 
-class WitnessUnavailable(Exception):
+class WitnessUnavailable(GatewayError):
     """The witness could not be reached or answered something unexpected."""
 
 

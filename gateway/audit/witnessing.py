@@ -22,12 +22,13 @@ from gateway.audit.port import LogStore
 from gateway.audit.rfc9162 import consistency_proof
 from gateway.audit.witness import AddCheckpoint
 from gateway.audit.witness_http import WitnessUnavailable, add_checkpoint, latest
+from gateway.errors import GatewayError
 from gateway.files import atomic_write
 
 log = logging.getLogger("permitgw.witness")
 
 
-class WitnessConfigError(Exception):
+class WitnessConfigError(GatewayError):
     """witnesses.toml is unreadable, or a witness given to `witness add` is not valid."""
 
 

@@ -31,6 +31,7 @@ from gateway.audit.verify import verify_log
 from gateway.client import channel
 from gateway.datadir import DataDir
 from gateway.domain import clock
+from gateway.errors import GatewayError
 from gateway.identity.ca import issue_client
 from gateway.identity.principal import Principal
 from gateway.server.app import RunningServer, start
@@ -52,12 +53,16 @@ from permitgw.v1 import (
 )
 
 
+class DemoFailed(GatewayError):
+    """A part of the demo that runs as its own process (the witness) did not start."""
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
 
 def _refusal(err: grpc.RpcError) -> str:
-    st = rpc_status.from_call(err)  # type: ignore[arg-type]
+    st = rpc_status.from_call(err)
     reason = ""
     for d in st.details if st else ():
         info = error_details_pb2.ErrorInfo()
@@ -73,7 +78,8 @@ def _family(people: list[SynthPerson]) -> tuple[SynthPerson, SynthPerson]:
     for child in people:
         p = child.guardian
         age = cutoff.year - child.birth.year - ((cutoff.month, cutoff.day) < (child.birth.month, child.birth.day))
-        if p and 6 <= age <= 15 and p.permit_state == "1" and p.permit_valid_until >= today:
+        valid_until = p.permit_valid_until if p else None
+        if p and 6 <= age <= 15 and p.permit_state == "1" and valid_until is not None and valid_until >= today:
             return p, child
     raise RuntimeError("the synthetic population has no child of age with a validly permitted guardian")
 
@@ -233,15 +239,18 @@ def run_demo(keep: bool = False) -> int:
 def _start_witness(wdir: Path, data: DataDir) -> tuple[subprocess.Popen[str], str, str]:
     """`permitgw witness init` and `witness serve` as separate processes; returns (process, HOST:PORT, its key)."""
     cli = [sys.executable, "-m", "gateway.cli.main", "witness"]
-    subprocess.run([*cli, "init", "--data", str(wdir), "--name", "audit.ningbo/witness", "--log",
-                    data.log_verifier()], check=True, capture_output=True, text=True)
+    made = subprocess.run([*cli, "init", "--data", str(wdir), "--name", "audit.ningbo/witness", "--log",
+                           data.log_verifier()], capture_output=True, text=True)
+    if made.returncode != 0:
+        why = " ".join(made.stderr.split()).removeprefix("permitgw: ") or f"exit {made.returncode}"
+        raise DemoFailed(f"the witness could not be set up: {why}")
     proc = subprocess.Popen([*cli, "serve", "--data", str(wdir), "--listen", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     found = re.search(r"serving on (\S+)", proc.stdout.readline() if proc.stdout else "")
     if not found:
         proc.kill()
         proc.communicate()
-        raise RuntimeError("the witness did not start")
+        raise DemoFailed("the witness did not start")
     return proc, found.group(1), (wdir / "witness.vkey").read_text("utf-8").strip()
 
 

@@ -14,20 +14,25 @@ from gateway.datadir import DataDir
 from gateway.domain import clock
 from gateway.domain.dates import InvalidDate, parse_date
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber
+from gateway.errors import GatewayError
 from gateway.policy.decisions import policy_version
 from gateway.service import eligibility
 from gateway.service.explain import log_entry
+
+
+class BadExplainOption(GatewayError, ValueError):
+    """--id or --as-of cannot be understood; the message names the option, never the value."""
 
 
 def explain(data: DataDir, raw_id: str, as_of_text: str | None, *, as_json: bool, out: TextIO) -> int:
     try:
         who = IdNumber.parse(raw_id)
     except InvalidIdNumber as exc:
-        raise ValueError(f"--id: {exc}") from exc
+        raise BadExplainOption(f"--id: {exc}") from exc
     try:
         as_of = parse_date(as_of_text) if as_of_text else clock.today()
     except InvalidDate as exc:
-        raise ValueError("--as-of: a date as YYYY-MM-DD") from exc
+        raise BadExplainOption("--as-of: a date as YYYY-MM-DD") from exc
     store = data.open_store()
     try:
         decision = eligibility.evaluate(store, who, as_of)

@@ -1,7 +1,9 @@
 """Argument parsing and dispatch for `permitgw`; the work is done by the layers it calls.
 
-Exit codes: 0 success, 1 the operation failed (one line on stderr — a damaged or unreachable database too, never
-a traceback), 2 usage error.
+`main()` is the one error boundary: a `GatewayError` (a failure the gateway explains), an `OSError` (a file missing
+or unreadable, a port taken) or a damaged or unreachable database is one line `permitgw: …` on stderr and exit 1;
+anything else is a defect and keeps its traceback. Exit codes: 0 success, 1 the operation failed, 2 usage error
+(or, for `audit verify` and `attest verify`, a failed check).
 """
 from __future__ import annotations
 
@@ -14,17 +16,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+
 from gateway import datadir
-from gateway.datadir import DataDir, DataDirError
+from gateway.datadir import DataDir
 from gateway.domain import clock
-from gateway.policy.catalogue import PolicyError
-from gateway.store.crypto import KeyFileError
-from gateway.store.sqlite import StoreError
+from gateway.errors import GatewayError
 
 _IDENTITY_NUMBER = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15})(?!\d)")
 
 
-class CliError(Exception):
+class CliError(GatewayError):
     """A failure to report on one line, exit code 1."""
 
 
@@ -44,29 +46,24 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_cert_issue(args: argparse.Namespace) -> int:
     from gateway.identity.ca import issue_client
-    from gateway.identity.principal import InvalidPrincipal, Principal
+    from gateway.identity.principal import Principal
 
     d = _data(args).require()
-    try:
-        principal = Principal(role=args.role, org=args.org, name=args.name, district=args.district, serial="")
-        issued = issue_client(d.keys, principal, Path(args.out), days=d.config()["certificates"]["client_days"])
-    except (InvalidPrincipal, FileExistsError) as exc:
-        raise CliError(str(exc)) from exc
+    principal = Principal(role=args.role, org=args.org, name=args.name, district=args.district, serial="")
+    issued = issue_client(d.keys, principal, Path(args.out), days=d.config()["certificates"]["client_days"])
     print(f"issued {args.out}.crt, {args.out}.key, {args.out}.ca.crt: serial {issued.serial}, "
           f"role {issued.role}, district {issued.district}")
     return 0
 
 
 def cmd_cert_revoke(args: argparse.Namespace) -> int:
-    from gateway.identity.revocation import InvalidSerial, RevocationList, UnknownSerial, normalise_serial
+    from gateway.identity.revocation import RevocationList, normalise_serial
 
     d = _data(args).require()
     store = d.open_store()
     try:
         serial = normalise_serial(args.serial)
         RevocationList(d.certs / "revoked.txt", store=store).revoke(serial)
-    except (InvalidSerial, UnknownSerial) as exc:
-        raise CliError(str(exc)) from exc
     finally:
         store.close()
     print(f"revoked {serial}; a running server refuses it within 5 s")
@@ -74,9 +71,8 @@ def cmd_cert_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from adapters.reading import UnreadableFile
     from gateway.progress import Progress
-    from gateway.service.importer import ImportFailed, count_lines, import_files
+    from gateway.service.importer import count_lines, import_files
 
     d = _data(args).require()
     files = [Path(f) for f in args.files]
@@ -90,8 +86,6 @@ def cmd_import(args: argparse.Namespace) -> int:
                                on_progress=progress.update if progress else None)
         if progress:
             progress.update(summary, force=True)
-    except (ImportFailed, UnreadableFile) as exc:
-        raise CliError(str(exc)) from exc
     finally:
         store.close()
         if progress:
@@ -107,13 +101,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from gateway.server.app import ListenError, serve_forever
+    from gateway.server.app import serve_forever
 
     d = _data(args).require()
-    try:
-        serve_forever(d, args.listen or d.config()["server"]["listen"], metrics=args.metrics)
-    except ListenError as exc:
-        raise CliError(str(exc)) from exc
+    d.log_verifier()  # a damaged ca.crt or signing.key is one line here, not a failure deep in the server's start
+    serve_forever(d, args.listen or d.config()["server"]["listen"], metrics=args.metrics)
     return 0
 
 
@@ -125,8 +117,6 @@ def cmd_audit_search(args: argparse.Namespace) -> int:
     try:
         entries = list(search(store, d.cipher(), subject=args.subject, principal=args.principal,
                               since=args.since, until=args.until))
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
     finally:
         store.close()
     print_entries(entries, as_json=args.json, out=sys.stdout)
@@ -137,20 +127,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from gateway.cli.explain import explain
 
     d = _data(args).require()
-    try:
-        return explain(d, args.id, args.as_of, as_json=args.json, out=sys.stdout)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
+    return explain(d, args.id, args.as_of, as_json=args.json, out=sys.stdout)
 
 
 def cmd_policy_explain(args: argparse.Namespace) -> int:
     from gateway.cli.policy_explain import explain as explain_policy
 
     d = _data(args).require()
-    try:
-        return explain_policy(d.policies, args.role, args.district, args.purpose, args.method, args.scope, sys.stdout)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
+    return explain_policy(d.policies, args.role, args.district, args.purpose, args.method, args.scope, sys.stdout)
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -187,13 +171,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_witness_init(args: argparse.Namespace) -> int:
-    from gateway.audit.witness_files import WitnessDir, WitnessError, init
+    from gateway.audit.witness_files import WitnessDir, init
 
-    try:
-        created = init(Path(args.data), args.name, list(args.log or []))
-        vkey = WitnessDir(Path(args.data)).require().verifier_key()
-    except WitnessError as exc:
-        raise CliError(str(exc)) from exc
+    created = init(Path(args.data), args.name, list(args.log or []))
+    vkey = WitnessDir(Path(args.data)).require().verifier_key()
     for what in created:
         print(f"created {what}")
     print(f"witness verifier key (give it to each gateway: permitgw witness add --verifier-key ...): {vkey}")
@@ -205,14 +186,15 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
     import threading
     import time
 
-    from gateway.audit.witness_files import Witness, WitnessDir, WitnessError
+    from gateway.audit.witness_files import Witness, WitnessDir
     from gateway.audit.witness_http import start
 
     try:
         witness = Witness(WitnessDir(Path(args.data)).require(), now=lambda: int(time.time()))
+    except ValueError as exc:  # a damaged witness.key (cryptography's ValueError) or witness.vkey
+        raise CliError(f"{args.data}: the witness's files cannot be used: {exc}") from exc
+    try:
         server, port = start(witness, args.listen)
-    except WitnessError as exc:
-        raise CliError(str(exc)) from exc
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot listen on {args.listen}: {exc}") from exc
     stop = threading.Event()
@@ -230,10 +212,7 @@ def cmd_witness_add(args: argparse.Namespace) -> int:
     from gateway.audit import witnessing
 
     d = _data(args).require()
-    try:
-        ref = witnessing.add(d.root, args.verifier_key, args.url)
-    except witnessing.WitnessConfigError as exc:
-        raise CliError(str(exc)) from exc
+    ref = witnessing.add(d.root, args.verifier_key, args.url)
     print(f"witness {ref.name} at {ref.url}: every checkpoint will be submitted to it (restart serve to apply)")
     print(f"the witness must know this log: permitgw witness init --data WDIR --name {ref.name} "
           f"--log {d.log_verifier()}")
@@ -243,10 +222,7 @@ def cmd_witness_add(args: argparse.Namespace) -> int:
 def cmd_attest_verify(args: argparse.Namespace) -> int:
     from gateway.audit import attestation
 
-    try:
-        text = Path(args.file).read_text("utf-8")
-    except OSError as exc:
-        raise CliError(f"{args.file}: {exc.strerror}") from exc
+    text = Path(args.file).read_text("utf-8")
     verifier = args.key
     if verifier and Path(verifier).is_file():
         verifier = Path(verifier).read_text("utf-8").strip()
@@ -287,10 +263,7 @@ def cmd_attest_verify(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from gateway.synth.write import write_all
 
-    try:
-        written = write_all(Path(args.out), residents=args.residents, seed=args.seed, messy_rate=args.messy_rate)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
+    written = write_all(Path(args.out), residents=args.residents, seed=args.seed, messy_rate=args.messy_rate)
     for path, count in written.items():
         print(f"wrote {path} ({count} rows)")
     return 0
@@ -415,8 +388,20 @@ def _one_line(text: str) -> str:
     return _IDENTITY_NUMBER.sub("[identity number]", " ".join(text.split()))
 
 
+def _os_failure(exc: OSError) -> str:
+    """A failure of the operating system (a file missing or unreadable, a port taken): its file and its reason."""
+    if exc.strerror and exc.filename is not None:
+        both = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else f"{exc.filename}"
+        return f"{both}: {exc.strerror}"
+    return str(exc) or type(exc).__name__
+
+
 def _database_failure(exc: BaseException) -> str | None:
-    """What to tell the operator when the database failed under a command (damaged file, server gone)."""
+    """What to tell the operator when the database failed under a command (damaged file, server gone, or personal
+    data that the PII key in keys/ does not decrypt)."""
+    if isinstance(exc, InvalidTag):
+        return ("personal data in the database does not decrypt with keys/pii-enc.key: the key is not this "
+                "database's (restore the key that belongs to it)")
     if isinstance(exc, sqlite3.DatabaseError):
         return f"the database is damaged or unreadable ({exc}): restore it from a backup"
     if isinstance(exc, sqlite3.Error):
@@ -437,17 +422,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.fn(args))
-    except (CliError, DataDirError, PolicyError, StoreError, KeyFileError) as exc:
-        print(f"permitgw: {_one_line(str(exc))}", file=sys.stderr)
-        return 1
+    except GatewayError as exc:
+        failure = str(exc)
+    except OSError as exc:
+        failure = _os_failure(exc)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # never a traceback: one line, and the details a maintainer needs in the type
-        failure = _database_failure(exc)
-        if failure is None:
-            failure = f"unexpected {type(exc).__name__}: {exc}"
-        print(f"permitgw: {_one_line(failure)}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        found = _database_failure(exc)
+        if found is None:
+            raise  # a defect: its traceback is what a maintainer needs
+        failure = found
+    print(f"permitgw: {_one_line(failure)}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

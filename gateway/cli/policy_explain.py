@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from gateway.errors import GatewayError
 from gateway.policy.decisions import DISTRICT_CODES, IN, OUT, SCOPES, PolicyTable, Reason, build_table
 from gateway.policy.document import method_names, short_name
 
@@ -18,6 +19,10 @@ MEANING = {
 }
 
 
+class UnknownRequest(GatewayError, ValueError):
+    """An argument of `policy explain` names no role, district, purpose, scope or method the policy knows."""
+
+
 def resolve_method(text: str, methods: Sequence[str]) -> str:
     """A full method name, or a short one (Service.Method, Service/Method, Method) naming exactly one method."""
     if text in methods:
@@ -26,20 +31,21 @@ def resolve_method(text: str, methods: Sequence[str]) -> str:
     if len(found) == 1:
         return found[0]
     if found:
-        raise ValueError(f"--method {text!r} is ambiguous: {', '.join(short_name(m, methods) for m in found)}")
-    raise ValueError(f"--method: unknown method {text!r}; one of {', '.join(short_name(m, methods) for m in methods)}")
+        raise UnknownRequest(f"--method {text!r} is ambiguous: {', '.join(short_name(m, methods) for m in found)}")
+    known = ', '.join(short_name(m, methods) for m in methods)
+    raise UnknownRequest(f"--method: unknown method {text!r}; one of {known}")
 
 
 def _check(table: PolicyTable, role: str, district: str, purpose: str, scope: str) -> None:
     cat = table.catalogue
     if role not in cat.roles:
-        raise ValueError(f"--role: unknown role {role!r}; one of {', '.join(cat.roles)}")
+        raise UnknownRequest(f"--role: unknown role {role!r}; one of {', '.join(cat.roles)}")
     if district not in DISTRICT_CODES:
-        raise ValueError(f"--district: unknown district {district!r}; one of {', '.join(DISTRICT_CODES)}")
+        raise UnknownRequest(f"--district: unknown district {district!r}; one of {', '.join(DISTRICT_CODES)}")
     if purpose not in cat.purposes:
-        raise ValueError(f"--purpose: unknown purpose {purpose!r}; one of {', '.join(cat.purposes)}")
+        raise UnknownRequest(f"--purpose: unknown purpose {purpose!r}; one of {', '.join(cat.purposes)}")
     if scope not in SCOPES:
-        raise ValueError(f"--scope: {IN} or {OUT}, not {scope!r}")
+        raise UnknownRequest(f"--scope: {IN} or {OUT}, not {scope!r}")
 
 
 def _line_note(line: Sequence[str], groups: Sequence[str], scope: str) -> str:

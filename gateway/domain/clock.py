@@ -19,11 +19,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from gateway.errors import GatewayError
+
 CHINA = _dt.timezone(_dt.timedelta(hours=8), "CST")
 ENV = "PERMITGW_CLOCK"
 
 
-class InvalidClock(ValueError):
+class InvalidClock(GatewayError, ValueError):
     """A clock setting that does not name an instant with its UTC offset."""
 
 

@@ -8,9 +8,10 @@ import datetime as _dt
 import re
 
 from gateway.domain.idnumber import fold_width
+from gateway.errors import GatewayError
 
 
-class InvalidDate(ValueError):
+class InvalidDate(GatewayError, ValueError):
     """Text that is not a date (or month) in any accepted format."""
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.domain.idnumber import fold_width
+from gateway.errors import GatewayError
 
 DISTRICTS: dict[str, str] = {
     "330203": "海曙",
@@ -23,7 +24,7 @@ DISTRICTS: dict[str, str] = {
 LEGACY: dict[str, str] = {"330204": "330212"}
 
 
-class InvalidDistrict(ValueError):
+class InvalidDistrict(GatewayError, ValueError):
     """Not one of Ningbo's district codes."""
 
 

@@ -8,6 +8,7 @@ import datetime as _dt
 from dataclasses import dataclass
 
 from gateway.domain import clock
+from gateway.errors import GatewayError
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -15,7 +16,7 @@ _CHECK = "10X98765432"
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
-class InvalidIdNumber(ValueError):
+class InvalidIdNumber(GatewayError, ValueError):
     """The text is not a valid identity number. The message never repeats the number itself."""
 
 

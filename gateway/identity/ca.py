@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from gateway.errors import GatewayError
 from gateway.files import atomic_write
 from gateway.identity.principal import Principal, principal_to_uri, serial_hex
 
-KEYS_DIR = "keys"  # DATA/keys
 CERTS_DIR = "certs"  # DATA/certs: issue ledger and revocation list
 ISSUED_LEDGER = "issued.jsonl"
 CA_KEY, CA_CRT = "ca.key", "ca.crt"
@@ -32,6 +32,10 @@ CA_NAME = x509.Name([
 BACKDATE = _dt.timedelta(minutes=5)  # tolerate small clock skew between gateway and bureaus
 
 PrivateKey = ec.EllipticCurvePrivateKey
+
+
+class CaError(GatewayError, ValueError):
+    """The CA cannot issue: its files are damaged or do not match, it has expired, or a request is invalid."""
 
 
 # ---------------------------------------------------------------- files
@@ -64,13 +68,13 @@ def _now() -> _dt.datetime:
 def _validity(days: int, ca_cert: x509.Certificate | None = None) -> tuple[_dt.datetime, _dt.datetime]:
     """now-5min .. now+days, never beyond the CA's own end of validity."""
     if days < 1:
-        raise ValueError(f"validity must be at least one day, not {days}")
+        raise CaError(f"validity must be at least one day, not {days}")
     now = _now()
     not_after = now + _dt.timedelta(days=days)
     if ca_cert is not None:
         not_after = min(not_after, ca_cert.not_valid_after_utc)
         if not_after <= now:
-            raise ValueError("the gateway CA certificate has expired; a new CA is needed")
+            raise CaError("the gateway CA certificate has expired; a new CA is needed")
     return now - BACKDATE, not_after
 
 
@@ -124,7 +128,7 @@ def _host_name(host: str) -> x509.GeneralName:
 def _make_server(ca_cert: x509.Certificate, ca_key: PrivateKey, days: int,
                  hosts: tuple[str, ...]) -> tuple[x509.Certificate, PrivateKey]:
     if not hosts:
-        raise ValueError("the server certificate needs at least one host name or address")
+        raise CaError("the server certificate needs at least one host name or address")
     key = _new_key()
     subject = x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, hosts[0]),
@@ -167,10 +171,13 @@ def load_ca(keys_dir: Path) -> tuple[x509.Certificate, PrivateKey]:
         key = serialization.load_pem_private_key((keys_dir / CA_KEY).read_bytes(), password=None)
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"no gateway CA in {keys_dir} ({exc.filename}); run `permitgw init`") from exc
+    except ValueError as exc:  # cryptography's word for a file that is not PEM or not what it should be
+        raise CaError(f"{keys_dir / CA_CRT} or {keys_dir / CA_KEY} is damaged (not a PEM certificate and key): "
+                      "restore it from a backup") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ValueError(f"{keys_dir / CA_KEY} is not an EC private key")
+        raise CaError(f"{keys_dir / CA_KEY} is not an EC private key")
     if key.public_key() != cert.public_key():
-        raise ValueError(f"{keys_dir / CA_KEY} does not belong to {keys_dir / CA_CRT}")
+        raise CaError(f"{keys_dir / CA_KEY} does not belong to {keys_dir / CA_CRT}")
     return cert, key
 
 

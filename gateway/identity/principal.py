@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway.domain.districts import DISTRICTS, LEGACY
+from gateway.errors import GatewayError
 
 ROLES: tuple[str, ...] = ("school", "health", "employment", "housing", "police", "auditor", "statistics")
 MUNICIPAL = "330200"  # a city-level (municipal) bureau, not bound to one district
@@ -28,7 +29,7 @@ _SERIAL_RE = re.compile(r"0|[1-9a-f][0-9a-f]{0,39}")
 _E = TypeVar("_E", bound=x509.ExtensionType)
 
 
-class InvalidPrincipal(ValueError):
+class InvalidPrincipal(GatewayError, ValueError):
     """A principal (or the certificate that should carry one) is not acceptable."""
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+from gateway.errors import GatewayError
 from gateway.identity.ca import ISSUED_LEDGER, atomic_write, issued_ledger_path, read_ledger
 
 REVOKED_FILE = "revoked.txt"
@@ -39,11 +40,11 @@ class RevocationStore(Protocol):
     def add_revocation(self, serial: str) -> None: ...
 
 
-class InvalidSerial(ValueError):
+class InvalidSerial(GatewayError, ValueError):
     """Text that is not a certificate serial number in hex."""
 
 
-class UnknownSerial(LookupError):
+class UnknownSerial(GatewayError, LookupError):
     """A serial this gateway's CA never issued (per DATA/certs/issued.jsonl)."""
 
 

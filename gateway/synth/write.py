@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from gateway.errors import GatewayError
 from gateway.synth import agri, education, housing, hrss, market, psb
 from gateway.synth.mess import pick_encoding
 from gateway.synth.people import SynthPerson
@@ -26,6 +27,10 @@ BUREAU_FILES: dict[str, tuple[tuple[str, Writer], ...]] = {
 }
 
 
+class InvalidSynthOption(GatewayError, ValueError):
+    """A number of residents or a messy rate `permitgw synth` cannot make files for."""
+
+
 def write_bureaus(out: Path, people: Sequence[SynthPerson], *, seed: int = 1,
                   messy_rate: float = 0.0) -> dict[Path, dict[str, int]]:
     """Every bureau's files for `people`; each file's counts (rows, messy, duplicates, bad_id) by path."""
@@ -42,9 +47,9 @@ def write_all(out: Path, *, residents: int, seed: int = 1, messy_rate: float = 0
               as_of: _dt.date | None = None) -> dict[Path, int]:
     """Make `residents` people and write every bureau's files into `out`; rows written per file."""
     if residents < 1:
-        raise ValueError("--residents must be at least 1")
+        raise InvalidSynthOption("--residents must be at least 1")
     if not 0.0 <= messy_rate <= 1.0:
-        raise ValueError("--messy-rate must be between 0 and 1")
+        raise InvalidSynthOption("--messy-rate must be between 0 and 1")
     out.mkdir(parents=True, exist_ok=True)
     people = make_residents(residents, seed, as_of)
     return {path: c["rows"] for path, c in write_bureaus(out, people, seed=seed, messy_rate=messy_rate).items()}
