@@ -17,6 +17,7 @@ $(BIN)/python:
 # The project is installed NON-editable, so every test run also proves the wheel carries what it needs
 # (generated code, policies, default configuration).
 $(STAMP): $(BIN)/python $(SOURCES)
+	rm -rf build *.egg-info  # setuptools would otherwise put modules deleted from the tree back into the wheel
 	$(BIN)/python -m pip install -q ".[dev]"
 	$(BIN)/python -m pip install -q --no-deps --force-reinstall .
 	@touch $(STAMP)
@@ -26,14 +27,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/permitgw demo
 
-# Everything, PostgreSQL backend included (needs PostgreSQL at 127.0.0.1:5432, see README): what CI runs.
+# ruff, mypy (pyproject [tool.mypy]), the import layers (lint-imports, pyproject [tool.importlinter]), then
+# everything, PostgreSQL backend included (needs PostgreSQL at 127.0.0.1:5432, see README): what CI runs.
 test: $(STAMP)
 	$(BIN)/ruff check gateway adapters tests bench tools
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider --import-mode=importlib tests
 
 # Everything except the tests marked `postgres`, for a machine without PostgreSQL.
 test-no-postgres: $(STAMP)
 	$(BIN)/ruff check gateway adapters tests bench tools
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider --import-mode=importlib -m "not postgres" tests
 
 protos: $(BIN)/python

@@ -71,7 +71,7 @@ def cmd_cert_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from gateway.progress import Progress
+    from gateway.cli.progress import Progress
     from gateway.service.importer import count_lines, import_files
 
     d = _data(args).require()
