@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := $(shell find gateway adapters permitgw policies protos -type f \( -name '*.py' -o -name '*.proto' -o -name '*.conf' -o -name '*.csv' -o -name '*.toml' \) 2>/dev/null) pyproject.toml
 
-.PHONY: demo test test-no-postgres lint protos venv install clean bench
+.PHONY: demo test test-no-postgres lint protos venv install clean bench browser
 
 venv: $(BIN)/python
 $(BIN)/python:
@@ -29,18 +29,24 @@ demo: $(STAMP)
 
 # ruff, mypy (pyproject [tool.mypy]), the import layers (lint-imports, pyproject [tool.importlinter]), then
 # everything, PostgreSQL backend included (needs PostgreSQL at 127.0.0.1:5432, see README): what CI runs.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check gateway adapters tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider --import-mode=importlib tests
 
 # Everything except the tests marked `postgres`, for a machine without PostgreSQL.
-test-no-postgres: $(STAMP)
+test-no-postgres: $(STAMP) browser
 	$(BIN)/ruff check gateway adapters tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider --import-mode=importlib -m "not postgres" tests
+
+# The console's browser tests drive Debian's chromium (Playwright cannot fetch its own browser here). Installed
+# when missing and we are root; otherwise the tests say what to install.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+	  (apt-get install -y -q chromium >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null))
 
 protos: $(BIN)/python
 	$(BIN)/python -m pip install -q "grpcio-tools==1.85.1"
