@@ -45,13 +45,23 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_cert_issue(args: argparse.Namespace) -> int:
+    import getpass
+
     from gateway.identity.ca import issue_client
+    from gateway.identity.pkcs12 import P12Output, password_from, refuse_existing
     from gateway.identity.principal import Principal
 
     d = _data(args).require()
+    p12 = None
+    if args.p12 is not None:
+        refuse_existing(Path(args.p12))  # before asking for a password that could not be used
+        password = password_from(os.environ, interactive=sys.stdin.isatty(), ask=getpass.getpass)
+        p12 = P12Output(Path(args.p12), password)
     principal = Principal(role=args.role, org=args.org, name=args.name, district=args.district, serial="")
-    issued = issue_client(d.keys, principal, Path(args.out), days=d.config()["certificates"]["client_days"])
-    print(f"issued {args.out}.crt, {args.out}.key, {args.out}.ca.crt: serial {issued.serial}, "
+    issued = issue_client(d.keys, principal, Path(args.out), days=d.config()["certificates"]["client_days"],
+                          p12=p12)
+    also = f", {args.p12}" if p12 is not None else ""
+    print(f"issued {args.out}.crt, {args.out}.key, {args.out}.ca.crt{also}: serial {issued.serial}, "
           f"role {issued.role}, district {issued.district}")
     return 0
 
@@ -293,6 +303,8 @@ def parser() -> argparse.ArgumentParser:
     issue.add_argument("--name", required=True, help="organisation name")
     issue.add_argument("--district", required=True, help="district code (330203 …, or 330200 for the city)")
     issue.add_argument("--out", required=True, help="write PREFIX.crt, PREFIX.key, PREFIX.ca.crt")
+    issue.add_argument("--p12", metavar="FILE", help="also write FILE, a password-protected PKCS#12 of the "
+                       "certificate, key and CA for a browser; password from $PERMITGW_P12_PASSWORD or asked")
     issue.set_defaults(fn=cmd_cert_issue)
     revoke = with_data(cert.add_parser("revoke", help="revoke a client certificate"))
     revoke.add_argument("--serial", required=True, help="certificate serial, hex")

@@ -1,4 +1,5 @@
-"""The gateway CA: creates the CA and server keys, issues client certificates, keeps the issue ledger.
+"""The gateway CA: creates the CA and server keys, issues client certificates (PEM, and PKCS#12 for browsers),
+keeps the issue ledger.
 
 Keys are ECDSA P-256 with SHA-256 (gRPC/BoringSSL friendly); keys are written 0600 and never overwritten.
 """
@@ -19,6 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.errors import GatewayError
 from gateway.files import atomic_write
+from gateway.identity.pkcs12 import P12Output, friendly_name, refuse_existing, write_p12
 from gateway.identity.principal import Principal, principal_to_uri, serial_hex
 
 CERTS_DIR = "certs"  # DATA/certs: issue ledger and revocation list
@@ -203,14 +205,21 @@ def _client_cert(ca_cert: x509.Certificate, ca_key: PrivateKey, principal: Princ
     return _leaf(builder, ca_cert, ca_key, ExtendedKeyUsageOID.CLIENT_AUTH, san)
 
 
-def issue_client(keys_dir: Path, principal: Principal, out_prefix: Path, *, days: int = 365) -> Principal:
-    """Issue a client certificate: writes PREFIX.crt, PREFIX.key (0600), PREFIX.ca.crt and records the
-    issue in DATA/certs/issued.jsonl. Refuses to overwrite PREFIX.key. Returns principal with serial."""
+def issue_client(keys_dir: Path, principal: Principal, out_prefix: Path, *, days: int = 365,
+                 p12: P12Output | None = None) -> Principal:
+    """Issue a client certificate: writes PREFIX.crt, PREFIX.key (0600), PREFIX.ca.crt — and, with `p12`, a
+    password-protected PKCS#12 file (0600) of the three for a browser — and records the issue in
+    DATA/certs/issued.jsonl. Refuses to overwrite PREFIX.key or the PKCS#12 file. Returns principal with serial."""
     keys_dir, out_prefix = Path(keys_dir), Path(out_prefix)
     key_path = _suffixed(out_prefix, ".key")
     if key_path.exists():
         raise FileExistsError(f"{key_path} already exists; refusing to overwrite a private key "
                               "(choose another --out prefix)")
+    pem_paths = [key_path, _suffixed(out_prefix, ".crt"), _suffixed(out_prefix, ".ca.crt")]
+    if p12 is not None:
+        if Path(p12.path).absolute() in {p.absolute() for p in pem_paths}:
+            raise CaError(f"the PKCS#12 file {p12.path} would be one of the PEM files of --out {out_prefix}")
+        refuse_existing(p12.path)
     ca_cert, ca_key = load_ca(keys_dir)
     key = _new_key()
     cert = _client_cert(ca_cert, ca_key, principal, key, days)
@@ -218,8 +227,12 @@ def issue_client(keys_dir: Path, principal: Principal, out_prefix: Path, *, days
     _record_issue(keys_dir.parent, issued, cert)  # first: a certificate out there is always revocable
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(key_path, _key_pem(key), mode=0o600, overwrite=False)
-    atomic_write(_suffixed(out_prefix, ".crt"), _cert_pem(cert), mode=0o644, overwrite=True)
-    atomic_write(_suffixed(out_prefix, ".ca.crt"), _cert_pem(ca_cert), mode=0o644, overwrite=True)
+    atomic_write(pem_paths[1], _cert_pem(cert), mode=0o644, overwrite=True)
+    atomic_write(pem_paths[2], _cert_pem(ca_cert), mode=0o644, overwrite=True)
+    if p12 is not None:
+        Path(p12.path).parent.mkdir(parents=True, exist_ok=True)
+        write_p12(p12.path, key, cert, ca_cert, p12.password,
+                  friendly_name(principal.name, principal.org, principal.role))
     return issued
 
 
