@@ -44,9 +44,12 @@ test-no-postgres: $(STAMP) browser
 
 # The console's browser tests drive Debian's chromium (Playwright cannot fetch its own browser here). Installed
 # when missing and we are root; otherwise the tests say what to install.
+# A Chinese font too, so the console's pages (Chinese by default) render legibly in its screenshots.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
 browser:
-	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
-	  (apt-get install -y -q chromium >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null))
+	@(command -v chromium >/dev/null 2>&1 && [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]) || \
+	  [ "$$(id -u)" != 0 ] || (apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null || \
+	  (apt-get update -q >/dev/null && apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null))
 
 protos: $(BIN)/python
 	$(BIN)/python -m pip install -q "grpcio-tools==1.85.1"
