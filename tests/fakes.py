@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import grpc
 
-from gateway.audit.entry import AccessEntry
+from gateway.audit.entry import AccessEntry, Decision
+from gateway.audit.oversight_rows import Acknowledgement, CallCount, StoredCheckpoint, VerificationRecord
 from gateway.audit.port import AccessQuery, HeadSigner
 from gateway.audit.rfc9162 import MemoryTree, leaf_hash
 from gateway.domain.idnumber import IdNumber
@@ -176,6 +177,59 @@ class FakeStore:
 
     def close(self) -> None:
         pass
+
+    # --- the officers' console (the store's aggregates, computed here over the list) ------------------------
+    acks: dict[int, Acknowledgement] = field(default_factory=dict)  # alert seq -> its acknowledgement
+    verifications: list[VerificationRecord] = field(default_factory=list)
+    checkpoint_time: str | None = None  # when the latest checkpoint row was stored; None: its last entry's time
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        if not self.checkpoint_rows:
+            return None
+        size, root, note = max(self.checkpoint_rows)
+        return StoredCheckpoint(size, root, note, self.checkpoint_time or self.entries[size - 1].time)
+
+    def _counts(self, width: int, key: str, keep: Callable[[AccessEntry], bool]) -> list[CallCount]:
+        counted: dict[tuple[str, str, str], int] = {}
+        for e in self.entries:
+            if e.decision != Decision.ALERT and keep(e):
+                k = (e.time[:width], getattr(e, key), e.decision)
+                counted[k] = counted.get(k, 0) + 1
+        return [CallCount(b, k, d, n) for (b, k, d), n in sorted(counted.items())]
+
+    def calls_by_hour(self, since: str, until: str, district: str | None) -> list[CallCount]:
+        return self._counts(13, "role", lambda e: since <= e.time < until and district in (None, e.district))
+
+    def org_calls_by_day(self, org: str, since: str, until: str, district: str | None) -> list[CallCount]:
+        return self._counts(10, "purpose", lambda e: (e.org == org and since <= e.time < until
+                                                      and district in (None, e.district)))
+
+    def _alerts(self, district: str | None, open_only: bool) -> list[AccessEntry]:
+        return [e for e in reversed(self.entries) if e.decision == Decision.ALERT
+                and district in (None, e.district) and not (open_only and e.seq in self.acks)]
+
+    def alert_count(self, district: str | None, open_only: bool) -> int:
+        return len(self._alerts(district, open_only))
+
+    def alerts(self, district: str | None, open_only: bool, offset: int,
+               limit: int) -> list[tuple[AccessEntry, Acknowledgement | None]]:
+        page = self._alerts(district, open_only)[max(offset, 0):max(offset, 0) + max(limit, 0)]
+        return [(e, self.acks.get(e.seq or 0)) for e in page]
+
+    def acknowledgement(self, alert_seq: int) -> Acknowledgement | None:
+        return self.acks.get(alert_seq)
+
+    def add_acknowledgement(self, ack: Acknowledgement) -> bool:
+        if ack.alert_seq in self.acks:
+            return False
+        self.acks[ack.alert_seq] = ack
+        return True
+
+    def add_verification(self, record: VerificationRecord) -> None:
+        self.verifications.append(record)
+
+    def latest_verification(self) -> VerificationRecord | None:
+        return self.verifications[-1] if self.verifications else None
 
 
 def _with_seq(e: AccessEntry, seq: int) -> AccessEntry:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.audit.entry import AccessEntry
+from gateway.audit.oversight_rows import Acknowledgement, CallCount, StoredCheckpoint, VerificationRecord
 from gateway.audit.rfc9162 import SubtreeSource
 
 
@@ -67,3 +68,43 @@ class LogStore(SubtreeSource, Protocol):
     def checkpoints(self) -> list[tuple[int, bytes, str]]: ...
     def access_entries(self, query: AccessQuery) -> Iterator[AccessEntry]: ...
     def access_entries_at(self, seq: int) -> Iterator[AccessEntry]: ...
+
+    # --- what the officers' console reads and records (gateway/service/oversight_*.py) --------------------------
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The stored checkpoint of the largest size with the time its row was written; None before the first."""
+        ...
+
+    def calls_by_hour(self, since: str, until: str, district: str | None) -> list[CallCount]:
+        """Entries with since <= time < until that are not alerts, counted in the store per UTC hour
+        (bucket `YYYY-MM-DDTHH`), caller role (key) and decision; only callers of `district` unless None."""
+        ...
+
+    def org_calls_by_day(self, org: str, since: str, until: str, district: str | None) -> list[CallCount]:
+        """Entries of callers from organisation `org` with since <= time < until that are not alerts, counted in the
+        store per UTC day (bucket `YYYY-MM-DD`), purpose (key) and decision; only callers of `district` unless None."""
+        ...
+
+    def alert_count(self, district: str | None, open_only: bool) -> int:
+        """Alert entries (of callers of `district` unless None); with `open_only`, those not acknowledged."""
+        ...
+
+    def alerts(self, district: str | None, open_only: bool, offset: int,
+               limit: int) -> list[tuple[AccessEntry, Acknowledgement | None]]:
+        """Alert entries newest first, `offset` of them skipped and at most `limit`, each with its acknowledgement."""
+        ...
+
+    def acknowledgement(self, alert_seq: int) -> Acknowledgement | None:
+        """The acknowledgement of alert entry `alert_seq`, if it has one."""
+        ...
+
+    def add_acknowledgement(self, ack: Acknowledgement) -> bool:
+        """Store an acknowledgement (its note encrypted); False, changing nothing, if the alert already has one."""
+        ...
+
+    def add_verification(self, record: VerificationRecord) -> None:
+        """Record the outcome of a full verification of the log."""
+        ...
+
+    def latest_verification(self) -> VerificationRecord | None:
+        """The verification recorded last, or None if the log was never verified in full."""
+        ...

@@ -29,7 +29,7 @@ log = logging.getLogger("permitgw.store")
 
 Connection = psycopg.Connection[TupleRow]
 
-SCHEMA_VERSION = 2  # of the PostgreSQL schema (sqlite.py numbers its own)
+SCHEMA_VERSION = 3  # of the PostgreSQL schema (sqlite.py numbers its own)
 # The other people an access-log entry is about, beyond access_log.subject (sqlite.py says why); version 1
 # schemas lack only this, and get it when a gateway opens them.
 ACCESS_SUBJECTS = """
@@ -37,6 +37,20 @@ CREATE TABLE access_subjects (
   seq BIGINT NOT NULL, subject ctext NOT NULL, PRIMARY KEY (seq, subject)
 );
 CREATE INDEX access_subjects_subject ON access_subjects(subject);
+"""
+# What the officers' console reads and records (sqlite.py's SCHEMA says why); version 1 and 2 schemas get it when
+# a gateway opens them (IF NOT EXISTS: a schema whose version was set back keeps what it has).
+OVERSIGHT = """
+CREATE INDEX IF NOT EXISTS access_org_time ON access_log(org, time);
+CREATE INDEX IF NOT EXISTS access_alerts ON access_log(seq) WHERE decision = 'alert';
+CREATE TABLE IF NOT EXISTS alert_acks (
+  seq BIGINT PRIMARY KEY, time ctext NOT NULL, officer ctext NOT NULL, note_enc BYTEA NOT NULL,
+  log_seq BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verifications (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, time ctext NOT NULL, ok INTEGER NOT NULL,
+  size BIGINT NOT NULL, message TEXT NOT NULL
+);
 """
 # Created in one transaction in a fresh schema (PostgreSQL DDL is transactional: all of it or none).
 # The comments of sqlite.py's SCHEMA apply table by table.
@@ -98,7 +112,7 @@ CREATE TABLE imports (
   rejected BIGINT NOT NULL, duplicates BIGINT NOT NULL, rejects_file TEXT NOT NULL
 );
 CREATE TABLE schema_version (version INTEGER NOT NULL);
-""" + ACCESS_SUBJECTS
+""" + ACCESS_SUBJECTS + OVERSIGHT
 # Revoked client certificates (hex serials), only ever added; also made in schemas created before it existed.
 REVOCATIONS = "CREATE TABLE IF NOT EXISTS revocations (serial ctext PRIMARY KEY, time ctext NOT NULL)"
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -214,8 +228,10 @@ class PostgresStore(SqlStore):
                 self._db.execute(REVOCATIONS)
                 return
             version = _value(self._db, "SELECT max(version) FROM schema_version")
-            if version == 1:
-                self._db.execute(ACCESS_SUBJECTS)
+            if version in (1, 2):  # upgraded in place, in this transaction: all of it or none
+                if version == 1:
+                    self._db.execute(ACCESS_SUBJECTS)
+                self._db.execute(OVERSIGHT)
                 self._db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
                 self._db.execute(REVOCATIONS)
                 return

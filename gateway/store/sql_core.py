@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import ClassVar, Protocol
 
-from gateway.audit.entry import AccessEntry, now_rfc3339
+from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
+from gateway.audit.oversight_rows import Acknowledgement, CallCount, StoredCheckpoint, VerificationRecord
 from gateway.audit.port import AccessQuery, HeadSigner
 from gateway.audit.rfc9162 import append_leaf, frontier, leaf_hash
 from gateway.domain.districts import District
@@ -442,3 +443,85 @@ class SqlStore:
 
     def access_entries_at(self, seq: int) -> Iterator[AccessEntry]:
         return self.access_entries(AccessQuery(seq=seq))
+
+    # --- the officers' console: aggregates, alerts and their acknowledgements, verifications ---------------------
+    # Counts are made here, by GROUP BY over the leading part of the RFC 3339 UTC time (13 characters: the hour,
+    # 10: the day), so a week of calls is never loaded. Alerts are matched with a literal, which lets both
+    # databases use the partial index on them.
+    _ALERT = f"decision = '{Decision.ALERT}'"
+    _ACK_COLS = "alert_acks.time, alert_acks.officer, alert_acks.note_enc, alert_acks.log_seq"
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        rows = self._query("SELECT size, root, note, time FROM checkpoints ORDER BY size DESC LIMIT 1")
+        if not rows:
+            return None
+        size, root, note, time = rows[0]
+        return StoredCheckpoint(as_int(size), as_bytes(root), as_str(note), as_str(time))
+
+    def _counts(self, width: int, key: str, conds: Sequence[str], args: Sequence[object]) -> list[CallCount]:
+        where = " AND ".join([f"decision <> '{Decision.ALERT}'", "time >= ?", "time < ?", *conds])
+        rows = self._query(f"SELECT substr(time, 1, {width}), {key}, decision, count(*) FROM access_log "
+                           f"WHERE {where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", args)
+        return [CallCount(as_str(b), as_str(k), as_str(d), as_int(n)) for b, k, d, n in rows]
+
+    def calls_by_hour(self, since: str, until: str, district: str | None) -> list[CallCount]:
+        if district:
+            return self._counts(13, "role", ["district = ?"], [since, until, district])
+        return self._counts(13, "role", [], [since, until])
+
+    def org_calls_by_day(self, org: str, since: str, until: str, district: str | None) -> list[CallCount]:
+        if district:
+            return self._counts(10, "purpose", ["org = ?", "district = ?"], [since, until, org, district])
+        return self._counts(10, "purpose", ["org = ?"], [since, until, org])
+
+    def _alerts_where(self, district: str | None, open_only: bool) -> tuple[str, list[object]]:
+        conds = [f"access_log.{self._ALERT}"]
+        if open_only:
+            conds.append("NOT EXISTS (SELECT 1 FROM alert_acks WHERE alert_acks.seq = access_log.seq)")
+        if district:
+            conds.append("access_log.district = ?")
+        return " WHERE " + " AND ".join(conds), [district] if district else []
+
+    def alert_count(self, district: str | None, open_only: bool) -> int:
+        where, args = self._alerts_where(district, open_only)
+        return as_int(self._query(f"SELECT count(*) FROM access_log{where}", args)[0][0])
+
+    def alerts(self, district: str | None, open_only: bool, offset: int,
+               limit: int) -> list[tuple[AccessEntry, Acknowledgement | None]]:
+        where, args = self._alerts_where(district, open_only)
+        cols = ", ".join(f"access_log.{c}" for c in ACCESS_COLS)
+        rows = self._query(f"SELECT access_log.seq, {cols}, {self.OTHERS}, {self._ACK_COLS} FROM access_log "
+                           f"LEFT JOIN alert_acks ON alert_acks.seq = access_log.seq{where} "
+                           f"ORDER BY access_log.seq DESC LIMIT {max(int(limit), 0)} OFFSET {max(int(offset), 0)}",
+                           args)
+        width = 1 + len(ACCESS_COLS)
+        return [(_entry(r[0], r[1:width], r[width]), self._ack(r[0], r[width + 1:])) for r in rows]
+
+    def _ack(self, seq: object, row: Sequence[object]) -> Acknowledgement | None:
+        time, officer, note_enc, log_seq = row
+        if time is None:
+            return None
+        return Acknowledgement(as_int(seq), as_str(time), as_str(officer), self._decrypt(note_enc, "alert_acks.note"),
+                               as_int(log_seq))
+
+    def acknowledgement(self, alert_seq: int) -> Acknowledgement | None:
+        rows = self._query(f"SELECT {self._ACK_COLS} FROM alert_acks WHERE seq = ?", (alert_seq,))
+        return self._ack(alert_seq, rows[0]) if rows else None
+
+    def add_acknowledgement(self, ack: Acknowledgement) -> bool:
+        with self._write() as sql:
+            return self._insert_new(sql, "alert_acks", {
+                "seq": ack.alert_seq, "time": ack.time, "officer": ack.officer,
+                "note_enc": self._cipher.encrypt(ack.note, "alert_acks.note"), "log_seq": ack.log_seq})
+
+    def add_verification(self, record: VerificationRecord) -> None:
+        with self._write() as sql:
+            sql.run("INSERT INTO verifications (time, ok, size, message) VALUES (?, ?, ?, ?)",
+                    (record.time, int(record.ok), record.size, record.message))
+
+    def latest_verification(self) -> VerificationRecord | None:
+        rows = self._query("SELECT time, ok, size, message FROM verifications ORDER BY id DESC LIMIT 1")
+        if not rows:
+            return None
+        time, ok, size, message = rows[0]
+        return VerificationRecord(as_str(time), as_int(ok) != 0, as_int(size), as_str(message))

@@ -17,8 +17,8 @@ from gateway.store.crypto import FieldCipher
 from gateway.store.port import StoreError
 from gateway.store.sql_core import Row, Sql, SqlStore
 
-SCHEMA_VERSION = 4
-_UPGRADABLE = (3,)  # versions whose databases SCHEMA brings up to date by itself (it only adds tables)
+SCHEMA_VERSION = 5
+_UPGRADABLE = (3, 4)  # versions whose databases SCHEMA brings up to date by itself (it only adds tables and indexes)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS persons (
   subject BLOB PRIMARY KEY,          -- blind index of the identity number
@@ -98,6 +98,22 @@ CREATE TABLE IF NOT EXISTS imports (
   id INTEGER PRIMARY KEY, time TEXT NOT NULL, bureau TEXT NOT NULL, file TEXT NOT NULL,
   sha256 TEXT NOT NULL, read INTEGER NOT NULL, accepted INTEGER NOT NULL, rejected INTEGER NOT NULL,
   duplicates INTEGER NOT NULL, rejects_file TEXT NOT NULL
+);
+-- What the officers' console reads and records (schema version 5; made in older databases when opened).
+-- The console's week of calls per hour and an organisation's report count a time range; its alert list reads
+-- the alert entries newest first (a partial index: alerts are few among the entries).
+CREATE INDEX IF NOT EXISTS access_time ON access_log(time);
+CREATE INDEX IF NOT EXISTS access_org_time ON access_log(org, time);
+CREATE INDEX IF NOT EXISTS access_alerts ON access_log(seq) WHERE decision = 'alert';
+-- An officer's acknowledgement of an alert entry (seq), at most one each; log_seq is the access-log entry that
+-- records it. The note is free text and may name people: AES-GCM ciphertext, as the records' fields.
+CREATE TABLE IF NOT EXISTS alert_acks (
+  seq INTEGER PRIMARY KEY, time TEXT NOT NULL, officer TEXT NOT NULL, note_enc BLOB NOT NULL,
+  log_seq INTEGER NOT NULL
+);
+-- Each full verification of the log (what `permitgw audit verify` checks) and its outcome (ok 1 or 0).
+CREATE TABLE IF NOT EXISTS verifications (
+  id INTEGER PRIMARY KEY, time TEXT NOT NULL, ok INTEGER NOT NULL, size INTEGER NOT NULL, message TEXT NOT NULL
 );
 """
 def _open_read_only(path: Path) -> sqlite3.Connection:
