@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.errors import GatewayError
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = (
@@ -27,7 +29,7 @@ MAX_QUERY_BYTES = 4 * 1024
 MAX_FIELD_CHARS = 200
 
 
-class TooLarge(Exception):
+class TooLarge(GatewayError, ValueError):
     """A form or query string beyond the console's bounds."""
 
 
