@@ -237,10 +237,11 @@ def _with_seq(e: AccessEntry, seq: int) -> AccessEntry:
 
 
 def _matches(e: AccessEntry, q: AccessQuery) -> bool:
-    wanted = {"principal": q.principal, "org": q.org, "role": q.role, "purpose": q.purpose, "decision": q.decision}
+    wanted = {"principal": q.principal, "org": q.org, "role": q.role, "purpose": q.purpose, "decision": q.decision,
+              "district": q.district}
     return ((q.subject is None or q.subject in e.people())
             and all(v is None or getattr(e, k) == v for k, v in wanted.items())
-            and (q.seq is None or e.seq == q.seq)
+            and (q.seq is None or e.seq == q.seq) and (q.after is None or (e.seq or 0) > q.after)
             and (q.since is None or e.time >= q.since) and (q.until is None or e.time < q.until))
 
 

@@ -26,6 +26,8 @@ class AccessQuery:
     since: str | None = None  # RFC 3339
     until: str | None = None
     limit: int | None = None
+    district: str | None = None  # the caller's district recorded in the entry (a district auditor's scope)
+    after: int | None = None  # only entries with a larger seq: the cursor of a paged search
 
 
 HeadSigner = Callable[[int, int, SubtreeSource, str | None], tuple[bytes, str, int | None]]

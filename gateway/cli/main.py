@@ -115,7 +115,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     d = _data(args).require()
     d.log_verifier()  # a damaged ca.crt or signing.key is one line here, not a failure deep in the server's start
-    serve_forever(d, args.listen or d.config()["server"]["listen"], metrics=args.metrics)
+    serve_forever(d, args.listen or d.config()["server"]["listen"], metrics=args.metrics, console=args.console)
     return 0
 
 
@@ -321,6 +321,8 @@ def parser() -> argparse.ArgumentParser:
     serve = with_data(sub.add_parser("serve", help="run the gRPC server (mTLS)"))
     serve.add_argument("--listen", help="HOST:PORT (default from config.toml)")
     serve.add_argument("--metrics", help="HOST:PORT for Prometheus text metrics (none by default)")
+    serve.add_argument("--console", help="HOST:PORT for the officers' web console, HTTPS with client certificates "
+                       "(none by default)")
     serve.set_defaults(fn=cmd_serve)
 
     explain = with_data(sub.add_parser("explain", help="permit eligibility for one person, with reasons"))

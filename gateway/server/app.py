@@ -22,6 +22,7 @@ from gateway.audit import witnessing
 from gateway.audit.log import AuditLog, log_origin
 from gateway.audit.port import AccessQuery
 from gateway.audit.startup import LogRefused, check_log
+from gateway.console import server as console_server
 from gateway.datadir import DataDir
 from gateway.domain import clock
 from gateway.errors import GatewayError
@@ -81,9 +82,12 @@ class RunningServer:
     audit: AuditLog
     witnesses: witnessing.Submitter | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
+    console: console_server.RunningConsole | None = None
 
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
+        if self.console is not None:
+            self.console.stop()
         self.server.stop(grace).wait()
         self.stopping.set()
         self.watcher.stop()
@@ -145,8 +149,10 @@ def watch_revocations(revocations: RevocationList, gate: Gate, stopping: threadi
     threading.Thread(target=look, name="revocation-watch", daemon=True).start()
 
 
-def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None) -> RunningServer:
-    """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once."""
+def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None,
+          console: str | None = None) -> RunningServer:
+    """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once; with `console`
+    (HOST:PORT), the officers' web console too, over the same gate, store, access log and revocations."""
     data.require()
     cfg = data.config()
     interval = watch_seconds(cfg)
@@ -227,10 +233,16 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
             counters.serve(metrics)
         except (OSError, ValueError) as exc:
             raise fail(f"cannot serve metrics on {metrics}: {exc}") from exc
+    web = None
+    if console:
+        try:
+            web = console_server.start(console, data.keys, gate, audit)
+        except console_server.ConsoleError as exc:
+            raise fail(str(exc)) from exc
     server.start()
     audit.watch(functools.partial(_report_health, health_servicer, ("", *names)))
     return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine, interval).start(), audit,
-                         submitter, stopping)
+                         submitter, stopping, web)
 
 
 def watch_seconds(cfg: dict[str, Any]) -> float:
@@ -248,9 +260,9 @@ def _report_health(servicer: health.HealthServicer, names: tuple[str, ...], log_
         servicer.set(name, status)
 
 
-def serve_forever(data: DataDir, listen: str, metrics: str | None = None) -> None:
+def serve_forever(data: DataDir, listen: str, metrics: str | None = None, console: str | None = None) -> None:
     """Run until SIGINT or SIGTERM, then drain in-flight calls and close the store."""
-    running = start(data, listen, metrics=metrics)
+    running = start(data, listen, metrics=metrics, console=console)
     host = listen.rsplit(":", 1)[0]
     print(f"permitgw: serving on {host}:{running.port} (mTLS)", flush=True)
     stop = threading.Event()
@@ -259,6 +271,10 @@ def serve_forever(data: DataDir, listen: str, metrics: str | None = None) -> Non
     signal.signal(signal.SIGHUP, lambda *_: running.watcher.request_reload())
     if metrics:
         print(f"permitgw: metrics on http://{metrics}/metrics", flush=True)
+    if running.console is not None:
+        host = running.console.host
+        shown = f"[{host}]" if ":" in host else host
+        print(f"permitgw: console on https://{shown}:{running.console.port}/", flush=True)
     stop.wait()
     running.stop()
     print("permitgw: stopped", flush=True)

@@ -128,7 +128,12 @@ class Gate:
 
     # --- authenticate --------------------------------------------------------------------------
     def authenticate(self, context: grpc.ServicerContext, call: Call) -> Principal:
-        pems = peer_certificates(context)
+        """The gRPC caller's principal (see `authenticate_peer`)."""
+        return self.authenticate_peer(peer_certificates(context), call)
+
+    def authenticate_peer(self, pems: Sequence[bytes], call: Call) -> Principal:
+        """The principal of a verified client certificate chain (PEMs, the client's own first), whatever the
+        transport that verified it (gRPC's TLS, the console's HTTPS); refused when absent, foreign or revoked."""
         if not pems:
             raise errors.unauthenticated("NO_CLIENT_CERTIFICATE", "a client certificate is required")
         try:
@@ -147,18 +152,25 @@ class Gate:
     # --- authorise -----------------------------------------------------------------------------
     def admit(self, call: Call, context: grpc.ServicerContext, req_ctx: Stated, subject: str = "",
               others: Sequence[str] = ()) -> Principal:
+        """Admit a gRPC call: `admit_peer` with the certificates gRPC verified."""
+        return self.admit_peer(call, peer_certificates(context), req_ctx, subject, others)
+
+    def admit_peer(self, call: Call, pems: Sequence[bytes], req_ctx: Stated, subject: str = "",
+                   others: Sequence[str] = (), scope: str | None = None) -> Principal:
         """Authenticate the caller and authorise (role, district, purpose, method, scope); raise Refused if not.
 
         `subject` (the raw identity number asked about) is noted for the log even when the call is refused, and
         decides the scope: in-district when the subject lives in the caller's district (a city-level caller is
         in-district everywhere). It is validated strictly afterwards by `subject()`. `others` (raw identity
         numbers of further people the answer may speak of) are noted too, and count against the quota as well.
+        `scope`, when given, is decided by the transport instead (the console: whether the access-log entry asked
+        for was made by a caller of the auditor's own district).
         """
-        principal = self.authenticate(context, call)
+        principal = self.authenticate_peer(pems, call)
+        given, scope = scope, IN
         for raw in others:
             with contextlib.suppress(InvalidIdNumber):  # refused as INVALID_ARGUMENT by the handler, naming the field
                 call.subjects.add(self.store.subject_index(IdNumber.parse(raw)))
-        scope = IN
         if subject:
             try:
                 who = IdNumber.parse(subject)
@@ -168,6 +180,8 @@ class Gate:
                 call.subject = self.store.subject_index(who)
                 if principal.district != CITY and self.store.latest_district(who) != principal.district:
                     scope = OUT
+        if given is not None:
+            scope = given
         call.table = self.policy.table  # one table for the whole call, even if a reload lands meanwhile
         call.purpose = known_purpose(req_ctx.purpose, call.table.catalogue.purposes)
         decision = call.table.decide(principal.role, principal.district, call.purpose, call.method, scope)
@@ -224,6 +238,11 @@ class Gate:
         if attest and attest in granted and call.last_entry is not None:
             setattr(msg, attest, self.audit.attest(call.last_entry, call.last_seq))
         return msg
+
+    def answered(self, call: Call, reason: str) -> int:
+        """Log an allowed call whose answer is not a protobuf message (a console page, a CSV export): nothing is
+        projected; the caller sends its answer only after this returned (LogUnavailable: send nothing)."""
+        return self.log(call, Decision.ALLOW, reason)
 
     # --- log -----------------------------------------------------------------------------------
     def log(self, call: Call, decision: str, reason: str, *, mark_logged: bool = True) -> int:

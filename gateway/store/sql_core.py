@@ -428,7 +428,8 @@ class SqlStore:
         for col, op, val in (("principal", "=", query.principal),
                              ("org", "=", query.org), ("role", "=", query.role), ("purpose", "=", query.purpose),
                              ("decision", "=", query.decision), ("seq", "=", query.seq), ("time", ">=", query.since),
-                             ("time", "<", query.until)):
+                             ("time", "<", query.until), ("district", "=", query.district),
+                             ("seq", ">", query.after)):
             if val:
                 conds.append(f"{col} {op} ?")
                 args.append(val)

@@ -49,6 +49,10 @@ METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "AuditService.GetConsistencyProof": ("permitgw.v1.AuditService/GetConsistencyProof", ("log-proofs",)),
     "AuditService.GetSubjectAccessReport": ("permitgw.v1.AuditService/GetSubjectAccessReport",
                                             ("subject-report", *ID)),
+    # the officers' web console (gateway/console): one method per page, each page one whole group
+    **{f"Console.{page}": (f"permitgw.console.v1.Console/{page}", ("console-page",))
+       for page in ("Overview", "Search", "Export", "Entry", "Alerts", "AcknowledgeAlert", "PersonReport",
+                    "OrgReport")},
 }
 
 ANYWHERE, OWN_DISTRICT = "anywhere", "own district only"
@@ -122,6 +126,11 @@ EXPECTED: dict[str, dict[str, Grant]] = {
         "AuditService.GetSubjectAccessReport": Grant(("access-audit",), ("subject-report", "identity-masked"),
                                                      ANYWHERE),
         "PointsService.GetPointsRules": Grant(("access-audit",), RULES, ANYWHERE),
+        # the console: a district's auditor only its own district's callers (the city's sees all, in-district
+        # everywhere)
+        **{f"Console.{page}": Grant(("access-audit",), ("console-page",), OWN_DISTRICT)
+           for page in ("Overview", "Search", "Export", "Entry", "Alerts", "AcknowledgeAlert", "PersonReport",
+                        "OrgReport")},
     },
     # Counts, never a single person.
     "statistics": {

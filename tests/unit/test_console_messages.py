@@ -1,0 +1,68 @@
+"""The console's message files: both languages complete, a missing key refused, every page renders in both."""
+from __future__ import annotations
+
+import jinja2
+import pytest
+
+from gateway.audit.entry import AccessEntry
+from gateway.console import messages
+from gateway.console.app import NAV, beijing
+
+
+def test_the_shipped_files_have_the_same_keys() -> None:
+    found = messages.catalogue()
+    assert set(found) == {"zh", "en"} and set(found["zh"]) == set(found["en"])
+
+
+def test_a_missing_key_is_refused_at_load() -> None:
+    with pytest.raises(messages.MessagesError, match="en.toml lacks b"):
+        messages.parse({"zh": 'a = "甲"\nb = "乙"', "en": 'a = "A"'})
+    with pytest.raises(messages.MessagesError, match="without text"):
+        messages.parse({"zh": 'a = ""', "en": 'a = "A"'})
+
+
+def test_asking_for_no_key_raises() -> None:
+    with pytest.raises(messages.MessagesError):
+        messages.for_language("zh").t("no.such.key")
+
+
+@pytest.mark.parametrize(("query", "accept", "lang"), [
+    ("", "", "zh"), ("en", "", "en"), ("", "en-US,en;q=0.9", "en"), ("zh", "en-US", "zh"),
+    ("fr", "fr-FR, zh-CN;q=0.8", "zh"), ("", "de", "zh")])
+def test_language_choice(query: str, accept: str, lang: str) -> None:
+    assert messages.choose(query, accept) == lang
+
+
+def test_beijing_time() -> None:
+    assert beijing("2026-06-15T04:00:03.319442Z") == "2026-06-15 12:00:03"
+
+
+E = AccessEntry("2026-06-15T04:00:00.000000Z", "school/330203/a", "ab", "school", "a", "330203",
+                "permitgw.v1.PermitService/GetPermitStatus", "compulsory-education", "", "", "ff" * 16, "allow", "S-1",
+                "v1", seq=1)
+
+
+@pytest.mark.parametrize("lang", messages.LANGUAGES)
+@pytest.mark.parametrize(("template", "page", "extra"), [
+    ("placeholder.html", "overview", {}),
+    ("search.html", "search", {"everywhere": True, "district": "330200", "filters": {
+        k: "" for k in ("principal", "org", "role", "purpose", "decision", "since", "until")},
+        "roles": ("auditor",), "purposes": ["access-audit"], "decisions": ("allow", "deny", "invalid", "error",
+                                                                              "alert"),
+        "searched": True, "person": "330203********1234", "entries": [E], "next_url": "/x", "export_url": "/y"}),
+    ("entry.html", "entry", {"entry": E, "fields": ("time", "principal"), "proof": {"size": 1, "checkpoint": "n"},
+                             "labels": {}, "lines": [("auditor",)], "policy_current": False, "current_version": "v2"}),
+    ("person.html", "person", {"searched": True, "person": "330203********1234", "entries": [E], "everywhere": False,
+                               "district": "330203", "checkpoint": {"size": 1, "root": "00"},
+                               "purposes": {"compulsory-education": "S-1"}}),
+])
+def test_every_page_renders_in_every_language(lang: str, template: str, page: str, extra: dict[str, object]) -> None:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("gateway.console", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    words = messages.for_language(lang)
+    html = env.get_template(template).render(
+        t=words.t, page=page, nav=NAV, url=lambda path, **kw: path, beijing=beijing, principal="auditor/330200/x",
+        other_lang_url="/", now="2026-06-15 12:00:00", csrf="tok", **extra)
+    assert words.t("title." + page) in html
+    for kind in ("certificate", "denied", "invalid", "unavailable", "busy", "notfound", "error"):
+        assert env.get_template("refused.html").render(t=words.t, kind=kind, reason="R")
