@@ -1,18 +1,26 @@
 """`permitgw demo`: the whole story on a fresh, temporary data directory, in well under a minute.
 
-Synthesise every bureau's files and import them; serve over mTLS on a free loopback port; ask as each
-bureau (one of them refused); show the access log; verify it and an attestation; stop, leaving nothing.
+Synthesise every bureau's files and import them; serve over mTLS on a free loopback port, with the officers' web
+console; ask as each bureau (one of them refused) and look once through the console as the city's auditor; show
+the access log; verify it and an attestation; say how to sign in to the console; stop, leaving nothing. With
+`keep_running` (`permitgw demo --keep-running`) the server and its console stay up until SIGINT or SIGTERM, so a
+person can sign in with the auditor's certificate the demo printed; then it stops just as cleanly.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import http.client
 import io
 import json
 import re
+import secrets
 import shutil
+import signal
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +41,7 @@ from gateway.datadir import DataDir
 from gateway.domain import clock
 from gateway.errors import GatewayError
 from gateway.identity.ca import issue_client
+from gateway.identity.pkcs12 import P12Output
 from gateway.identity.principal import Principal
 from gateway.server.app import RunningServer, start
 from gateway.service.importer import import_files
@@ -88,7 +97,52 @@ def _ctx(purpose: str, case: str) -> common_pb2.RequestContext:
     return common_pb2.RequestContext(purpose=purpose, case_id=case, operator_id="DEMO-1")
 
 
-def run_demo(keep: bool = False) -> int:
+def _console_get(url: str, prefix: Path, path: str) -> int:
+    """GET `path` of the console as the holder of the PEM certificate `prefix`; the HTTP status."""
+    ctx = ssl.create_default_context(cafile=f"{prefix}.ca.crt")
+    ctx.load_cert_chain(f"{prefix}.crt", f"{prefix}.key")
+    host, port = url.removeprefix("https://").rstrip("/").rsplit(":", 1)
+    conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def _console_url(running: RunningServer) -> str:
+    assert running.console is not None, "started with a console"
+    return f"https://{running.console.host}:{running.console.port}/"
+
+
+def _sign_in(url: str, prefix: Path, p12: P12Output, verifier: str, stays: bool) -> None:
+    """How a person signs in to the console: the PKCS#12 for a browser, or the PEM files for curl."""
+    _say(f"== 7. the officers' console: {url}")
+    _say(f"   sign in as the city's auditor (330200): import {p12.path} into the browser, "
+         f"password {p12.password.decode('ascii')}")
+    _say(f"   and let the browser trust the gateway CA {prefix}.ca.crt (the console's server certificate is "
+         "from that CA)")
+    _say(f"   or: curl --cacert {prefix}.ca.crt --cert {prefix}.crt --key {prefix}.key {url}")
+    _say(f"   pin the log's verifier key on an entry page (it is what `permitgw audit verify` prints): {verifier}")
+    if not stays:
+        _say("   (stopped with the demo; `permitgw demo --keep-running` keeps the server and console up until Ctrl-C)")
+
+
+def _wait_for_a_signal() -> None:
+    """Block until SIGINT (Ctrl-C) or SIGTERM; the previous handlers are put back afterwards."""
+    stop = threading.Event()
+    before = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _say("   running until Ctrl-C (SIGINT or SIGTERM stops it)")
+        stop.wait()
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def run_demo(keep: bool = False, keep_running: bool = False) -> int:
     t0 = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="permitgw-demo-"))
     running: RunningServer | None = None
@@ -120,9 +174,10 @@ def run_demo(keep: bool = False) -> int:
         store.close()
         assert sum(c["rows"] for c in made.values()) > 0
 
-        _say("== 3. permitgw serve: mutual TLS on a free loopback port")
-        running = start(data, "127.0.0.1:0", workers=8)
+        _say("== 3. permitgw serve --console: mutual TLS on a free loopback port, the officers' console beside it")
+        running = start(data, "127.0.0.1:0", workers=8, console="127.0.0.1:0")
         address = f"127.0.0.1:{running.port}"
+        p12 = P12Output(root / "auditor.p12", secrets.token_urlsafe(12).encode("ascii"))
         parent, child = _family(people)
         d = parent.district
         certs = {}
@@ -131,9 +186,10 @@ def run_demo(keep: bool = False) -> int:
                                      ("police", "police", "330200"), ("stats", "statistics", "330200"),
                                      ("auditor", "auditor", "330200")):
             certs[name] = root / name
-            issue_client(data.keys, Principal(role, f"DEMO-{name.upper()}", f"demo {name}", district), certs[name])
-        _say(f"   serving on {address}; certificates for a school, hospital, employment and housing bureau, "
-             "police, statistics, auditor")
+            issue_client(data.keys, Principal(role, f"DEMO-{name.upper()}", f"demo {name}", district), certs[name],
+                         p12=p12 if name == "auditor" else None)
+        _say(f"   serving on {address}, console on {_console_url(running)}; certificates for a school, hospital, "
+             "employment and housing bureau, police, statistics, auditor (also as PKCS#12 for a browser)")
 
         def ask(cert: str, what: str, call: Callable[[grpc.Channel], Any], show: Callable[[Any], str]) -> Any:
             with channel(address, certs[cert]) as ch:
@@ -197,12 +253,16 @@ def run_demo(keep: bool = False) -> int:
                 audit_pb2.GetSubjectAccessReportRequest(context=_ctx("access-audit", "SJ-1"),
                                                         id_number=parent.id_number), timeout=10),
             lambda a: "; ".join(f"{x.organisation} {x.method.rsplit('/', 1)[-1]} {x.decision}" for x in a.accesses))
+        status = _console_get(_console_url(running), certs["auditor"], "/search")
+        _say(f"   auditor, in the officers' console over HTTPS with the same certificate: GET /search -> {status}, "
+             "itself an entry of the log")
 
         _say("== 5. the access log: every question, answered or refused, written before its answer left")
         buf = io.StringIO()
         print_entries(list(running.store.access_entries(AccessQuery()))[-10:], as_json=False, out=buf)
         for line in buf.getvalue().splitlines():
             _say(f"   {line}")
+        web_port = running.console.port if running.console is not None else 0
         running.stop()  # signs a last checkpoint
         running = None
 
@@ -222,6 +282,15 @@ def run_demo(keep: bool = False) -> int:
                 _say(f"   attestation OK: decision {st['decision']} is entry {st['index']} under a signed checkpoint")
         finally:
             store.close()
+        if keep_running:  # the log is verified and closed; serve it again, console included, until a signal
+            running = start(data, "127.0.0.1:0", workers=8, console="127.0.0.1:0")
+            _say(f"   serving again on 127.0.0.1:{running.port} with the console")
+        url = _console_url(running) if running is not None else f"https://127.0.0.1:{web_port}/"
+        _sign_in(url, certs["auditor"], p12, verifier, stays=keep_running)
+        if running is not None:
+            _wait_for_a_signal()
+            running.stop()
+            running = None
         _say(f"== done in {time.monotonic() - t0:.1f} s; server stopped, nothing left running")
         if keep:
             _say(f"   data kept in {root}")

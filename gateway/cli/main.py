@@ -282,7 +282,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.cli.demo import run_demo
 
-    return run_demo(keep=args.keep)
+    return run_demo(keep=args.keep, keep_running=args.keep_running)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -393,6 +393,9 @@ def parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the whole story on a fresh data directory")
     demo.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="after the story, keep the server and the officers' console running until Ctrl-C "
+                           "(SIGINT or SIGTERM), then stop cleanly")
     demo.set_defaults(fn=cmd_demo)
     return ap
 
