@@ -27,6 +27,13 @@ EXPORT_LIMIT = 10_000
 DECISIONS = (Decision.ALLOW, Decision.DENY, Decision.INVALID, Decision.ERROR, Decision.ALERT)
 ENTRY_FIELDS = ("time", "principal", "serial", "role", "org", "district", "method", "purpose", "case_id",
                 "operator_id", "subject", "decision", "reason", "policy_version")
+# the label keys static/verify.js reads from #proof-labels (its comment block); each is messages' "verify.<key>"
+VERIFY_LABELS = (*(f"step.{s}" for s in ("key", "data", "signature", "checkpoint", "leaf", "path", "root", "fields")),
+                 *(f"result.{r}" for r in ("pending", "ok", "failed", "no-key")),
+                 *(f"reason.{r}" for r in ("key-malformed", "key-id", "data-malformed", "note-malformed",
+                                           "no-signature", "bad-signature", "body-malformed", "origin", "size",
+                                           "entry-malformed", "proof-malformed", "proof-length", "root-mismatch",
+                                           "entry-not-json", "field-mismatch", "no-webcrypto", "error")))
 _BLIND = re.compile(r"[0-9a-f]{16,128}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TEXT = re.compile(r"[A-Za-z0-9_.:/#()-]{0,120}")
@@ -152,9 +159,9 @@ def entry(visit: Visit) -> Answer:
         proof = {"entry": base64.b64encode(inc.entry.canonical_bytes()).decode("ascii"), "index": inc.index,
                  "size": inc.size, "proof": [p.hex() for p in inc.proof], "checkpoint": inc.checkpoint,
                  "origin": visit.console.audit.origin}
-    labels = {k: visit.words.t(f"proof.{k}") for k in ("leaf", "path", "root", "signature", "fields", "ok",
-                                                         "failed", "no_key")}
+    labels = {k: visit.words.t(f"verify.{k}") for k in VERIFY_LABELS}
     return visit.page("entry.html", "entry", entry=found, fields=ENTRY_FIELDS, proof=proof, labels=labels,
+                      verifier=visit.console.audit.verifier,
                       lines=table.lines_for(found.role, found.district, found.purpose, found.method),
                       policy_current=found.policy_version == table.version, current_version=table.version)
 
