@@ -42,7 +42,8 @@ NAV = (("overview", "/"), ("search", "/search"), ("person", "/person"), ("alerts
 # gRPC status of a refusal -> (HTTP status, the refusal page's kind)
 HTTP_OF = {grpc.StatusCode.UNAUTHENTICATED: (403, "certificate"), grpc.StatusCode.PERMISSION_DENIED: (403, "denied"),
            grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid"), grpc.StatusCode.UNAVAILABLE: (503, "unavailable"),
-           grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "busy"), grpc.StatusCode.NOT_FOUND: (404, "notfound")}
+           grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "busy"), grpc.StatusCode.NOT_FOUND: (404, "notfound"),
+           grpc.StatusCode.FAILED_PRECONDITION: (409, "conflict")}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""The console's pages: Search (with CSV export), Entry (with the proof the browser verifies), Person report, and
-placeholders for the pages the oversight use cases will fill (Overview, Alerts, Organisation report).
+"""The console's log pages: Search (with CSV export), Entry (with the proof the browser verifies), Person report.
+(Overview, Alerts and the Organisation report are in oversight_pages.py; the routes in routes.py.)
 
 An identity number is only ever POSTed: it becomes the blind index at once (the log records that, never the
 number), is shown masked, and paging and export links carry the blind index — no number in any address.
@@ -14,7 +14,7 @@ import re
 
 from gateway.audit.entry import AccessEntry, Decision
 from gateway.audit.port import AccessQuery
-from gateway.console.app import Page, Visit, beijing
+from gateway.console.app import Visit, beijing
 from gateway.console.web import Answer
 from gateway.domain import clock
 from gateway.identity.principal import Principal
@@ -27,17 +27,24 @@ EXPORT_LIMIT = 10_000
 DECISIONS = (Decision.ALLOW, Decision.DENY, Decision.INVALID, Decision.ERROR, Decision.ALERT)
 ENTRY_FIELDS = ("time", "principal", "serial", "role", "org", "district", "method", "purpose", "case_id",
                 "operator_id", "subject", "decision", "reason", "policy_version")
+# the label keys static/verify.js reads from #proof-labels (its comment block); each is messages' "verify.<key>"
+VERIFY_LABELS = (*(f"step.{s}" for s in ("key", "data", "signature", "checkpoint", "leaf", "path", "root", "fields")),
+                 *(f"result.{r}" for r in ("pending", "ok", "failed", "no-key")),
+                 *(f"reason.{r}" for r in ("key-malformed", "key-id", "data-malformed", "note-malformed",
+                                           "no-signature", "bad-signature", "body-malformed", "origin", "size",
+                                           "entry-malformed", "proof-malformed", "proof-length", "root-mismatch",
+                                           "entry-not-json", "field-mismatch", "no-webcrypto", "error")))
 _BLIND = re.compile(r"[0-9a-f]{16,128}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TEXT = re.compile(r"[A-Za-z0-9_.:/#()-]{0,120}")
+TEXT = re.compile(r"[A-Za-z0-9_.:/#()-]{0,120}")
 
 
-def _scope(visit: Visit, principal: Principal) -> str | None:
+def scope(visit: Visit, principal: Principal) -> str | None:
     """The district filter of this officer's searches: None = every district."""
     return None if visit.everywhere(principal) else principal.district
 
 
-def _day_start(value: str, name: str, plus: int = 0) -> str | None:
+def day_start(value: str, name: str, plus: int = 0) -> str | None:
     """A YYYY-MM-DD date (Beijing) as the RFC 3339 UTC instant its day starts (+ `plus` days)."""
     if not value:
         return None
@@ -59,7 +66,7 @@ def _filters(fields: dict[str, str], visit: Visit) -> dict[str, str]:
     if out["subject"] and not _BLIND.fullmatch(out["subject"]):
         raise errors.invalid_argument("subject", "a blind index")
     for name in ("principal", "org"):
-        if not _TEXT.fullmatch(out[name]):
+        if not TEXT.fullmatch(out[name]):
             raise errors.invalid_argument(name, "letters, digits and - _ . : / # ( )")
     if out["role"] and out["role"] not in table.catalogue.roles:
         raise errors.invalid_argument("role", "a role of the policy")
@@ -75,7 +82,7 @@ def _filters(fields: dict[str, str], visit: Visit) -> dict[str, str]:
 def _query(f: dict[str, str], district: str | None, limit: int) -> AccessQuery:
     return AccessQuery(subject=f["subject"] or None, principal=f["principal"] or None, org=f["org"] or None,
                        role=f["role"] or None, purpose=f["purpose"] or None, decision=f["decision"] or None,
-                       since=_day_start(f["since"], "since"), until=_day_start(f["until"], "until", plus=1),
+                       since=day_start(f["since"], "since"), until=day_start(f["until"], "until", plus=1),
                        district=district, after=int(f["after"]) if f["after"] else None, limit=limit)
 
 
@@ -101,7 +108,7 @@ def search(visit: Visit) -> Answer:
     if f["subject"] and not visit.call.subject:
         visit.call.subject = f["subject"]  # the log says whom a paged search was about
     searched = visit.verb == "POST" or any(v for k, v in visit.query.items() if k != "lang")
-    district = _scope(visit, principal)
+    district = scope(visit, principal)
     entries = list(visit.gate.store.access_entries(_query(f, district, PAGE_SIZE + 1))) if searched else []
     more, entries = len(entries) > PAGE_SIZE, entries[:PAGE_SIZE]
     keep = {k: v for k, v in f.items() if k != "after"}
@@ -118,7 +125,7 @@ def export(visit: Visit) -> Answer:
     principal = visit.admit()
     f = _filters(visit.query, visit)
     visit.call.subject = f["subject"]
-    entries = visit.gate.store.access_entries(_query(f, _scope(visit, principal), EXPORT_LIMIT))
+    entries = visit.gate.store.access_entries(_query(f, scope(visit, principal), EXPORT_LIMIT))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(("seq", "beijing_time", *ENTRY_FIELDS, "subjects"))
@@ -152,9 +159,9 @@ def entry(visit: Visit) -> Answer:
         proof = {"entry": base64.b64encode(inc.entry.canonical_bytes()).decode("ascii"), "index": inc.index,
                  "size": inc.size, "proof": [p.hex() for p in inc.proof], "checkpoint": inc.checkpoint,
                  "origin": visit.console.audit.origin}
-    labels = {k: visit.words.t(f"proof.{k}") for k in ("leaf", "path", "root", "signature", "fields", "ok",
-                                                         "failed", "no_key")}
+    labels = {k: visit.words.t(f"verify.{k}") for k in VERIFY_LABELS}
     return visit.page("entry.html", "entry", entry=found, fields=ENTRY_FIELDS, proof=proof, labels=labels,
+                      verifier=visit.console.audit.verifier,
                       lines=table.lines_for(found.role, found.district, found.purpose, found.method),
                       policy_current=found.policy_version == table.version, current_version=table.version)
 
@@ -164,7 +171,7 @@ def person(visit: Visit) -> Answer:
     fields = visit.form()
     masked = _person(visit, fields) if visit.verb == "POST" else ""
     entries: list[AccessEntry] = []
-    district = _scope(visit, principal)
+    district = scope(visit, principal)
     if masked:
         entries = [e for e in audit_queries.subject_accesses(visit.gate.store, visit.call.subject)
                    if district is None or e.district == district]
@@ -174,24 +181,3 @@ def person(visit: Visit) -> Answer:
     return visit.page("person.html", "person", searched=bool(masked), person=masked, entries=entries,
                       everywhere=district is None, district=principal.district, checkpoint=checkpoint,
                       purposes=table.catalogue.purposes)
-
-
-def placeholder(page: str) -> Page:
-    """A page the oversight use cases will fill: admitted and logged like any other, saying it is not built yet."""
-    def view(visit: Visit) -> Answer:
-        visit.admit()
-        return visit.page("placeholder.html", page)
-    return view
-
-
-ROUTES: dict[tuple[str, str], tuple[str, Page]] = {
-    ("GET", "/"): ("Overview", placeholder("overview")),
-    ("GET", "/search"): ("Search", search),
-    ("POST", "/search"): ("Search", search),
-    ("GET", "/export"): ("Export", export),
-    ("GET", "/entry"): ("Entry", entry),
-    ("GET", "/person"): ("PersonReport", person),
-    ("POST", "/person"): ("PersonReport", person),
-    ("GET", "/alerts"): ("Alerts", placeholder("alerts")),
-    ("GET", "/org"): ("OrgReport", placeholder("org")),
-}

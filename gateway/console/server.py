@@ -20,7 +20,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from gateway.audit.log import AuditLog
 from gateway.console.app import Console
-from gateway.console.pages import ROUTES
+from gateway.console.routes import ROUTES
 from gateway.errors import GatewayError
 from gateway.identity.ca import CA_CRT, SERVER_CRT, SERVER_KEY
 from gateway.server.gate import Gate

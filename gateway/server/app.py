@@ -23,6 +23,7 @@ from gateway.audit.log import AuditLog, log_origin
 from gateway.audit.port import AccessQuery
 from gateway.audit.startup import LogRefused, check_log
 from gateway.console import server as console_server
+from gateway.console import verifying
 from gateway.datadir import DataDir
 from gateway.domain import clock
 from gateway.errors import GatewayError
@@ -40,6 +41,7 @@ from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
 from gateway.server.policy_watch import PolicyWatcher
 from gateway.server.statistics_service import StatisticsService
+from gateway.service.oversight_verify import run_full_verification
 from gateway.settings.anomalies import load_anomalies
 from gateway.settings.enrollment import load_enrollment
 from gateway.settings.housing import load_housing
@@ -83,11 +85,14 @@ class RunningServer:
     witnesses: witnessing.Submitter | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     console: console_server.RunningConsole | None = None
+    verification: verifying.PeriodicVerification | None = None
 
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
         if self.console is not None:
             self.console.stop()
+        if self.verification is not None:
+            self.verification.stop()
         self.server.stop(grace).wait()
         self.stopping.set()
         self.watcher.stop()
@@ -233,16 +238,39 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
             counters.serve(metrics)
         except (OSError, ValueError) as exc:
             raise fail(f"cannot serve metrics on {metrics}: {exc}") from exc
-    web = None
+    web, verification = None, None
     if console:
         try:
+            every = verifying.interval(cfg["console"]["verify_seconds"])
             web = console_server.start(console, data.keys, gate, audit)
-        except console_server.ConsoleError as exc:
+        except (console_server.ConsoleError, verifying.VerifySettingError) as exc:
             raise fail(str(exc)) from exc
+        verification = verifying.PeriodicVerification(FullVerification(data, store), every)
     server.start()
     audit.watch(functools.partial(_report_health, health_servicer, ("", *names)))
     return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine, interval).start(), audit,
-                         submitter, stopping, web)
+                         submitter, stopping, web, verification.start() if verification else None)
+
+
+class FullVerification:
+    """The check `permitgw audit verify` makes (the same anchors: the witnesses asked, their saved cosignatures; the
+    same witness keys), over the serving store, recorded there for the console's Overview. An empty log passes only
+    while this gateway has never had an entry (a new gateway, as `audit verify --new-gateway`)."""
+
+    def __init__(self, data: DataDir, store: Store) -> None:
+        self.data, self.store = data, store
+        self.had_entries = store.log_size() > 0
+
+    def __call__(self) -> None:
+        data = self.data
+        verifier = data.log_verifier()
+        found = _anchors.collect(data.root, log_origin((data.keys / "ca.crt").read_bytes()), verifier, ask=True)
+        record = run_full_verification(self.store, verifier, clock.rfc3339(clock.now()), anchors=found,
+                                       witness_keys=[w.verifier_key for w in witnessing.load(data.root)],
+                                       new_gateway=not self.had_entries)
+        self.had_entries = self.had_entries or record.size > 0
+        if not record.ok:
+            log.error("full verification of the access log FAILED: %s", record.message)
 
 
 def watch_seconds(cfg: dict[str, Any]) -> float:

@@ -14,13 +14,14 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Error
+from playwright.sync_api import Browser, BrowserContext, Error, Page
 
 from gateway.audit.rfc9162 import leaf_hash, verify_inclusion
 from gateway.client import channel
@@ -173,6 +174,58 @@ def test_entry_page_carries_a_proof_that_verifies(site: Site, browser: Browser) 
     assert page.locator("#proof-steps").count() == 1 and page.locator("#proof-result").count() == 1
     assert page.locator('script[src="/static/verify.js"]').count() == 1
     assert page.locator("#policy-lines tbody tr").count() >= 1
+    ctx.close()
+
+
+def verifier_key(site: Site) -> str:
+    """The log's verifier key as `permitgw audit verify` prints it: what the officer compares with the published one."""
+    out = run_cli("audit", "verify", "--data", str(site.data), "--offline").stdout
+    found = re.search(r"^verifier key: (\S+)$", out, re.MULTILINE)
+    assert found, out
+    return found.group(1)
+
+
+def proof_outcome(page: Page) -> str:
+    page.wait_for_function("() => document.getElementById('proof-result').dataset.outcome !== 'pending'",
+                           timeout=15_000)
+    return page.locator("#proof-result").get_attribute("data-outcome") or ""
+
+
+def test_the_browser_verifies_the_entry_and_catches_a_changed_one(site: Site, browser: Browser) -> None:
+    ctx = officer(browser, site, site.cert("city", "auditor", "330200"))
+    page = ctx.new_page()
+    wait_until(lambda: page.goto(site.url + "/entry?seq=1") is not None
+               and page.locator("#proof-data").count() == 1, "a checkpoint covering entry 1", seconds=30, poll=0.2)
+    key = verifier_key(site)
+    assert page.locator("#log-verifier-key").input_value() == key  # shown to copy…
+    assert page.locator("#verifier-warning").inner_text()  # …with the warning to compare it out of band
+    labels = json.loads(page.locator("#proof-labels").inner_text())
+    assert labels["step.root"] == "计算的根哈希等于签名的根哈希" and "{step}" in labels["result.failed"]
+    assert proof_outcome(page) == "no-key"
+    page.fill("#pin-key input[name=verifier_key]", key)
+    page.click("#pin-key button[type=submit]")
+    assert proof_outcome(page) == "ok"
+    steps = page.locator("#proof-steps li")
+    assert steps.count() >= 7
+    assert set(steps.evaluate_all("(items) => items.map((li) => li.dataset.ok)")) == {"true"}
+    assert page.evaluate("() => localStorage.getItem('permitgw.verifierKey')") == key
+    db = sqlite3.connect(site.data / "gateway.db", timeout=10)
+    try:
+        (reason,) = db.execute("SELECT reason FROM access_log WHERE seq = 1").fetchone()
+        with db:
+            db.execute("UPDATE access_log SET reason = 'NOTHING_TO_SEE' WHERE seq = 1")
+        page.reload()
+        assert proof_outcome(page) == "failed"  # the server now shows (and proves) an entry the log never signed
+        result = page.locator("#proof-result")
+        assert result.get_attribute("data-failed-step") == "root"
+        assert result.get_attribute("data-reason") == "root-mismatch"
+        assert "验证失败" in result.inner_text()
+    finally:
+        with db:
+            db.execute("UPDATE access_log SET reason = ? WHERE seq = 1", (reason,))
+        db.close()
+    page.reload()
+    assert proof_outcome(page) == "ok"  # put back, the entry proves again
     ctx.close()
 
 
