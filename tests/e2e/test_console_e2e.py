@@ -11,101 +11,54 @@ import base64
 import csv
 import io
 import json
-import os
 import re
-import signal
 import sqlite3
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Error, Page
 
 from gateway.audit.rfc9162 import leaf_hash, verify_inclusion
-from gateway.client import channel
-from gateway.synth.people import SynthPerson
-from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.browser import chromium
-from tests.conftest import BIN, init_with_people, run_cli
-from tests.e2e.conftest import ServerOutput
+from tests.conftest import init_with_people, run_cli
+from tests.e2e.console_site import ConsoleSite, running_console, sign_often
 from tests.helpers import wait_until
 
 CONSOLE = "permitgw.console.v1.Console"
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class Site:
-    root: Path
-    data: Path
-    url: str
-    grpc: str
-    people: list[SynthPerson]
-    out: ServerOutput
-    err: ServerOutput
-
-    def cert(self, name: str, role: str, district: str) -> Path:
-        prefix = self.root / name
-        if not Path(f"{prefix}.crt").exists():
-            run_cli("cert", "issue", "--data", str(self.data), "--role", role, "--org", f"ORG-{name}",
-                    "--name", f"{name} 机构", "--district", district, "--out", str(prefix))
-        return prefix
-
-    def log(self) -> list[dict[str, object]]:
-        out = run_cli("audit", "search", "--data", str(self.data), "--json").stdout
-        return [json.loads(line) for line in out.splitlines()]
-
-    def ask(self, prefix: Path, who: SynthPerson, purpose: str) -> None:
-        req = permit_pb2.GetPermitStatusRequest(
-            context=common_pb2.RequestContext(purpose=purpose, case_id="CASE-1", operator_id="OP-7"),
-            id_number=who.id_number)
-        with channel(self.grpc, prefix) as ch:
-            permit_pb2_grpc.PermitServiceStub(ch).GetPermitStatus(req, timeout=10)
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     root = tmp_path_factory.mktemp("console")
     data, people = init_with_people(root, 30, seed=11)
-    config = data / "config.toml"  # sign checkpoints often, so that every entry page has its proof soon
-    config.write_text(config.read_text().replace("checkpoint_entries = 1000", "checkpoint_entries = 2"))
-    proc = subprocess.Popen([str(BIN / "permitgw"), "serve", "--data", str(data), "--listen", "127.0.0.1:0",
-                             "--console", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err = ServerOutput(proc.stdout), ServerOutput(proc.stderr)
-    grpc_address = re.search(r"serving on (\S+)", out.wait_for("serving on"))
-    console = re.search(r"console on (https://\S+)", out.wait_for("console on"))
-    assert grpc_address and console
-    s = Site(root, data, console.group(1).rstrip("/"), grpc_address.group(1), people, out, err)
-    school, health = s.cert("school", "school", "330203"), s.cert("health", "health", "330212")
-    for who in people[:3]:  # accesses by callers of two districts
-        s.ask(school, who, "compulsory-education")
-        s.ask(health, who, "public-health")
-    os.environ["NODE_EXTRA_CA_CERTS"] = str(data / "keys" / "ca.crt")  # Playwright's TLS client trusts our CA
-    yield s
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=15) == 0
-    assert "permitgw: stopped" in out.text()
+    sign_often(data)
+    with running_console(root, data, people) as s:
+        school, health = s.cert("school", "school", "330203"), s.cert("health", "health", "330212")
+        for who in people[:3]:  # accesses by callers of two districts
+            assert s.ask(school, who, "compulsory-education") is grpc.StatusCode.OK
+            assert s.ask(health, who, "public-health") is grpc.StatusCode.OK
+        yield s
 
 
 @pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Browser]:
+def browser(site: ConsoleSite) -> Iterator[Browser]:
     with chromium() as b:
         yield b
 
 
-def officer(browser: Browser, site: Site, prefix: Path | None) -> BrowserContext:
+def officer(browser: Browser, site: ConsoleSite, prefix: Path | None) -> BrowserContext:
     certs = [{"origin": site.url, "certPath": f"{prefix}.crt", "keyPath": f"{prefix}.key"}] if prefix else []
     return browser.new_context(client_certificates=certs, locale="zh-CN")  # type: ignore[arg-type]
 
 
-def console_entries(site: Site, principal: str) -> list[dict[str, object]]:
+def console_entries(site: ConsoleSite, principal: str) -> list[dict[str, object]]:
     return [e for e in site.log() if str(e["method"]).startswith(CONSOLE) and e["principal"] == principal]
 
 
-def test_sign_in_and_see_the_search_page_with_its_headers(site: Site, browser: Browser) -> None:
+def test_sign_in_and_see_the_search_page_with_its_headers(site: ConsoleSite, browser: Browser) -> None:
     ctx = officer(browser, site, site.cert("city", "auditor", "330200"))
     page = ctx.new_page()
     response = page.goto(site.url + "/search")
@@ -124,7 +77,7 @@ def test_sign_in_and_see_the_search_page_with_its_headers(site: Site, browser: B
     ctx.close()
 
 
-def test_search_a_person_masked_and_never_in_an_address(site: Site, browser: Browser) -> None:
+def test_search_a_person_masked_and_never_in_an_address(site: ConsoleSite, browser: Browser) -> None:
     ctx = officer(browser, site, site.cert("city", "auditor", "330200"))
     page = ctx.new_page()
     page.goto(site.url + "/search")
@@ -154,7 +107,7 @@ def test_search_a_person_masked_and_never_in_an_address(site: Site, browser: Bro
     ctx.close()
 
 
-def test_entry_page_carries_a_proof_that_verifies(site: Site, browser: Browser) -> None:
+def test_entry_page_carries_a_proof_that_verifies(site: ConsoleSite, browser: Browser) -> None:
     ctx = officer(browser, site, site.cert("city", "auditor", "330200"))
     page = ctx.new_page()
     wait_until(lambda: page.goto(site.url + "/entry?seq=1") is not None
@@ -177,7 +130,7 @@ def test_entry_page_carries_a_proof_that_verifies(site: Site, browser: Browser) 
     ctx.close()
 
 
-def verifier_key(site: Site) -> str:
+def verifier_key(site: ConsoleSite) -> str:
     """The log's verifier key as `permitgw audit verify` prints it: what the officer compares with the published one."""
     out = run_cli("audit", "verify", "--data", str(site.data), "--offline").stdout
     found = re.search(r"^verifier key: (\S+)$", out, re.MULTILINE)
@@ -191,7 +144,7 @@ def proof_outcome(page: Page) -> str:
     return page.locator("#proof-result").get_attribute("data-outcome") or ""
 
 
-def test_the_browser_verifies_the_entry_and_catches_a_changed_one(site: Site, browser: Browser) -> None:
+def test_the_browser_verifies_the_entry_and_catches_a_changed_one(site: ConsoleSite, browser: Browser) -> None:
     ctx = officer(browser, site, site.cert("city", "auditor", "330200"))
     page = ctx.new_page()
     wait_until(lambda: page.goto(site.url + "/entry?seq=1") is not None
@@ -229,7 +182,7 @@ def test_the_browser_verifies_the_entry_and_catches_a_changed_one(site: Site, br
     ctx.close()
 
 
-def test_person_report_and_its_print_layout(site: Site, browser: Browser) -> None:
+def test_person_report_and_its_print_layout(site: ConsoleSite, browser: Browser) -> None:
     ctx = officer(browser, site, site.cert("city", "auditor", "330200"))
     page = ctx.new_page()
     page.goto(site.url + "/person?lang=en")
@@ -246,14 +199,14 @@ def test_person_report_and_its_print_layout(site: Site, browser: Browser) -> Non
     ctx.close()
 
 
-def test_refused_without_a_certificate_at_the_handshake(site: Site, browser: Browser) -> None:
+def test_refused_without_a_certificate_at_the_handshake(site: ConsoleSite, browser: Browser) -> None:
     ctx = officer(browser, site, None)
     with pytest.raises(Error):
         ctx.new_page().goto(site.url + "/search")
     ctx.close()
 
 
-def test_a_school_is_refused_and_the_refusal_is_logged(site: Site, browser: Browser) -> None:
+def test_a_school_is_refused_and_the_refusal_is_logged(site: ConsoleSite, browser: Browser) -> None:
     ctx = officer(browser, site, site.cert("school", "school", "330203"))
     page = ctx.new_page()
     response = page.goto(site.url + "/search")
@@ -265,7 +218,7 @@ def test_a_school_is_refused_and_the_refusal_is_logged(site: Site, browser: Brow
     ctx.close()
 
 
-def test_a_revoked_auditor_is_refused_within_5_seconds(site: Site, browser: Browser) -> None:
+def test_a_revoked_auditor_is_refused_within_5_seconds(site: ConsoleSite, browser: Browser) -> None:
     prefix = site.cert("gone", "auditor", "330200")
     ctx = officer(browser, site, prefix)
     page = ctx.new_page()
@@ -287,7 +240,7 @@ def _serial(prefix: Path) -> str:
     return format(x509.load_pem_x509_certificate(Path(f"{prefix}.crt").read_bytes()).serial_number, "x")
 
 
-def test_every_page_view_is_logged_under_the_officer(site: Site, browser: Browser) -> None:
+def test_every_page_view_is_logged_under_the_officer(site: ConsoleSite, browser: Browser) -> None:
     prefix = site.cert("viewer", "auditor", "330200")
     ctx = officer(browser, site, prefix)
     page = ctx.new_page()
@@ -302,7 +255,7 @@ def test_every_page_view_is_logged_under_the_officer(site: Site, browser: Browse
     ctx.close()
 
 
-def test_a_district_auditor_sees_only_its_district(site: Site, browser: Browser) -> None:
+def test_a_district_auditor_sees_only_its_district(site: ConsoleSite, browser: Browser) -> None:
     ctx = officer(browser, site, site.cert("haishu", "auditor", "330203"))
     page = ctx.new_page()
     page.goto(site.url + "/search?decision=allow")

@@ -6,10 +6,7 @@ A school with a quota of 3 people an hour asks about 4: the 4th is refused with 
 """
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 from collections.abc import Iterator
 
 import grpc
@@ -17,9 +14,9 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser import chromium
-from tests.conftest import BIN, init_with_people
-from tests.e2e.conftest import ServerOutput
-from tests.e2e.test_console_e2e import CONSOLE, Site, console_entries, officer
+from tests.conftest import init_with_people
+from tests.e2e.console_site import ConsoleSite, running_console
+from tests.e2e.test_console_e2e import CONSOLE, console_entries, officer
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.slow
@@ -27,7 +24,7 @@ CITY = "auditor/330200/ORG-city"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     root = tmp_path_factory.mktemp("console-pages")
     data, people = init_with_people(root, 10, seed=5)
     quotas = data / "policies" / "quotas.toml"
@@ -35,37 +32,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     school = re.search(r"\[school\][^\[]*", text)
     assert school
     quotas.write_text(text.replace(school.group(0), "[school]\nper_hour = 3\nper_day = 10\n\n"))
-    proc = subprocess.Popen([str(BIN / "permitgw"), "serve", "--data", str(data), "--listen", "127.0.0.1:0",
-                             "--console", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err = ServerOutput(proc.stdout), ServerOutput(proc.stderr)
-    grpc_address = re.search(r"serving on (\S+)", out.wait_for("serving on"))
-    console = re.search(r"console on (https://\S+)", out.wait_for("console on"))
-    assert grpc_address and console
-    s = Site(root, data, console.group(1).rstrip("/"), grpc_address.group(1), people, out, err)
-    school = s.cert("school", "school", "330203")
-    for who in people[:3]:
-        s.ask(school, who, "compulsory-education")
-    with pytest.raises(grpc.RpcError) as refused:  # a 4th person within the hour: over the quota, and an alert
-        s.ask(school, people[3], "compulsory-education")
-    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    os.environ["NODE_EXTRA_CA_CERTS"] = str(data / "keys" / "ca.crt")
-    yield s
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=15) == 0
+    with running_console(root, data, people) as s:
+        prefix = s.cert("school", "school", "330203")
+        for who in people[:3]:
+            assert s.ask(prefix, who, "compulsory-education") is grpc.StatusCode.OK
+        # a 4th person within the hour: over the quota, and an alert
+        assert s.ask(prefix, people[3], "compulsory-education") is grpc.StatusCode.PERMISSION_DENIED
+        yield s
 
 
 @pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Browser]:
+def browser(site: ConsoleSite) -> Iterator[Browser]:
     with chromium() as b:
         yield b
 
 
-def city_page(browser: Browser, site: Site) -> Page:
+def city_page(browser: Browser, site: ConsoleSite) -> Page:
     return officer(browser, site, site.cert("city", "auditor", "330200")).new_page()
 
 
-def test_overview_shows_the_log_its_verification_and_the_calls(site: Site, browser: Browser) -> None:
+def test_overview_shows_the_log_its_verification_and_the_calls(site: ConsoleSite, browser: Browser) -> None:
     page = city_page(browser, site)
 
     def verified() -> bool:
@@ -91,7 +77,7 @@ def test_overview_shows_the_log_its_verification_and_the_calls(site: Site, brows
     page.context.close()
 
 
-def test_acknowledge_an_alert_with_a_note(site: Site, browser: Browser) -> None:
+def test_acknowledge_an_alert_with_a_note(site: ConsoleSite, browser: Browser) -> None:
     page = city_page(browser, site)
     page.goto(site.url + "/alerts")
     row = page.locator("#alerts tbody tr", has=page.locator("td.kind", has_text="QUOTA_EXCEEDED")).first
@@ -114,7 +100,7 @@ def test_acknowledge_an_alert_with_a_note(site: Site, browser: Browser) -> None:
     page.context.close()
 
 
-def test_a_forged_acknowledgement_is_refused_and_logged(site: Site, browser: Browser) -> None:
+def test_a_forged_acknowledgement_is_refused_and_logged(site: ConsoleSite, browser: Browser) -> None:
     page = city_page(browser, site)
     page.goto(site.url + "/alerts?open=1")
     seq = page.locator("#alerts tbody tr").first.get_attribute("data-seq")
@@ -133,7 +119,7 @@ def test_a_forged_acknowledgement_is_refused_and_logged(site: Site, browser: Bro
     page.context.close()
 
 
-def test_the_organisation_report_counts_the_schools_calls(site: Site, browser: Browser) -> None:
+def test_the_organisation_report_counts_the_schools_calls(site: ConsoleSite, browser: Browser) -> None:
     page = city_page(browser, site)
     page.goto(site.url + "/org?lang=en")
     page.fill("#org", "ORG-school")
@@ -154,7 +140,7 @@ def test_the_organisation_report_counts_the_schools_calls(site: Site, browser: B
     page.context.close()
 
 
-def test_a_district_auditor_sees_no_other_districts_alerts(site: Site, browser: Browser) -> None:
+def test_a_district_auditor_sees_no_other_districts_alerts(site: ConsoleSite, browser: Browser) -> None:
     page = officer(browser, site, site.cert("jiangbei", "auditor", "330205")).new_page()
     r = page.goto(site.url + "/alerts")
     assert r is not None and r.status == 200

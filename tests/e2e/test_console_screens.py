@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +23,10 @@ import grpc
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, Route
 
-from gateway.client import channel
 from gateway.datadir import DataDir
-from gateway.synth.people import SynthPerson
-from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.browser import chromium
-from tests.conftest import BIN, init_with_people, run_cli
-from tests.e2e.conftest import ServerOutput
+from tests.conftest import init_with_people
+from tests.e2e.console_site import ConsoleSite, running_console, sign_often
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.slow
@@ -54,65 +48,22 @@ HEADLESS_TABLES = """() => [...document.querySelectorAll("table")]
   .filter((t) => t.querySelector("thead th, th[scope]") === null).map((t) => t.id || t.outerHTML.slice(0, 80))"""
 
 
-@dataclass
-class Site:
-    root: Path
-    data: Path
-    url: str
-    grpc: str
-    people: list[SynthPerson]
-
-    def cert(self, name: str, role: str, district: str) -> Path:
-        prefix = self.root / name
-        if not Path(f"{prefix}.crt").exists():
-            run_cli("cert", "issue", "--data", str(self.data), "--role", role, "--org", f"ORG-{name}",
-                    "--name", f"{name} 机构", "--district", district, "--out", str(prefix))
-        return prefix
-
-    def ask(self, prefix: Path, who: SynthPerson, purpose: str) -> grpc.StatusCode:
-        req = permit_pb2.GetPermitStatusRequest(
-            context=common_pb2.RequestContext(purpose=purpose, case_id="CASE-1", operator_id="OP-7"),
-            id_number=who.id_number)
-        with channel(self.grpc, prefix) as ch:
-            try:
-                permit_pb2_grpc.PermitServiceStub(ch).GetPermitStatus(req, timeout=10)
-            except grpc.RpcError as err:
-                return err.code()
-        return grpc.StatusCode.OK
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     root = tmp_path_factory.mktemp("screens")
     data, people = init_with_people(root, 30, seed=17)
-    config = data / "config.toml"  # sign checkpoints often, so that the entry page has its proof soon
-    config.write_text(config.read_text().replace("checkpoint_entries = 1000", "checkpoint_entries = 2"))
-    proc = subprocess.Popen([str(BIN / "permitgw"), "serve", "--data", str(data), "--listen", "127.0.0.1:0",
-                             "--console", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stderr is not None
-    out, _ = ServerOutput(proc.stdout), ServerOutput(proc.stderr)
-    grpc_address = re.search(r"serving on (\S+)", out.wait_for("serving on"))
-    console = re.search(r"console on (https://\S+)", out.wait_for("console on"))
-    assert grpc_address and console
-    s = Site(root, data, console.group(1).rstrip("/"), grpc_address.group(1), people)
-    school, hospital = s.cert("school", "school", "330203"), s.cert("hospital", "health", "330212")
-    for who in people[:3]:
-        assert s.ask(school, who, "compulsory-education") is grpc.StatusCode.OK
-        assert s.ask(hospital, who, "public-health") is grpc.StatusCode.OK
-    assert s.ask(hospital, people[0], "compulsory-education") is grpc.StatusCode.PERMISSION_DENIED
-    before = os.environ.get("NODE_EXTRA_CA_CERTS")
-    os.environ["NODE_EXTRA_CA_CERTS"] = str(data / "keys" / "ca.crt")  # Playwright's TLS client trusts our CA
-    yield s
-    if before is None:
-        os.environ.pop("NODE_EXTRA_CA_CERTS", None)
-    else:
-        os.environ["NODE_EXTRA_CA_CERTS"] = before
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=15) == 0
+    sign_often(data)
+    with running_console(root, data, people) as s:
+        school, hospital = s.cert("school", "school", "330203"), s.cert("hospital", "health", "330212")
+        for who in people[:3]:
+            assert s.ask(school, who, "compulsory-education") is grpc.StatusCode.OK
+            assert s.ask(hospital, who, "public-health") is grpc.StatusCode.OK
+        assert s.ask(hospital, people[0], "compulsory-education") is grpc.StatusCode.PERMISSION_DENIED
+        yield s
 
 
 @pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Browser]:
+def browser(site: ConsoleSite) -> Iterator[Browser]:
     with chromium() as b:
         yield b
 
@@ -128,7 +79,7 @@ class Visit:
 
 
 @pytest.fixture
-def tab(site: Site, browser: Browser) -> Iterator[Visit]:
+def tab(site: ConsoleSite, browser: Browser) -> Iterator[Visit]:
     prefix = site.cert("city", "auditor", "330200")
     context = browser.new_context(  # type: ignore[arg-type]  # Playwright types client_certificates as a TypedDict list
         client_certificates=[{"origin": site.url, "certPath": f"{prefix}.crt", "keyPath": f"{prefix}.key"}],
@@ -170,18 +121,18 @@ def submitted(page: Page, form: str, id_number: str) -> Response | None:
     return nav.value
 
 
-def overview(site: Site, page: Page) -> Response | None:
+def overview(site: ConsoleSite, page: Page) -> Response | None:
     return page.goto(site.url + "/")
 
 
-def search(site: Site, page: Page) -> Response | None:
+def search(site: ConsoleSite, page: Page) -> Response | None:
     page.goto(site.url + "/search")
     answer = submitted(page, "search-form", site.people[0].id_number)
     page.wait_for_selector("#results")
     return answer
 
 
-def search_en(site: Site, page: Page) -> Response | None:
+def search_en(site: ConsoleSite, page: Page) -> Response | None:
     page.goto(site.url + "/search?lang=en")
     answer = submitted(page, "search-form", site.people[0].id_number)
     page.wait_for_selector("#results")
@@ -189,7 +140,7 @@ def search_en(site: Site, page: Page) -> Response | None:
     return answer
 
 
-def entry(site: Site, page: Page) -> Response | None:
+def entry(site: ConsoleSite, page: Page) -> Response | None:
     """Entry 1 (the school's first call) once a checkpoint covers it, verified with the pinned verifier key."""
     answers: list[Response | None] = []
 
@@ -208,22 +159,22 @@ def entry(site: Site, page: Page) -> Response | None:
     return answers[-1]
 
 
-def person(site: Site, page: Page) -> Response | None:
+def person(site: ConsoleSite, page: Page) -> Response | None:
     page.goto(site.url + "/person")
     answer = submitted(page, "person-form", site.people[0].id_number)
     page.wait_for_selector("#report")
     return answer
 
 
-def alerts(site: Site, page: Page) -> Response | None:
+def alerts(site: ConsoleSite, page: Page) -> Response | None:
     return page.goto(site.url + "/alerts")
 
 
-def org(site: Site, page: Page) -> Response | None:
+def org(site: ConsoleSite, page: Page) -> Response | None:
     return page.goto(site.url + "/org")
 
 
-PAGES: dict[str, Callable[[Site, Page], Response | None]] = {
+PAGES: dict[str, Callable[[ConsoleSite, Page], Response | None]] = {
     "overview": overview, "search": search, "entry": entry, "person": person, "alerts": alerts, "org": org,
     "search-en": search_en}
 
@@ -242,7 +193,7 @@ def reaches_every_navigation_link_by_tab(page: Page) -> None:
 
 
 @pytest.mark.parametrize("name", list(PAGES))
-def test_every_page_is_clean_accessible_and_pictured(name: str, site: Site, tab: Visit) -> None:
+def test_every_page_is_clean_accessible_and_pictured(name: str, site: ConsoleSite, tab: Visit) -> None:
     answer = PAGES[name](site, tab.page)
     assert answer is not None and answer.status == 200, answer and answer.status
     assert tab.page.locator("#principal").inner_text() == "auditor/330200/ORG-city"
