@@ -64,17 +64,22 @@ class ServerOutput:
         return "".join(self.lines)
 
 
+def issue_cert(data: Path, root: Path, name: str, role: str, district: str) -> Path:
+    """PREFIX (root/name) of a certificate for organisation ORG-<name>, issued once by `permitgw cert issue`."""
+    prefix = root / name
+    if not Path(f"{prefix}.crt").exists():
+        run_cli("cert", "issue", "--data", str(data), "--role", role, "--org", f"ORG-{name}",
+                "--name", f"{name} 机构", "--district", district, "--out", str(prefix))
+    return prefix
+
+
 class Gateway:
     def __init__(self, root: Path, address: str, proc: subprocess.Popen[str], people: list[SynthPerson]) -> None:
         self.root, self.address, self.proc, self.people = root, address, proc, people
         self.data = root / "data"
 
     def cert(self, name: str, role: str, district: str) -> Path:
-        prefix = self.root / name
-        if not Path(f"{prefix}.crt").exists():
-            run_cli("cert", "issue", "--data", str(self.data), "--role", role, "--org", f"ORG-{name}",
-                    "--name", f"{name} 机构", "--district", district, "--out", str(prefix))
-        return prefix
+        return issue_cert(self.data, self.root, name, role, district)
 
     def ask(self, prefix: Path, id_number: str, purpose: str, metadata: tuple[tuple[str, str], ...] = ()
             ) -> permit_pb2.GetPermitStatusResponse:

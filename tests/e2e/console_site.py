@@ -23,7 +23,7 @@ from gateway.client import channel
 from gateway.synth.people import SynthPerson
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import BIN, run_cli
-from tests.e2e.conftest import ServerOutput
+from tests.e2e.conftest import ServerOutput, issue_cert
 
 
 @dataclass
@@ -38,11 +38,7 @@ class ConsoleSite:
 
     def cert(self, name: str, role: str, district: str) -> Path:
         """PREFIX of a certificate for organisation ORG-<name> (issued once)."""
-        prefix = self.root / name
-        if not Path(f"{prefix}.crt").exists():
-            run_cli("cert", "issue", "--data", str(self.data), "--role", role, "--org", f"ORG-{name}",
-                    "--name", f"{name} 机构", "--district", district, "--out", str(prefix))
-        return prefix
+        return issue_cert(self.data, self.root, name, role, district)
 
     def log(self) -> list[dict[str, object]]:
         out = run_cli("audit", "search", "--data", str(self.data), "--json").stdout
