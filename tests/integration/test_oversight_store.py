@@ -100,6 +100,23 @@ def test_an_organisations_calls_are_counted_per_utc_day_purpose_and_decision(db:
     assert db.org_calls_by_day("nobody", since, until, EVERYWHERE) == []
 
 
+def test_a_bureaus_scope_counts_and_lists_its_organisations_only(db: Store) -> None:
+    db.append_accesses(ENTRIES)  # kg-7 (330203 and 330205) and h-1; a bureau of kindergartens "kg-*"
+    since, until = "2026-02-28T23:00:00.000000Z", "2026-03-01T01:00:00.000000Z"
+    kindergartens, hospitals = EntryScope(None, ("EDU", "kg-*")), EntryScope(None, ("HB", "h-1"))
+    assert db.calls_by_hour(since, until, kindergartens) == [
+        CallCount("2026-02-28T23", "school", "allow", 1), CallCount("2026-02-28T23", "school", "deny", 1),
+        CallCount("2026-03-01T00", "school", "invalid", 1)]
+    assert db.calls_by_hour(since, until, hospitals) == [CallCount("2026-03-01T00", "hospital", "allow", 1)]
+    assert db.calls_by_hour(since, until, EntryScope("330205", ("h-1",))) == []  # both limits at once
+    assert db.org_calls_by_day("h-1", since, until, kindergartens) == []
+    assert db.org_calls_by_day("kg-7", since, until, EntryScope("330205", ("kg-*",))) == [
+        CallCount("2026-03-01", "enrolment", "invalid", 1)]
+    assert [e.seq for e, _ in db.alerts(kindergartens, False, 0, 10)] == [8, 6, 3]
+    assert (db.alert_count(hospitals, False), db.alert_count(EntryScope("330205", ("kg-7",)), True)) == (0, 1)
+    assert overview(db, "2026-03-01T00:59:00Z", hospitals).calls_total == 1
+
+
 def test_alerts_newest_first_in_pages_with_their_acknowledgements(db: Store) -> None:
     db.append_accesses(ENTRIES)
     assert [(e.seq, e.reason, a) for e, a in db.alerts(EVERYWHERE, False, 0, 10)] == [
