@@ -18,7 +18,7 @@ import grpc
 
 from gateway.audit.entry import AccessEntry, Decision
 from gateway.audit.oversight_rows import Acknowledgement, CallCount, StoredCheckpoint, VerificationRecord
-from gateway.audit.port import AccessQuery, HeadSigner
+from gateway.audit.port import AccessQuery, EntryScope, HeadSigner
 from gateway.audit.rfc9162 import MemoryTree, leaf_hash
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import Fact, Guardianship, Permit, Person, Record, ResidenceRegistration
@@ -197,23 +197,23 @@ class FakeStore:
                 counted[k] = counted.get(k, 0) + 1
         return [CallCount(b, k, d, n) for (b, k, d), n in sorted(counted.items())]
 
-    def calls_by_hour(self, since: str, until: str, district: str | None) -> list[CallCount]:
-        return self._counts(13, "role", lambda e: since <= e.time < until and district in (None, e.district))
+    def calls_by_hour(self, since: str, until: str, scope: EntryScope) -> list[CallCount]:
+        return self._counts(13, "role", lambda e: since <= e.time < until and scope.admits(e.district, e.org))
 
-    def org_calls_by_day(self, org: str, since: str, until: str, district: str | None) -> list[CallCount]:
+    def org_calls_by_day(self, org: str, since: str, until: str, scope: EntryScope) -> list[CallCount]:
         return self._counts(10, "purpose", lambda e: (e.org == org and since <= e.time < until
-                                                      and district in (None, e.district)))
+                                                      and scope.admits(e.district, e.org)))
 
-    def _alerts(self, district: str | None, open_only: bool) -> list[AccessEntry]:
+    def _alerts(self, scope: EntryScope, open_only: bool) -> list[AccessEntry]:
         return [e for e in reversed(self.entries) if e.decision == Decision.ALERT
-                and district in (None, e.district) and not (open_only and e.seq in self.acks)]
+                and scope.admits(e.district, e.org) and not (open_only and e.seq in self.acks)]
 
-    def alert_count(self, district: str | None, open_only: bool) -> int:
-        return len(self._alerts(district, open_only))
+    def alert_count(self, scope: EntryScope, open_only: bool) -> int:
+        return len(self._alerts(scope, open_only))
 
-    def alerts(self, district: str | None, open_only: bool, offset: int,
+    def alerts(self, scope: EntryScope, open_only: bool, offset: int,
                limit: int) -> list[tuple[AccessEntry, Acknowledgement | None]]:
-        page = self._alerts(district, open_only)[max(offset, 0):max(offset, 0) + max(limit, 0)]
+        page = self._alerts(scope, open_only)[max(offset, 0):max(offset, 0) + max(limit, 0)]
         return [(e, self.acks.get(e.seq or 0)) for e in page]
 
     def acknowledgement(self, alert_seq: int) -> Acknowledgement | None:
@@ -237,9 +237,8 @@ def _with_seq(e: AccessEntry, seq: int) -> AccessEntry:
 
 
 def _matches(e: AccessEntry, q: AccessQuery) -> bool:
-    wanted = {"principal": q.principal, "org": q.org, "role": q.role, "purpose": q.purpose, "decision": q.decision,
-              "district": q.district}
-    return ((q.subject is None or q.subject in e.people())
+    wanted = {"principal": q.principal, "org": q.org, "role": q.role, "purpose": q.purpose, "decision": q.decision}
+    return ((q.subject is None or q.subject in e.people()) and q.scope.admits(e.district, e.org)
             and all(v is None or getattr(e, k) == v for k, v in wanted.items())
             and (q.seq is None or e.seq == q.seq) and (q.after is None or (e.seq or 0) > q.after)
             and (q.since is None or e.time >= q.since) and (q.until is None or e.time < q.until))

@@ -12,6 +12,50 @@ from typing import Protocol
 from gateway.audit.entry import AccessEntry
 from gateway.audit.oversight_rows import Acknowledgement, CallCount, StoredCheckpoint, VerificationRecord
 from gateway.audit.rfc9162 import SubtreeSource
+from gateway.errors import GatewayError
+
+MAX_SCOPE_ORGS = 256  # codes and prefixes one scope may name: a bureau's list, kept small enough for one query
+
+
+class ScopeError(GatewayError, ValueError):
+    """An entry scope that names no organisation, too many, or a malformed one."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryScope:
+    """Which log entries an officer may see, by the CALLER recorded in each entry: its district (None: every
+    district) and its organisation (None: every organisation; else exact codes, or prefixes written `SCH-*`).
+    Both limits apply together. The console computes it from the officer's certificate and policies/."""
+
+    district: str | None = None
+    orgs: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.orgs is None:
+            return
+        if not self.orgs or len(self.orgs) > MAX_SCOPE_ORGS:
+            raise ScopeError(f"an organisation scope names 1 to {MAX_SCOPE_ORGS} codes or prefixes")
+        for code in self.orgs:
+            if not code.rstrip("*") or "*" in code.rstrip("*") or code.endswith("**"):
+                raise ScopeError(f"{code!r} is not an organisation code or a prefix ending in one *")
+
+    @property
+    def exact(self) -> tuple[str, ...]:
+        """The organisation codes named exactly."""
+        return tuple(c for c in self.orgs or () if not c.endswith("*"))
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The prefixes named (`SCH-*` as `SCH-`)."""
+        return tuple(c[:-1] for c in self.orgs or () if c.endswith("*"))
+
+    def admits(self, district: str, org: str) -> bool:
+        """Is an entry made by a caller of `district` and organisation `org` within this scope?"""
+        return ((self.district is None or district == self.district)
+                and (self.orgs is None or org in self.exact or any(org.startswith(p) for p in self.prefixes)))
+
+
+EVERYWHERE = EntryScope()  # the city's auditor: no limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +70,7 @@ class AccessQuery:
     since: str | None = None  # RFC 3339
     until: str | None = None
     limit: int | None = None
-    district: str | None = None  # the caller's district recorded in the entry (a district auditor's scope)
+    scope: EntryScope = EVERYWHERE  # whose entries (the caller's district and organisation) the officer may see
     after: int | None = None  # only entries with a larger seq: the cursor of a paged search
 
 
@@ -76,23 +120,24 @@ class LogStore(SubtreeSource, Protocol):
         """The stored checkpoint of the largest size with the time its row was written; None before the first."""
         ...
 
-    def calls_by_hour(self, since: str, until: str, district: str | None) -> list[CallCount]:
+    def calls_by_hour(self, since: str, until: str, scope: EntryScope) -> list[CallCount]:
         """Entries with since <= time < until that are not alerts, counted in the store per UTC hour
-        (bucket `YYYY-MM-DDTHH`), caller role (key) and decision; only callers of `district` unless None."""
+        (bucket `YYYY-MM-DDTHH`), caller role (key) and decision; only those within `scope`."""
         ...
 
-    def org_calls_by_day(self, org: str, since: str, until: str, district: str | None) -> list[CallCount]:
+    def org_calls_by_day(self, org: str, since: str, until: str, scope: EntryScope) -> list[CallCount]:
         """Entries of callers from organisation `org` with since <= time < until that are not alerts, counted in the
-        store per UTC day (bucket `YYYY-MM-DD`), purpose (key) and decision; only callers of `district` unless None."""
+        store per UTC day (bucket `YYYY-MM-DD`), purpose (key) and decision; only those within `scope`."""
         ...
 
-    def alert_count(self, district: str | None, open_only: bool) -> int:
-        """Alert entries (of callers of `district` unless None); with `open_only`, those not acknowledged."""
+    def alert_count(self, scope: EntryScope, open_only: bool) -> int:
+        """Alert entries within `scope`; with `open_only`, those not acknowledged."""
         ...
 
-    def alerts(self, district: str | None, open_only: bool, offset: int,
+    def alerts(self, scope: EntryScope, open_only: bool, offset: int,
                limit: int) -> list[tuple[AccessEntry, Acknowledgement | None]]:
-        """Alert entries newest first, `offset` of them skipped and at most `limit`, each with its acknowledgement."""
+        """Alert entries within `scope` newest first, `offset` of them skipped and at most `limit`, each with its
+        acknowledgement."""
         ...
 
     def acknowledgement(self, alert_seq: int) -> Acknowledgement | None:

@@ -21,14 +21,16 @@ import jinja2
 
 from gateway.audit.entry import Decision
 from gateway.audit.log import AuditLog, LogUnavailable
-from gateway.console import messages
+from gateway.audit.port import EntryScope
+from gateway.console import messages, scoping
 from gateway.console.csrf import CsrfTokens
 from gateway.console.web import Answer, TooLarge, query_fields, read_form, status_line, url
 from gateway.domain import clock
 from gateway.identity.principal import Principal
-from gateway.policy.decisions import CITY, OUT
+from gateway.policy.decisions import PolicyTable
 from gateway.server import errors
 from gateway.server.gate import Call, Gate
+from gateway.settings.organisations import Organisations
 from gateway.store.port import StoreUnavailable
 
 log = logging.getLogger("permitgw.console")
@@ -96,9 +98,16 @@ class Visit:
     def everywhere(self, principal: Principal) -> bool:
         """May this officer see entries by callers of every district? The city's auditor is in-district
         everywhere; any other only where the policy grants the page out of district too."""
-        table = self.call.table or self.gate.policy.table
-        return principal.district == CITY or table.decide(principal.role, principal.district, PURPOSE,
-                                                          self.call.method, OUT).allowed
+        return scoping.sees_every_district(principal, self.table, PURPOSE, self.call.method)
+
+    @property
+    def table(self) -> PolicyTable:
+        """The policy table deciding this request (the one of its call, even if a reload lands meanwhile)."""
+        return self.call.table or self.gate.policy.table
+
+    def scope(self, principal: Principal) -> EntryScope:
+        """Whose accesses this officer sees (gateway/console/scoping.py)."""
+        return scoping.entry_scope(principal, self.table, PURPOSE, self.call.method, self.console.organisations)
 
     def form(self) -> dict[str, str]:
         """The POSTed form, its CSRF token checked against the officer's certificate (after `admit`)."""
@@ -123,7 +132,8 @@ class Visit:
             other_lang_url=url(str(self.environ.get("PATH_INFO", "/")), other,
                                [(k, v) for k, v in self.query.items() if k != "lang"]),
             now=clock.now().astimezone(clock.CHINA).strftime("%Y-%m-%d %H:%M:%S"),
-            csrf=self.console.csrf.token(self.principal.serial), **context).encode("utf-8")
+            csrf=self.console.csrf.token(self.principal.serial),
+            bureau=self.console.organisations.name_of(self.principal.org), **context).encode("utf-8")
         self.gate.answered(self.call, "OK")
         return Answer(200, body)
 
@@ -136,11 +146,13 @@ Page = Callable[[Visit], Answer]
 
 
 class Console:
-    """The WSGI application: routes, the gate, the access log, the store (through the gate) and the CSRF secret."""
+    """The WSGI application: routes, the gate, the access log, the store (through the gate), the CSRF secret and
+    the bureaus whose auditors see only their members' accesses."""
 
     def __init__(self, gate: Gate, audit: AuditLog, routes: Mapping[tuple[str, str], tuple[str, Page]],
-                 csrf: CsrfTokens | None = None) -> None:
+                 csrf: CsrfTokens | None = None, organisations: Organisations | None = None) -> None:
         self.gate, self.audit, self.routes = gate, audit, routes
+        self.organisations = organisations or Organisations()  # the bureaus (policies/organisations.toml)
         self.csrf = csrf or CsrfTokens()
         self.templates = jinja2.Environment(loader=jinja2.PackageLoader("gateway.console", "templates"),
                                             autoescape=True, undefined=jinja2.StrictUndefined)

@@ -1,10 +1,10 @@
 """The console's oversight pages: Overview, Alerts (with the acknowledgement form) and the Organisation report.
 
 Each calls its use case in gateway/service (oversight_overview, oversight_alerts, oversight_orgs) with the officer's
-district filter (None for an officer who sees the whole city) and renders it; as every page, it is decided by the
-policy and logged through the gate. Acknowledging an alert is itself an access-log entry (AcknowledgeAlert, case
-`alert-<seq>`), and the stored acknowledgement names that entry. Times are shown in Beijing time; the use cases
-count in UTC.
+scope (pages.scope: the callers' district and organisations it may see) and renders it; as every page, it is
+decided by the policy and logged through the gate. Acknowledging an alert is itself an access-log entry
+(AcknowledgeAlert, case `alert-<seq>`), and the stored acknowledgement names that entry. Times are shown in Beijing
+time; the use cases count in UTC.
 """
 from __future__ import annotations
 
@@ -41,33 +41,34 @@ def age(seconds: int, visit: Visit) -> str:
 
 def overview(visit: Visit) -> Answer:
     principal = visit.admit()
-    district = scope(visit, principal)
+    within = scope(visit, principal)
     now = clock.rfc3339(clock.now())
-    ov = oversight_overview.overview(visit.gate.store, now, district)
+    ov = oversight_overview.overview(visit.gate.store, now, within)
     labels = [_hour_label(h) for h in ov.hours]
     roles = ov.roles()
     series = [ov.series(r) for r in roles]
     chart = {"kind": "bar", "x": labels, "series": [{"name": r, "data": s} for r, s in zip(roles, series, strict=True)],
              "stack": True, "x_label": visit.words.t("overview.hour"), "y_label": visit.words.t("overview.calls")}
     rows = [(label, [s[i] for s in series], sum(s[i] for s in series)) for i, label in enumerate(labels)]
-    return visit.page("overview.html", "overview", ov=ov, everywhere=district is None, district=principal.district,
-                      chart=chart, roles=roles, rows=rows, age=age(ov.checkpoint.age_seconds, visit)
-                      if ov.checkpoint else "", rate=f"{ov.refusal_rate:.1%}" if ov.refusal_rate is not None else "")
+    return visit.page("overview.html", "overview", ov=ov, everywhere=within.district is None,
+                      district=principal.district, chart=chart, roles=roles, rows=rows,
+                      age=age(ov.checkpoint.age_seconds, visit) if ov.checkpoint else "",
+                      rate=f"{ov.refusal_rate:.1%}" if ov.refusal_rate is not None else "")
 
 
 def alerts(visit: Visit) -> Answer:
     principal = visit.admit()
-    district = scope(visit, principal)
+    within = scope(visit, principal)
     raw = visit.query.get("page", "1")
     number = int(raw) if raw.isdigit() and len(raw) < 7 else 0
     open_only = visit.query.get("open", "") == "1"
     try:
-        got = oversight_alerts.alerts(visit.gate.store, district, page=number, open_only=open_only)
+        got = oversight_alerts.alerts(visit.gate.store, within, page=number, open_only=open_only)
     except oversight_alerts.BadPage as exc:
         raise errors.invalid_argument("page", str(exc)) from exc
     keep = {"open": "1" if open_only else ""}
     return visit.page(
-        "alerts.html", "alerts", got=got, everywhere=district is None, district=principal.district,
+        "alerts.html", "alerts", got=got, everywhere=within.district is None, district=principal.district,
         open_only=open_only, max_note=oversight_alerts.MAX_NOTE,
         prev_url=visit.url("/alerts", **keep, page=got.page - 1) if got.page > 1 else "",
         next_url=visit.url("/alerts", **keep, page=got.page + 1) if got.page < got.pages else "",
@@ -85,10 +86,10 @@ def acknowledge(visit: Visit) -> Answer:
     raw = fields.get("alert", "")
     seq = int(raw) if raw.isdigit() and len(raw) < 19 else 0
     visit.call.case_id = f"alert-{seq}"
-    district = scope(visit, principal)
+    within = scope(visit, principal)
     store = visit.gate.store
     try:
-        note = oversight_alerts.check_acknowledgeable(store, seq, fields.get("note", ""), district)
+        note = oversight_alerts.check_acknowledgeable(store, seq, fields.get("note", ""), within)
     except oversight_alerts.BadNote as exc:
         raise errors.invalid_argument("note", str(exc)) from exc
     except oversight_alerts.NotAnAlert as exc:
@@ -97,7 +98,7 @@ def acknowledge(visit: Visit) -> Answer:
         raise _conflict("ALREADY_ACKNOWLEDGED", str(exc)) from exc
     log_seq = visit.gate.log(visit.call, Decision.ALLOW, "ACKNOWLEDGED")
     try:
-        oversight_alerts.acknowledge(store, seq, note, principal.id, log_seq, clock.rfc3339(clock.now()), district)
+        oversight_alerts.acknowledge(store, seq, note, principal.id, log_seq, clock.rfc3339(clock.now()), within)
     except oversight_alerts.AlreadyAcknowledged as exc:  # another officer, in between: the log says so too
         visit.gate.log(visit.call, Decision.DENY, "ALREADY_ACKNOWLEDGED")
         raise _conflict("ALREADY_ACKNOWLEDGED", str(exc)) from exc
@@ -110,7 +111,7 @@ def _today() -> _dt.date:
 
 def org(visit: Visit) -> Answer:
     principal = visit.admit()
-    district = scope(visit, principal)
+    within = scope(visit, principal)
     q = visit.query
     code = q.get("org", "").strip()
     until = q.get("until", "").strip() or _today().isoformat()
@@ -122,7 +123,7 @@ def org(visit: Visit) -> Answer:
         lo, hi = day_start(since, "since"), day_start(until, "until", plus=1)
         assert lo is not None and hi is not None
         try:
-            report = oversight_orgs.org_report(visit.gate.store, code, lo, hi, district)
+            report = oversight_orgs.org_report(visit.gate.store, code, lo, hi, within)
         except oversight_orgs.BadReport as exc:
             raise errors.invalid_argument("period", str(exc)) from exc
     chart: dict[str, object] | None = None
@@ -137,6 +138,6 @@ def org(visit: Visit) -> Answer:
                  "x_label": visit.words.t("org.day"), "y_label": visit.words.t("org.accesses")}
         rows = [(day, [s[i] for s in series], sum(s[i] for s in series)) for i, day in enumerate(report.days)]
     purposes = visit.gate.policy.table.catalogue.purposes
-    return visit.page("org.html", "org", everywhere=district is None, district=principal.district,
+    return visit.page("org.html", "org", everywhere=within.district is None, district=principal.district,
                       form={"org": code, "since": since, "until": until}, report=report, chart=chart, rows=rows,
                       outcomes=outcomes, purposes=purposes)

@@ -13,7 +13,7 @@ import io
 import re
 
 from gateway.audit.entry import AccessEntry, Decision
-from gateway.audit.port import AccessQuery
+from gateway.audit.port import AccessQuery, EntryScope
 from gateway.console.app import Visit, beijing
 from gateway.console.web import Answer
 from gateway.domain import clock
@@ -39,9 +39,9 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 TEXT = re.compile(r"[A-Za-z0-9_.:/#()-]{0,120}")
 
 
-def scope(visit: Visit, principal: Principal) -> str | None:
-    """The district filter of this officer's searches: None = every district."""
-    return None if visit.everywhere(principal) else principal.district
+def scope(visit: Visit, principal: Principal) -> EntryScope:
+    """Whose accesses this officer sees, by the caller recorded in each entry (gateway/console/scoping.py)."""
+    return visit.scope(principal)
 
 
 def day_start(value: str, name: str, plus: int = 0) -> str | None:
@@ -79,11 +79,11 @@ def _filters(fields: dict[str, str], visit: Visit) -> dict[str, str]:
     return out
 
 
-def _query(f: dict[str, str], district: str | None, limit: int) -> AccessQuery:
+def _query(f: dict[str, str], within: EntryScope, limit: int) -> AccessQuery:
     return AccessQuery(subject=f["subject"] or None, principal=f["principal"] or None, org=f["org"] or None,
                        role=f["role"] or None, purpose=f["purpose"] or None, decision=f["decision"] or None,
                        since=day_start(f["since"], "since"), until=day_start(f["until"], "until", plus=1),
-                       district=district, after=int(f["after"]) if f["after"] else None, limit=limit)
+                       scope=within, after=int(f["after"]) if f["after"] else None, limit=limit)
 
 
 def _person(visit: Visit, fields: dict[str, str]) -> str:
@@ -108,13 +108,13 @@ def search(visit: Visit) -> Answer:
     if f["subject"] and not visit.call.subject:
         visit.call.subject = f["subject"]  # the log says whom a paged search was about
     searched = visit.verb == "POST" or any(v for k, v in visit.query.items() if k != "lang")
-    district = scope(visit, principal)
-    entries = list(visit.gate.store.access_entries(_query(f, district, PAGE_SIZE + 1))) if searched else []
+    within = scope(visit, principal)
+    entries = list(visit.gate.store.access_entries(_query(f, within, PAGE_SIZE + 1))) if searched else []
     more, entries = len(entries) > PAGE_SIZE, entries[:PAGE_SIZE]
     keep = {k: v for k, v in f.items() if k != "after"}
     table = visit.gate.policy.table
     return visit.page(
-        "search.html", "search", everywhere=district is None, district=principal.district, filters=f,
+        "search.html", "search", everywhere=within.district is None, district=principal.district, filters=f,
         roles=table.catalogue.roles, purposes=sorted(table.catalogue.purposes), decisions=DECISIONS,
         searched=searched, person=person, entries=entries,
         next_url=visit.url("/search", **keep, after=entries[-1].seq) if more and entries else "",
@@ -147,10 +147,12 @@ def entry(visit: Visit) -> Answer:
     found = found if found is not None and found.seq == seq else None
     # an entry made by a caller of another district is out of this officer's district: the policy decides
     pems_principal = visit.gate.authenticate_peer(visit.pems, visit.call)
-    scope = IN if found is None or _in_district(found, pems_principal) else OUT
-    visit.admit(scope=scope)
+    principal = visit.admit(scope=IN if found is None or _in_district(found, pems_principal) else OUT)
     if found is None:
         raise errors.invalid_argument("seq", "the sequence number of an entry in the log")
+    if not scope(visit, principal).admits(found.district, found.org):  # a bureau's auditor: not its members' entry
+        raise errors.permission_denied("OUT_OF_SCOPE", "the entry was made by an organisation outside this "
+                                       "officer's scope")
     table = visit.gate.policy.table
     proof = None
     cps = visit.gate.store.checkpoints()
@@ -171,13 +173,13 @@ def person(visit: Visit) -> Answer:
     fields = visit.form()
     masked = _person(visit, fields) if visit.verb == "POST" else ""
     entries: list[AccessEntry] = []
-    district = scope(visit, principal)
+    within = scope(visit, principal)
     if masked:
         entries = [e for e in audit_queries.subject_accesses(visit.gate.store, visit.call.subject)
-                   if district is None or e.district == district]
+                   if within.admits(e.district, e.org)]
     cps = visit.gate.store.checkpoints()
     checkpoint = {"size": cps[-1][0], "root": cps[-1][1].hex()} if cps else None
     table = visit.gate.policy.table
     return visit.page("person.html", "person", searched=bool(masked), person=masked, entries=entries,
-                      everywhere=district is None, district=principal.district, checkpoint=checkpoint,
+                      everywhere=within.district is None, district=principal.district, checkpoint=checkpoint,
                       purposes=table.catalogue.purposes)

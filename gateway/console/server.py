@@ -24,6 +24,7 @@ from gateway.console.routes import ROUTES
 from gateway.errors import GatewayError
 from gateway.identity.ca import CA_CRT, SERVER_CRT, SERVER_KEY
 from gateway.server.gate import Gate
+from gateway.settings.organisations import Organisations
 
 THREADS = 8
 QUEUE = 32
@@ -69,13 +70,15 @@ def _access_log_to_stderr() -> None:
         logger.propagate = False
 
 
-def start(listen: str, keys: Path, gate: Gate, audit: AuditLog) -> RunningConsole:
-    """Serve the console on `listen` (HOST:PORT; port 0 picks a free one) and return at once."""
+def start(listen: str, keys: Path, gate: Gate, audit: AuditLog,
+          organisations: Organisations | None = None) -> RunningConsole:
+    """Serve the console on `listen` (HOST:PORT; port 0 picks a free one) and return at once; `organisations`
+    names the bureaus (policies/organisations.toml) whose auditors see only their members' accesses."""
     host, sep, port_text = listen.rpartition(":")
     if not sep or not port_text.isdigit():
         raise ConsoleError(f"--console wants HOST:PORT, not {listen!r}")
     host = host.strip("[]")
-    app = Console(gate, audit, ROUTES)
+    app = Console(gate, audit, ROUTES, organisations=organisations)
     server = wsgi.Server((host, int(port_text)), app, numthreads=THREADS, max=THREADS, request_queue_size=QUEUE,
                          timeout=TIMEOUT_SECONDS, shutdown_timeout=5, server_name="permitgw-console")
     server.max_request_header_size = MAX_HEADER_BYTES

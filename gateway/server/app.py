@@ -45,6 +45,7 @@ from gateway.service.oversight_verify import run_full_verification
 from gateway.settings.anomalies import load_anomalies
 from gateway.settings.enrollment import load_enrollment
 from gateway.settings.housing import load_housing
+from gateway.settings.organisations import load_organisations
 from gateway.settings.points import load_points
 from gateway.settings.quotas import load_quotas
 from gateway.settings.statistics import load_statistics
@@ -242,7 +243,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     if console:
         try:
             every = verifying.interval(cfg["console"]["verify_seconds"])
-            web = console_server.start(console, data.keys, gate, audit)
+            web = console_server.start(console, data.keys, gate, audit, load_organisations(data.policies))
         except (console_server.ConsoleError, verifying.VerifySettingError) as exc:
             raise fail(str(exc)) from exc
         verification = verifying.PeriodicVerification(FullVerification(data, store), every)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from gateway.audit.entry import AccessEntry, Decision
 from gateway.audit.oversight_rows import Acknowledgement
-from gateway.audit.port import LogStore
+from gateway.audit.port import EVERYWHERE, EntryScope, LogStore
 from gateway.errors import GatewayError
 from gateway.service.oversight_time import instant, log_time
 
@@ -29,7 +29,7 @@ class BadPage(GatewayError, ValueError):
 
 
 class NotAnAlert(GatewayError, LookupError):
-    """The entry to acknowledge does not exist, is not an alert, or lies outside the officer's district."""
+    """The entry to acknowledge does not exist, is not an alert, or lies outside the officer's scope."""
 
 
 class AlreadyAcknowledged(GatewayError, ValueError):
@@ -64,45 +64,45 @@ class AlertPage:
         return max(1, -(-self.total // self.per_page))
 
 
-def alerts(store: LogStore, district: str | None = None, *, page: int = 1, per_page: int = PER_PAGE,
+def alerts(store: LogStore, scope: EntryScope = EVERYWHERE, *, page: int = 1, per_page: int = PER_PAGE,
            open_only: bool = False) -> AlertPage:
-    """A page of alerts of callers of `district` (None: every district); a page past the last one is empty."""
+    """A page of the alerts within `scope` (the officer's); a page past the last one is empty."""
     if not 1 <= page <= MAX_PAGE:
         raise BadPage(f"page: a number from 1 to {MAX_PAGE}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise BadPage(f"per_page: a number from 1 to {MAX_PER_PAGE}")
-    total = store.alert_count(district, open_only)
-    rows = store.alerts(district, open_only, (page - 1) * per_page, per_page) if total else []
+    total = store.alert_count(scope, open_only)
+    rows = store.alerts(scope, open_only, (page - 1) * per_page, per_page) if total else []
     return AlertPage(tuple(AlertItem(e, a) for e, a in rows), page, per_page, total, open_only)
 
 
-def _alert(store: LogStore, alert_seq: int, district: str | None) -> AccessEntry:
+def _alert(store: LogStore, alert_seq: int, scope: EntryScope) -> AccessEntry:
     found = next(iter(store.access_entries_at(alert_seq)), None) if alert_seq >= 1 else None
     if found is None or found.seq != alert_seq or found.decision != Decision.ALERT:
         raise NotAnAlert(f"entry {alert_seq} is not an alert")
-    if district is not None and found.district != district:
-        raise NotAnAlert(f"entry {alert_seq} is not an alert of this district")
+    if not scope.admits(found.district, found.org):
+        raise NotAnAlert(f"entry {alert_seq} is not an alert within this officer's scope")
     return found
 
 
-def check_acknowledgeable(store: LogStore, alert_seq: int, note: str, district: str | None = None) -> str:
+def check_acknowledgeable(store: LogStore, alert_seq: int, note: str, scope: EntryScope = EVERYWHERE) -> str:
     """Refuse (with the errors above) what `acknowledge` would refuse; the note, stripped, if all is well."""
     text = note.strip()
     if not text:
         raise BadNote("the note is empty: say what was looked at and found")
     if len(text) > MAX_NOTE:
         raise BadNote(f"the note has {len(text)} characters; at most {MAX_NOTE}")
-    _alert(store, alert_seq, district)
+    _alert(store, alert_seq, scope)
     if store.acknowledgement(alert_seq) is not None:
         raise AlreadyAcknowledged(f"alert {alert_seq} is already acknowledged")
     return text
 
 
 def acknowledge(store: LogStore, alert_seq: int, note: str, officer: str, log_seq: int, now: str,
-                district: str | None = None) -> Acknowledgement:
+                scope: EntryScope = EVERYWHERE) -> Acknowledgement:
     """Store the acknowledgement of alert `alert_seq` by `officer` (a principal id), recorded by log entry
-    `log_seq`, at `now` (RFC 3339); with `district`, only an alert of that district's callers."""
-    text = check_acknowledgeable(store, alert_seq, note, district)
+    `log_seq`, at `now` (RFC 3339); only an alert within `scope` (the officer's)."""
+    text = check_acknowledgeable(store, alert_seq, note, scope)
     if not officer:
         raise BadAcknowledgement("the acknowledging officer's principal is missing")
     if not alert_seq < log_seq <= store.log_size():

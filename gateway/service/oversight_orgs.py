@@ -2,14 +2,15 @@
 day by outcome for the chart — counted in the store (one GROUP BY), never by loading the entries.
 
 Days are UTC days (the log's time is UTC text, grouped by its date); alerts are not accesses and are left out.
-A district's auditor sees only accesses made by its own district's callers (`district`); None is the whole city.
+An officer sees only the accesses within its scope (`scope`: the callers' district and organisations it may see);
+the city's auditor sees them all.
 """
 from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
 
-from gateway.audit.port import LogStore
+from gateway.audit.port import EVERYWHERE, EntryScope, LogStore
 from gateway.errors import GatewayError
 from gateway.service.oversight_time import instant, log_time
 
@@ -55,7 +56,7 @@ class OrgReport:
         return [by_day.get(d, 0) for d in self.days]
 
 
-def org_report(store: LogStore, org: str, since: str, until: str, district: str | None = None) -> OrgReport:
+def org_report(store: LogStore, org: str, since: str, until: str, scope: EntryScope = EVERYWHERE) -> OrgReport:
     """Organisation `org`'s accesses with since <= time < until (RFC 3339), at most MAX_DAYS days."""
     if not org or len(org) > MAX_ORG or not org.isprintable():
         raise BadReport(f"org: an organisation code of 1 to {MAX_ORG} printable characters")
@@ -67,7 +68,7 @@ def org_report(store: LogStore, org: str, since: str, until: str, district: str 
     lo, hi = log_time(start), log_time(end)
     purposes: dict[tuple[str, str], int] = {}
     days: dict[tuple[str, str], int] = {}
-    for row in store.org_calls_by_day(org, lo, hi, district):
+    for row in store.org_calls_by_day(org, lo, hi, scope):
         purposes[(row.key, row.decision)] = purposes.get((row.key, row.decision), 0) + row.count
         days[(row.bucket, row.decision)] = days.get((row.bucket, row.decision), 0) + row.count
     return OrgReport(org, lo, hi, tuple(PurposeCount(p, d, n) for (p, d), n in sorted(purposes.items())),

@@ -1,7 +1,8 @@
 """The console's Overview page: the log's size and latest signed head, the latest full verification, a week of
 calls per hour by role, the refusal rate over that week, and the alerts nobody has acknowledged yet.
 
-A district's auditor sees the calls and alerts of its own district's callers (`district`); None is the whole city.
+An officer sees the calls and alerts within its scope (`scope`: the callers' district and organisations it may see);
+the city's auditor sees them all.
 The size, the checkpoint and the verification are the log's own and are the same for everyone. Every number is
 counted in the store (one GROUP BY for the week), so the page costs the same whatever the log's length.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from gateway.audit.entry import Decision
 from gateway.audit.oversight_rows import VerificationRecord
-from gateway.audit.port import LogStore
+from gateway.audit.port import EVERYWHERE, EntryScope, LogStore
 from gateway.service.oversight_time import HOUR, bucket_start, hour_start, instant, log_time
 
 WINDOW_HOURS = 7 * 24
@@ -56,12 +57,12 @@ class Overview:
         return [by_hour.get(h, 0) for h in self.hours]
 
 
-def overview(store: LogStore, now: str, district: str | None = None) -> Overview:
+def overview(store: LogStore, now: str, scope: EntryScope = EVERYWHERE) -> Overview:
     """The Overview at `now` (RFC 3339): the window is the 168 UTC hours ending with the one `now` falls in."""
     at = instant(now, "now")
     first = hour_start(at) - (WINDOW_HOURS - 1) * HOUR
     hours = tuple(bucket_start(log_time(first + i * HOUR)[:13]) for i in range(WINDOW_HOURS))
-    rows = store.calls_by_hour(log_time(first), log_time(first + WINDOW_HOURS * HOUR), district)
+    rows = store.calls_by_hour(log_time(first), log_time(first + WINDOW_HOURS * HOUR), scope)
     per_role: dict[tuple[str, str], int] = {}
     refused = 0
     for row in rows:
@@ -73,7 +74,7 @@ def overview(store: LogStore, now: str, district: str | None = None) -> Overview
         log_size=store.log_size(), checkpoint=_checkpoint(store, at), verification=store.latest_verification(),
         hours=hours, calls=tuple(HourCount(h, r, n) for (h, r), n in sorted(per_role.items())), calls_total=total,
         refused=refused, refusal_rate=refused / total if total else None,
-        open_alerts=store.alert_count(district, open_only=True))
+        open_alerts=store.alert_count(scope, open_only=True))
 
 
 def _checkpoint(store: LogStore, at: _dt.datetime) -> CheckpointSummary | None:

@@ -14,7 +14,7 @@ from typing import ClassVar, Protocol
 
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.audit.oversight_rows import Acknowledgement, CallCount, StoredCheckpoint, VerificationRecord
-from gateway.audit.port import AccessQuery, HeadSigner
+from gateway.audit.port import AccessQuery, EntryScope, HeadSigner
 from gateway.audit.rfc9162 import append_leaf, frontier, leaf_hash
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
@@ -97,6 +97,28 @@ def _date(value: object) -> _dt.date | None:
 
 def _required_date(value: object) -> _dt.date:
     return _dt.date.fromisoformat(as_str(value))
+
+
+def _scope_where(scope: EntryScope, table: str) -> tuple[list[str], list[object]]:
+    """The conditions (ANDed) and arguments that keep the entries of `scope`: `district = ?`, and the organisation
+    among the exact codes or starting with a prefix. A prefix is compared as the leading characters
+    (`substr(org, 1, n) = ?`), not by LIKE: exact and case-sensitive on both databases (SQLite's LIKE ignores ASCII
+    case) and with no wildcard to escape. `table` qualifies the columns (e.g. "access_log.")."""
+    conds: list[str] = []
+    args: list[object] = []
+    if scope.district is not None:
+        conds.append(f"{table}district = ?")
+        args.append(scope.district)
+    if scope.orgs is not None:
+        either = []
+        if scope.exact:
+            either.append(f"{table}org IN ({', '.join('?' * len(scope.exact))})")
+            args += scope.exact
+        for prefix in scope.prefixes:
+            either.append(f"substr({table}org, 1, {len(prefix)}) = ?")
+            args.append(prefix)
+        conds.append("(" + " OR ".join(either) + ")")
+    return conds, args
 
 
 def _entry(seq: object, values: Sequence[object], others: object) -> AccessEntry:
@@ -428,11 +450,13 @@ class SqlStore:
         for col, op, val in (("principal", "=", query.principal),
                              ("org", "=", query.org), ("role", "=", query.role), ("purpose", "=", query.purpose),
                              ("decision", "=", query.decision), ("seq", "=", query.seq), ("time", ">=", query.since),
-                             ("time", "<", query.until), ("district", "=", query.district),
-                             ("seq", ">", query.after)):
+                             ("time", "<", query.until), ("seq", ">", query.after)):
             if val:
                 conds.append(f"{col} {op} ?")
                 args.append(val)
+        scoped, scope_args = _scope_where(query.scope, "")
+        conds += scoped
+        args += scope_args
         sql = f"SELECT seq, {', '.join(ACCESS_COLS)}, {self.OTHERS} FROM access_log"
         if conds:
             sql += " WHERE " + " AND ".join(conds)
@@ -465,31 +489,28 @@ class SqlStore:
                            f"WHERE {where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", args)
         return [CallCount(as_str(b), as_str(k), as_str(d), as_int(n)) for b, k, d, n in rows]
 
-    def calls_by_hour(self, since: str, until: str, district: str | None) -> list[CallCount]:
-        if district:
-            return self._counts(13, "role", ["district = ?"], [since, until, district])
-        return self._counts(13, "role", [], [since, until])
+    def calls_by_hour(self, since: str, until: str, scope: EntryScope) -> list[CallCount]:
+        conds, args = _scope_where(scope, "")
+        return self._counts(13, "role", conds, [since, until, *args])
 
-    def org_calls_by_day(self, org: str, since: str, until: str, district: str | None) -> list[CallCount]:
-        if district:
-            return self._counts(10, "purpose", ["org = ?", "district = ?"], [since, until, org, district])
-        return self._counts(10, "purpose", ["org = ?"], [since, until, org])
+    def org_calls_by_day(self, org: str, since: str, until: str, scope: EntryScope) -> list[CallCount]:
+        conds, args = _scope_where(scope, "")
+        return self._counts(10, "purpose", ["org = ?", *conds], [since, until, org, *args])
 
-    def _alerts_where(self, district: str | None, open_only: bool) -> tuple[str, list[object]]:
+    def _alerts_where(self, scope: EntryScope, open_only: bool) -> tuple[str, list[object]]:
         conds = [f"access_log.{self._ALERT}"]
         if open_only:
             conds.append("NOT EXISTS (SELECT 1 FROM alert_acks WHERE alert_acks.seq = access_log.seq)")
-        if district:
-            conds.append("access_log.district = ?")
-        return " WHERE " + " AND ".join(conds), [district] if district else []
+        scoped, args = _scope_where(scope, "access_log.")
+        return " WHERE " + " AND ".join(conds + scoped), args
 
-    def alert_count(self, district: str | None, open_only: bool) -> int:
-        where, args = self._alerts_where(district, open_only)
+    def alert_count(self, scope: EntryScope, open_only: bool) -> int:
+        where, args = self._alerts_where(scope, open_only)
         return as_int(self._query(f"SELECT count(*) FROM access_log{where}", args)[0][0])
 
-    def alerts(self, district: str | None, open_only: bool, offset: int,
+    def alerts(self, scope: EntryScope, open_only: bool, offset: int,
                limit: int) -> list[tuple[AccessEntry, Acknowledgement | None]]:
-        where, args = self._alerts_where(district, open_only)
+        where, args = self._alerts_where(scope, open_only)
         cols = ", ".join(f"access_log.{c}" for c in ACCESS_COLS)
         rows = self._query(f"SELECT access_log.seq, {cols}, {self.OTHERS}, {self._ACK_COLS} FROM access_log "
                            f"LEFT JOIN alert_acks ON alert_acks.seq = access_log.seq{where} "

@@ -269,3 +269,38 @@ def test_a_district_auditor_sees_only_its_district(site: ConsoleSite, browser: B
     city.goto(site.url + "/search?decision=allow")
     assert {"330203", "330212"} <= set(city.locator("#results tbody tr td:nth-of-type(4)").all_inner_texts())
     ctx.close()
+
+
+def test_a_bureaus_auditor_sees_only_its_organisations(site: Site, browser: Browser) -> None:
+    # the shipped policies/organisations.toml: the bureau ORG-education has ORG-school (330203) among its members,
+    # not ORG-health (330212); its auditor is a city-level one, so no district limit applies
+    ctx = officer(browser, site, site.cert("education", "auditor", "330200"))
+    page = ctx.new_page()
+    page.goto(site.url + "/search?decision=allow")
+    assert "宁波市教育局" in page.locator("#scope").inner_text()
+    orgs = {p.rsplit("/", 1)[-1] for p in page.locator("#results tbody tr td:nth-of-type(2)").all_inner_texts()}
+    assert "ORG-school" in orgs and orgs <= {"ORG-school", "ORG-education"}
+    page.goto(site.url + "/search?org=ORG-health")  # a filter never widens the scope
+    assert page.locator("#results tbody tr").count() == 0
+    page.goto(site.url + "/org?org=ORG-school")
+    assert int(page.locator("#report-total").inner_text()) >= 3
+    page.goto(site.url + "/org?org=ORG-health")
+    assert page.locator("#no-accesses").count() == 1
+    city = officer(browser, site, site.cert("city", "auditor", "330200")).new_page()
+    city.goto(site.url + "/org?org=ORG-health")
+    assert int(city.locator("#report-total").inner_text()) >= 3
+    page.goto(site.url + "/")
+    roles = set(page.locator("#calls-table thead th").all_text_contents())
+    assert "school" in roles and "health" not in roles
+    city.goto(site.url + "/")
+    assert {"school", "health"} <= set(city.locator("#calls-table thead th").all_text_contents())
+    assert int(page.locator("#calls-total").inner_text()) < int(city.locator("#calls-total").inner_text())
+    other = next(e for e in site.log() if e["org"] == "ORG-health")
+    r = page.goto(site.url + f"/entry?seq={other['seq']}")
+    assert r is not None and r.status == 403
+    assert page.locator("#refusal").get_attribute("data-reason") == "OUT_OF_SCOPE"
+    refusals = [e for e in console_entries(site, "auditor/330200/ORG-education") if e["reason"] == "OUT_OF_SCOPE"]
+    assert [(e["method"], e["decision"]) for e in refusals] == [(f"{CONSOLE}/Entry", "deny")]
+    mine = next(e for e in site.log() if e["org"] == "ORG-school")
+    assert page.goto(site.url + f"/entry?seq={mine['seq']}").status == 200  # type: ignore[union-attr]
+    ctx.close()

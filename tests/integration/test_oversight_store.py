@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.audit.checkpoint import Checkpoint, sign_checkpoint, verifier_key
 from gateway.audit.entry import AccessEntry, Decision
 from gateway.audit.oversight_rows import Acknowledgement, CallCount, VerificationRecord
-from gateway.audit.port import AccessQuery
+from gateway.audit.port import EVERYWHERE, AccessQuery, EntryScope
 from gateway.audit.rfc9162 import root
 from gateway.datadir import DataDir
 from gateway.service.oversight_alerts import AlreadyAcknowledged, acknowledge, alerts
@@ -79,44 +79,61 @@ def sign(db: Store) -> None:
 def test_calls_are_counted_per_utc_hour_role_and_decision_without_alerts(db: Store) -> None:
     db.append_accesses(ENTRIES)
     since, until = "2026-02-28T23:00:00.000000Z", "2026-03-01T01:00:00.000000Z"
-    assert db.calls_by_hour(since, until, None) == [
+    assert db.calls_by_hour(since, until, EVERYWHERE) == [
         CallCount("2026-02-28T23", "school", "allow", 1), CallCount("2026-02-28T23", "school", "deny", 1),
         CallCount("2026-03-01T00", "hospital", "allow", 1), CallCount("2026-03-01T00", "school", "invalid", 1)]
-    assert db.calls_by_hour(since, until, "330205") == [CallCount("2026-03-01T00", "school", "invalid", 1)]
-    assert db.calls_by_hour("2026-02-28T23:59:59.999999Z", "2026-03-01T00:00:00.000000Z", None) == [
+    assert db.calls_by_hour(since, until, EntryScope("330205")) == [CallCount("2026-03-01T00", "school", "invalid", 1)]
+    assert db.calls_by_hour("2026-02-28T23:59:59.999999Z", "2026-03-01T00:00:00.000000Z", EVERYWHERE) == [
         CallCount("2026-02-28T23", "school", "deny", 1)]  # since inclusive, until exclusive
-    assert db.calls_by_hour(since, until, "330281") == []
+    assert db.calls_by_hour(since, until, EntryScope("330281")) == []
 
 
 def test_an_organisations_calls_are_counted_per_utc_day_purpose_and_decision(db: Store) -> None:
     db.append_accesses(ENTRIES)
     since, until = "2026-02-01T00:00:00.000000Z", "2026-04-01T00:00:00.000000Z"
-    assert db.org_calls_by_day("kg-7", since, until, None) == [
+    assert db.org_calls_by_day("kg-7", since, until, EVERYWHERE) == [
         CallCount("2026-02-28", "enrolment", "allow", 1), CallCount("2026-02-28", "enrolment", "deny", 1),
         CallCount("2026-03-01", "enrolment", "allow", 1), CallCount("2026-03-01", "enrolment", "invalid", 1)]
-    assert db.org_calls_by_day("kg-7", since, until, "330205") == [
+    assert db.org_calls_by_day("kg-7", since, until, EntryScope("330205")) == [
         CallCount("2026-03-01", "enrolment", "invalid", 1)]
-    assert db.org_calls_by_day("h-1", since, until, None) == [CallCount("2026-03-01", "health-check", "allow", 1)]
-    assert db.org_calls_by_day("nobody", since, until, None) == []
+    assert db.org_calls_by_day("h-1", since, until, EVERYWHERE) == [CallCount("2026-03-01", "health-check", "allow", 1)]
+    assert db.org_calls_by_day("nobody", since, until, EVERYWHERE) == []
+
+
+def test_a_bureaus_scope_counts_and_lists_its_organisations_only(db: Store) -> None:
+    db.append_accesses(ENTRIES)  # kg-7 (330203 and 330205) and h-1; a bureau of kindergartens "kg-*"
+    since, until = "2026-02-28T23:00:00.000000Z", "2026-03-01T01:00:00.000000Z"
+    kindergartens, hospitals = EntryScope(None, ("EDU", "kg-*")), EntryScope(None, ("HB", "h-1"))
+    assert db.calls_by_hour(since, until, kindergartens) == [
+        CallCount("2026-02-28T23", "school", "allow", 1), CallCount("2026-02-28T23", "school", "deny", 1),
+        CallCount("2026-03-01T00", "school", "invalid", 1)]
+    assert db.calls_by_hour(since, until, hospitals) == [CallCount("2026-03-01T00", "hospital", "allow", 1)]
+    assert db.calls_by_hour(since, until, EntryScope("330205", ("h-1",))) == []  # both limits at once
+    assert db.org_calls_by_day("h-1", since, until, kindergartens) == []
+    assert db.org_calls_by_day("kg-7", since, until, EntryScope("330205", ("kg-*",))) == [
+        CallCount("2026-03-01", "enrolment", "invalid", 1)]
+    assert [e.seq for e, _ in db.alerts(kindergartens, False, 0, 10)] == [8, 6, 3]
+    assert (db.alert_count(hospitals, False), db.alert_count(EntryScope("330205", ("kg-7",)), True)) == (0, 1)
+    assert overview(db, "2026-03-01T00:59:00Z", hospitals).calls_total == 1
 
 
 def test_alerts_newest_first_in_pages_with_their_acknowledgements(db: Store) -> None:
     db.append_accesses(ENTRIES)
-    assert [(e.seq, e.reason, a) for e, a in db.alerts(None, False, 0, 10)] == [
+    assert [(e.seq, e.reason, a) for e, a in db.alerts(EVERYWHERE, False, 0, 10)] == [
         (8, "QUOTA_WARNING", None), (6, "DENIED_STORM", None), (3, "BULK_LOOKUP", None)]
-    assert [e.seq for e, _ in db.alerts(None, False, 1, 1)] == [6]
-    assert db.alerts(None, False, 3, 10) == []
-    assert [e.seq for e, _ in db.alerts("330203", False, 0, 10)] == [8, 3]
-    assert (db.alert_count(None, False), db.alert_count("330205", False)) == (3, 1)
+    assert [e.seq for e, _ in db.alerts(EVERYWHERE, False, 1, 1)] == [6]
+    assert db.alerts(EVERYWHERE, False, 3, 10) == []
+    assert [e.seq for e, _ in db.alerts(EntryScope("330203"), False, 0, 10)] == [8, 3]
+    assert (db.alert_count(EVERYWHERE, False), db.alert_count(EntryScope("330205"), False)) == (3, 1)
     assert db.acknowledgement(3) is None
     ack = Acknowledgement(3, "2026-03-01T02:00:00.000000Z", "auditor/330200/city", NOTE, 9)
     assert db.add_acknowledgement(ack) is True
     assert db.add_acknowledgement(dataclasses.replace(ack, note="again", officer="x")) is False
     assert db.acknowledgement(3) == ack
-    assert [(e.seq, a) for e, a in db.alerts(None, False, 0, 10)] == [(8, None), (6, None), (3, ack)]
-    assert [e.seq for e, _ in db.alerts(None, True, 0, 10)] == [8, 6]
-    assert (db.alert_count(None, True), db.alert_count("330203", True)) == (2, 1)
-    entry, _ = db.alerts(None, False, 2, 1)[0]
+    assert [(e.seq, a) for e, a in db.alerts(EVERYWHERE, False, 0, 10)] == [(8, None), (6, None), (3, ack)]
+    assert [e.seq for e, _ in db.alerts(EVERYWHERE, True, 0, 10)] == [8, 6]
+    assert (db.alert_count(EVERYWHERE, True), db.alert_count(EntryScope("330203"), True)) == (2, 1)
+    entry, _ = db.alerts(EVERYWHERE, False, 2, 1)[0]
     assert entry == next(db.access_entries(AccessQuery(seq=3)))  # the same entry the log search reads
 
 
@@ -151,9 +168,9 @@ def test_the_console_use_cases_on_a_real_store(db: Store) -> None:
     o = overview(db, "2026-03-01T00:59:00Z")
     assert (o.log_size, o.calls_total, o.refused, o.open_alerts) == (8, 4, 2, 3)
     assert o.refusal_rate == 0.5 and o.checkpoint is not None and o.checkpoint.size == 8
-    assert overview(db, "2026-03-01T00:59:00Z", "330205").calls_total == 1
+    assert overview(db, "2026-03-01T00:59:00Z", EntryScope("330205")).calls_total == 1
     recorded = db.append_access(call("2026-03-01T02:00:00.000000Z", role="auditor", purpose="access-audit"))
-    ack = acknowledge(db, 6, NOTE, "auditor/330205/d", recorded, "2026-03-01T02:00:00Z", district="330205")
+    ack = acknowledge(db, 6, NOTE, "auditor/330205/d", recorded, "2026-03-01T02:00:00Z", scope=EntryScope("330205"))
     with pytest.raises(AlreadyAcknowledged):
         acknowledge(db, 6, "again", "auditor/330200/city", recorded, "2026-03-01T02:00:00Z")
     page = alerts(db, page=1, per_page=2)
@@ -178,7 +195,7 @@ def _fill(db: Store) -> list[AccessEntry]:
 def _check_upgraded(db: Store, entries: list[AccessEntry]) -> None:
     assert [e for _, _, e in db.leaf_hashes()] == entries
     assert db.revocations() == {"abc"} and [c[0] for c in db.checkpoints()] == [8]
-    assert db.alert_count(None, True) == 3 and db.latest_verification() is None
+    assert db.alert_count(EVERYWHERE, True) == 3 and db.latest_verification() is None
     assert db.add_acknowledgement(Acknowledgement(3, "2026-03-01T02:00:00.000000Z", "a/330200/c", NOTE, 8))
     assert run_full_verification(db, VERIFIER, "2026-03-01T03:00:00Z").ok
 

@@ -79,13 +79,17 @@ ORG = OrgReport("a", "2026-06-14T16:00:00Z", "2026-06-15T16:00:00Z",
                                "district": "330203", "checkpoint": {"size": 1, "root": "00"},
                                "purposes": {"compulsory-education": "S-1"}}),
 ])
-def test_every_page_renders_in_every_language(lang: str, template: str, page: str, extra: dict[str, object]) -> None:
+@pytest.mark.parametrize("bureau", ["", "宁波市教育局"])  # an officer of a bureau of policies/organisations.toml
+def test_every_page_renders_in_every_language(lang: str, template: str, page: str, extra: dict[str, object],
+                                              bureau: str) -> None:
     env = jinja2.Environment(loader=jinja2.PackageLoader("gateway.console", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     words = messages.for_language(lang)
     html = env.get_template(template).render(
         t=words.t, page=page, nav=NAV, url=lambda path, **kw: path, beijing=beijing, principal="auditor/330200/x",
-        other_lang_url="/", now="2026-06-15 12:00:00", csrf="tok", **extra)
+        other_lang_url="/", now="2026-06-15 12:00:00", csrf="tok", bureau=bureau, **extra)
     assert words.t("title." + page) in html
+    if bureau and template != "entry.html":  # every page with a list of accesses says whose
+        assert f"{words.t('scope.bureau')} {bureau}" in html
     for kind in ("certificate", "denied", "invalid", "unavailable", "busy", "notfound", "conflict", "error"):
         assert env.get_template("refused.html").render(t=words.t, kind=kind, reason="R")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.audit.entry import AccessEntry, Decision
+from gateway.audit.port import EVERYWHERE, EntryScope
 from gateway.service.oversight_alerts import (
     MAX_NOTE,
     MAX_PAGE,
@@ -71,10 +72,10 @@ def test_the_largest_page_allowed_is_answered() -> None:
 
 def test_a_district_sees_the_alerts_of_its_own_callers_only() -> None:
     store = log(entry(0), entry(1, district="330205"), entry(2, district="330205"))
-    assert [i.entry.seq for i in alerts(store, "330205").items] == [3, 2]
-    assert [i.entry.seq for i in alerts(store, "330203").items] == [1]
-    assert alerts(store, "330281").total == 0
-    assert alerts(store, None).total == 3
+    assert [i.entry.seq for i in alerts(store, EntryScope("330205")).items] == [3, 2]
+    assert [i.entry.seq for i in alerts(store, EntryScope("330203")).items] == [1]
+    assert alerts(store, EntryScope("330281")).total == 0
+    assert alerts(store, EVERYWHERE).total == 3
 
 
 def test_an_acknowledgement_is_stored_linked_to_its_log_entry_and_shown_with_the_alert() -> None:
@@ -111,8 +112,8 @@ def test_only_an_alert_entry_can_be_acknowledged(seq: int) -> None:
 def test_a_district_auditor_cannot_acknowledge_another_districts_alert() -> None:
     store = log(entry(0, district="330205"))
     with pytest.raises(NotAnAlert):
-        acknowledge(store, 1, "note", OFFICER, officer_entry(store), NOW, district="330203")
-    assert acknowledge(store, 1, "note", OFFICER, 2, NOW, district="330205").alert_seq == 1
+        acknowledge(store, 1, "note", OFFICER, officer_entry(store), NOW, scope=EntryScope("330203"))
+    assert acknowledge(store, 1, "note", OFFICER, 2, NOW, scope=EntryScope("330205")).alert_seq == 1
 
 
 def test_the_note_is_bounded_and_never_repeated_in_the_refusal() -> None:

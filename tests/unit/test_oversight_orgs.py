@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.audit.entry import AccessEntry, Decision
+from gateway.audit.port import EntryScope
 from gateway.service.oversight_orgs import MAX_DAYS, BadReport, DayCount, PurposeCount, org_report
 from gateway.service.oversight_time import BadTime
 from tests.fakes import FakeStore
@@ -58,10 +59,11 @@ def test_a_period_ending_at_midnight_does_not_touch_the_next_day() -> None:
 
 
 def test_a_district_sees_its_own_callers_accesses_only() -> None:
-    assert org_report(STORE, "kg-7", "2026-06-01T00:00:00Z", "2026-07-02T00:00:00Z", "330205").by_purpose == (
+    june = ("2026-06-01T00:00:00Z", "2026-07-02T00:00:00Z")
+    assert org_report(STORE, "kg-7", *june, EntryScope("330205")).by_purpose == (
         PurposeCount("health-check", "allow", 1),)
-    assert org_report(STORE, "kg-7", "2026-06-01T00:00:00Z", "2026-07-02T00:00:00Z", "330203").total == 6
-    assert org_report(STORE, "kg-7", "2026-06-01T00:00:00Z", "2026-07-02T00:00:00Z", "330281").total == 0
+    assert org_report(STORE, "kg-7", "2026-06-01T00:00:00Z", "2026-07-02T00:00:00Z", EntryScope("330203")).total == 6
+    assert org_report(STORE, "kg-7", "2026-06-01T00:00:00Z", "2026-07-02T00:00:00Z", EntryScope("330281")).total == 0
 
 
 def test_times_with_an_offset_are_utc_instants() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from gateway.audit.entry import AccessEntry, Decision
 from gateway.audit.oversight_rows import VerificationRecord
+from gateway.audit.port import EVERYWHERE, EntryScope
 from gateway.service.oversight_overview import WINDOW_HOURS, overview
 from gateway.service.oversight_time import BadTime
 from tests.fakes import FakeStore
@@ -81,14 +82,14 @@ def test_a_district_sees_its_own_callers_only_and_the_city_sees_all() -> None:
                        call(t, district="330205", decision=Decision.ALERT, reason="DENIED_STORM"),
                        call(t, decision=Decision.ALERT, reason="QUOTA_WARNING"),
                        call(t, decision=Decision.ALERT, reason="QUOTA_EXCEEDED"))
-    mine = overview(store, "2026-06-15T04:00:00Z", "330203")
-    other = overview(store, "2026-06-15T04:00:00Z", "330205")
-    city = overview(store, "2026-06-15T04:00:00Z", None)
+    mine = overview(store, "2026-06-15T04:00:00Z", EntryScope("330203"))
+    other = overview(store, "2026-06-15T04:00:00Z", EntryScope("330205"))
+    city = overview(store, "2026-06-15T04:00:00Z", EVERYWHERE)
     assert (mine.calls_total, mine.refused, mine.open_alerts) == (2, 1, 2)
     assert (other.calls_total, other.refused, other.refusal_rate, other.open_alerts) == (1, 0, 0.0, 1)
     assert (city.calls_total, city.refused, city.open_alerts) == (3, 1, 3)
     assert mine.log_size == other.log_size == city.log_size == 6  # the log's size is the log's, not a district's
-    assert overview(store, "2026-06-15T04:00:00Z", "330281").calls == ()
+    assert overview(store, "2026-06-15T04:00:00Z", EntryScope("330281")).calls == ()
 
 
 def test_the_latest_checkpoint_and_its_age_at_now() -> None:
