@@ -271,7 +271,7 @@ def test_a_district_auditor_sees_only_its_district(site: ConsoleSite, browser: B
     ctx.close()
 
 
-def test_a_bureaus_auditor_sees_only_its_organisations(site: Site, browser: Browser) -> None:
+def test_a_bureaus_auditor_sees_only_its_organisations(site: ConsoleSite, browser: Browser) -> None:
     # the shipped policies/organisations.toml: the bureau ORG-education has ORG-school (330203) among its members,
     # not ORG-health (330212); its auditor is a city-level one, so no district limit applies
     ctx = officer(browser, site, site.cert("education", "auditor", "330200"))
