@@ -43,7 +43,7 @@ from gateway.errors import GatewayError
 from gateway.identity.ca import issue_client
 from gateway.identity.pkcs12 import P12Output
 from gateway.identity.principal import Principal
-from gateway.server.app import RunningServer, start
+from gateway.server.app import RunningServer, start, wait_for_stop
 from gateway.service.importer import import_files
 from gateway.synth.people import SynthPerson, residents
 from gateway.synth.write import BUREAU_FILES, write_bureaus
@@ -136,7 +136,7 @@ def _wait_for_a_signal() -> None:
     before = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         _say("   running until Ctrl-C (SIGINT or SIGTERM stops it)")
-        stop.wait()
+        wait_for_stop(stop)
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)

@@ -198,6 +198,7 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
 
     from gateway.audit.witness_files import Witness, WitnessDir
     from gateway.audit.witness_http import start
+    from gateway.server.app import wait_for_stop
 
     try:
         witness = Witness(WitnessDir(Path(args.data)).require(), now=lambda: int(time.time()))
@@ -212,7 +213,7 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     print(f"permitgw witness: {witness.dir.name()} serving on {args.listen.rpartition(':')[0]}:{port} (HTTP, "
           "c2sp.org/tlog-witness)", flush=True)
-    stop.wait()
+    wait_for_stop(stop)
     server.shutdown()
     print("permitgw witness: stopped", flush=True)
     return 0

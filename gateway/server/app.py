@@ -289,6 +289,20 @@ def _report_health(servicer: health.HealthServicer, names: tuple[str, ...], log_
         servicer.set(name, status)
 
 
+SIGNAL_POLL = 0.2  # seconds: how soon a signal the kernel handed to another thread is acted on
+
+
+def wait_for_stop(stop: threading.Event) -> None:
+    """Block the main thread until `stop` is set, waking every SIGNAL_POLL seconds.
+
+    Python runs signal handlers in the main thread only, when it executes. The kernel may hand a signal sent to
+    the process to any thread — often one of gRPC's — and a main thread blocked in an endless wait would then run
+    the handler only at the next signal (a SIGHUP reload waited for the SIGTERM).
+    """
+    while not stop.wait(SIGNAL_POLL):
+        pass
+
+
 def serve_forever(data: DataDir, listen: str, metrics: str | None = None, console: str | None = None) -> None:
     """Run until SIGINT or SIGTERM, then drain in-flight calls and close the store."""
     running = start(data, listen, metrics=metrics, console=console)
@@ -304,6 +318,6 @@ def serve_forever(data: DataDir, listen: str, metrics: str | None = None, consol
         host = running.console.host
         shown = f"[{host}]" if ":" in host else host
         print(f"permitgw: console on https://{shown}:{running.console.port}/", flush=True)
-    stop.wait()
+    wait_for_stop(stop)
     running.stop()
     print("permitgw: stopped", flush=True)
