@@ -2,24 +2,17 @@
 them, and no other role any console page."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from gateway.datadir import shipped_policies
-from gateway.policy.decisions import IN, OUT, PolicyTable, Reason, build_table
+from gateway.policy.decisions import IN, OUT, PolicyTable, Reason
 
 PAGES = ("Overview", "Search", "Export", "Entry", "Alerts", "AcknowledgeAlert", "PersonReport", "OrgReport")
 METHODS = [f"permitgw.console.v1.Console/{p}" for p in PAGES]
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory: pytest.TempPathFactory) -> PolicyTable:
-    d: Path = tmp_path_factory.mktemp("policies")
-    for item in shipped_policies().iterdir():
-        if item.name.endswith((".conf", ".csv", ".toml")):
-            (d / item.name).write_bytes(item.read_bytes())
-    return build_table(d)
+def table(shipped_table: PolicyTable) -> PolicyTable:
+    return shipped_table
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -14,10 +14,9 @@ from gateway.audit.entry import AccessEntry, Decision
 from gateway.audit.oversight_rows import CallCount
 from gateway.audit.port import EVERYWHERE, MAX_SCOPE_ORGS, AccessQuery, EntryScope, ScopeError
 from gateway.console.scoping import entry_scope
-from gateway.datadir import shipped_policies
 from gateway.identity.principal import Principal
 from gateway.policy.catalogue import PolicyError
-from gateway.policy.decisions import PolicyTable, build_table
+from gateway.policy.decisions import PolicyTable
 from gateway.settings.organisations import ORGANISATIONS_FILE, Bureau, Organisations, load_organisations
 from tests.fakes import FakeStore
 
@@ -102,12 +101,8 @@ def test_a_scope_admits_by_district_and_organisation_together() -> None:
 # --- the scope of an officer ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory: pytest.TempPathFactory) -> PolicyTable:
-    d: Path = tmp_path_factory.mktemp("policies")
-    for item in shipped_policies().iterdir():
-        if item.name.endswith((".conf", ".csv", ".toml")):
-            (d / item.name).write_bytes(item.read_bytes())
-    return build_table(d)
+def table(shipped_table: PolicyTable) -> PolicyTable:
+    return shipped_table
 
 
 def auditor(org: str, district: str) -> Principal:
