@@ -147,6 +147,19 @@ def cmd_policy_explain(args: argparse.Namespace) -> int:
     return explain_policy(d.policies, args.role, args.district, args.purpose, args.method, args.scope, sys.stdout)
 
 
+def cmd_policy_push(args: argparse.Namespace) -> int:
+    from gateway.cli.policy_push import push
+
+    d = _data(args).require()
+    return push(d, Path(args.source) if args.source else None, args.by, sys.stdout)
+
+
+def cmd_policy_show(args: argparse.Namespace) -> int:
+    from gateway.cli.policy_push import show
+
+    return show(_data(args).require(), sys.stdout)
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from gateway.audit import anchors, witnessing
     from gateway.audit.log import log_origin
@@ -341,6 +354,14 @@ def parser() -> argparse.ArgumentParser:
     pexplain.add_argument("--scope", choices=("in-district", "out-of-district"), default="in-district",
                           help="where the subject lives, seen from the caller (default in-district)")
     pexplain.set_defaults(fn=cmd_policy_explain)
+    ppush = with_data(policy.add_parser("push", help="validate a policies/ directory and put it in force on every "
+                                        "replica (PostgreSQL backend)"))
+    ppush.add_argument("--from", dest="source", metavar="POLICYDIR",
+                       help="the directory of policy files to push (default DIR/policies)")
+    ppush.add_argument("--by", metavar="NAME", help="who pushes, as recorded (default the OS user@host)")
+    ppush.set_defaults(fn=cmd_policy_push)
+    with_data(policy.add_parser("show", help="the policy version in force and when it was pushed")).set_defaults(
+        fn=cmd_policy_show)
 
     audit = sub.add_parser("audit", help="the access log").add_subparsers(dest="audit_command", required=True)
     verify = with_data(audit.add_parser("verify", help="check the log is complete and unaltered"))

@@ -157,8 +157,9 @@ def _check_against_casbin(enforcer: casbin.Enforcer, table: dict[Key, frozenset[
                               f"{g}, {scope}); model.conf's matcher may have changed beyond what the builder knows")
 
 
-def build_table(directory: Path) -> PolicyTable:
-    """Load and validate the three policy files and precompute every decision."""
+def build_table(directory: Path, version: str | None = None) -> PolicyTable:
+    """Load and validate the three policy files and precompute every decision. The table's version is
+    policy_version(directory) unless `version` names it (a pushed bundle's version: gateway/policy/bundle.py)."""
     for name in (MODEL_FILE, POLICY_FILE, CATALOGUE_FILE):
         if not (directory / name).is_file():
             raise PolicyError(f"policy file missing: {directory / name} (`permitgw init` adds missing shipped files)")
@@ -174,16 +175,18 @@ def build_table(directory: Path) -> PolicyTable:
     table = _expand(lines, cat)
     _check_against_casbin(enforcer, table, cat, lines, directory / POLICY_FILE)
     role_purposes = frozenset((r, d, p) for r, d, p, _, _ in table)
-    return PolicyTable(policy_version(directory), cat, tuple(tuple(ln) for ln in lines), table, role_purposes)
+    return PolicyTable(version or policy_version(directory), cat, tuple(tuple(ln) for ln in lines), table,
+                       role_purposes)
 
 
 class PolicyEngine:
-    """Holds the current table; `reload()` builds a new one aside and swaps the reference."""
+    """Holds the current table; `reload()` builds a new one aside and swaps the reference; `swap()` puts in force
+    a table built elsewhere (a cluster policy pushed into the database, gateway/server/policy_listener.py)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, table: PolicyTable | None = None) -> None:
         self.directory = directory
         self._reload_lock = threading.Lock()
-        self._table = build_table(directory)
+        self._table = table if table is not None else build_table(directory)
 
     @property
     def table(self) -> PolicyTable:
@@ -198,3 +201,9 @@ class PolicyEngine:
             table = build_table(self.directory)
             self._table = table
             return table
+
+    def swap(self, table: PolicyTable) -> PolicyTable:
+        """Put an already built and validated table in force; the table it replaces."""
+        with self._reload_lock:
+            before, self._table = self._table, table
+            return before

@@ -35,21 +35,16 @@ from gateway.server.entitlement_service import EducationEnrollmentService, Entit
 from gateway.server.gate import Gate
 from gateway.server.health_dialect import HealthPermitService
 from gateway.server.intake import Intake
-from gateway.server.limits import LimitInterceptor, ServerLimits, load_method_limits
+from gateway.server.limits import LimitInterceptor, ServerLimits
 from gateway.server.metrics import Metrics
 from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
+from gateway.server.policy_bundle import LoadedPolicy, load_bundle, load_policies
+from gateway.server.policy_listener import PolicyListener, in_force_at_start
 from gateway.server.policy_watch import PolicyWatcher
 from gateway.server.statistics_service import StatisticsService
 from gateway.service.oversight_verify import run_full_verification
-from gateway.settings.anomalies import load_anomalies
-from gateway.settings.enrollment import load_enrollment
-from gateway.settings.housing import load_housing
-from gateway.settings.organisations import load_organisations
-from gateway.settings.points import load_points
-from gateway.settings.quotas import load_quotas
-from gateway.settings.statistics import load_statistics
-from gateway.store.port import Store
+from gateway.store.port import Store, policy_versions
 from gateway.watch.anomalies import AnomalyDetector
 from gateway.watch.quotas import QuotaTracker
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
@@ -81,12 +76,13 @@ class RunningServer:
     port: int
     store: Store
     health: health.HealthServicer
-    watcher: PolicyWatcher
+    watcher: PolicyWatcher | PolicyListener  # the policies/ files (SQLite), or the cluster's policy (PostgreSQL)
     audit: AuditLog
     witnesses: witnessing.Submitter | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     console: console_server.RunningConsole | None = None
     verification: verifying.PeriodicVerification | None = None
+    policy_note: str = ""  # where the policy in force came from, on PostgreSQL (printed after "serving on")
 
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
@@ -165,44 +161,50 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     if cfg["store"]["backend"] == "sqlite" and not data.database.is_file():
         raise ListenError(f"{data.database} is missing: restore it from a backup (a gateway that has served "
                           "never starts on an empty log), or run `permitgw init` for a new gateway")
-    engine = PolicyEngine(data.policies)  # a bad policy is refused before anything else is opened
+    cluster = cfg["store"]["backend"] == "postgres"
+    if not cluster:
+        loaded = load_policies(data.policies)  # a bad policy is refused before anything else is opened
     store = data.open_store()
+    if cluster:  # one policy for every replica: the latest pushed to the database (docs/policy.md)
+        try:
+            pushed, policy_note = in_force_at_start(policy_versions(store), data.policies)
+            loaded = load_bundle(pushed.files, f"cluster policy {pushed.version}")
+        except GatewayError:
+            store.close()
+            raise
+    engine = PolicyEngine(data.policies, loaded.table)
     try:
         audit, submitter = open_log(data, store)
     except (LogRefused, witnessing.WitnessConfigError) as exc:
         store.close()
         raise ListenError(f"refusing to serve this log: {exc}") from exc
-    quotas = QuotaTracker(load_quotas(data.policies), clock=clock.epoch)
+    quotas = QuotaTracker(loaded.quotas, clock=clock.epoch)
     quotas.replay(recent_accesses(store))  # a restart does not reset anyone's quota
     counters = Metrics()
-    anomalies = AnomalyDetector(load_anomalies(data.policies))
+    anomalies = AnomalyDetector(loaded.anomalies)
     anomalies.scan(store.access_entries(AccessQuery(since=_since(days=1))))  # warm the windows; alerts were logged
     revocations = RevocationList(data.certs / "revoked.txt", store=store)
     gate = Gate(store, engine, revocations, today=clock.today, quotas=quotas, metrics=counters, audit=audit,
                 anomalies=anomalies)
     stopping = threading.Event()
     watch_revocations(revocations, gate, stopping)
-    enrollment = load_enrollment(data.policies)
-    points = load_points(data.policies)
+    enrollment, points = loaded.enrollment, loaded.points
     bounds = ServerLimits.from_config(cfg["server"], str(data.config_file))
     services = (
         (permit_pb2, "PermitService", permit_pb2_grpc.add_PermitServiceServicer_to_server, PermitService(gate)),
         (hospital_pb2, "HealthPermitService", hospital_pb2_grpc.add_HealthPermitServiceServicer_to_server,
          HealthPermitService(gate)),
         (entitlement_pb2, "EntitlementService", entitlement_pb2_grpc.add_EntitlementServiceServicer_to_server,
-         EntitlementService(gate, enrollment, load_housing(data.policies), points)),
+         EntitlementService(gate, enrollment, loaded.housing, points)),
         (education_pb2, "EnrollmentService", education_pb2_grpc.add_EnrollmentServiceServicer_to_server,
          EducationEnrollmentService(gate, enrollment, points)),
         (points_pb2, "PointsService", points_pb2_grpc.add_PointsServiceServicer_to_server,
          PointsService(gate, points)),
         (statistics_pb2, "StatisticsService", statistics_pb2_grpc.add_StatisticsServiceServicer_to_server,
-         StatisticsService(gate, load_statistics(data.policies))),
+         StatisticsService(gate, loaded.statistics)),
         (audit_pb2, "AuditService", audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditService(gate, audit)),
     )
-    served = {f"{svc.full_name}/{m.name}": m.input_type
-              for svc in [module.DESCRIPTOR.services_by_name[name] for module, name, _, _ in services]
-              + [health_pb2.DESCRIPTOR.services_by_name["Health"]] for m in svc.methods}
-    method_limits = load_method_limits(data.policies, served)
+    method_limits = loaded.method_limits  # limits.toml, checked against the methods served (policy_bundle.py)
     limiter = LimitInterceptor(bounds, method_limits, gate.refuse)
     # Intake first: it authenticates, logs and decodes every call (also unknown, undecodable or oversized ones)
     # before the limits see the decoded request (gateway/server/intake.py, limits.py).
@@ -243,14 +245,23 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     if console:
         try:
             every = verifying.interval(cfg["console"]["verify_seconds"])
-            web = console_server.start(console, data.keys, gate, audit, load_organisations(data.policies))
+            web = console_server.start(console, data.keys, gate, audit, loaded.organisations)
         except (console_server.ConsoleError, verifying.VerifySettingError) as exc:
             raise fail(str(exc)) from exc
         verification = verifying.PeriodicVerification(FullVerification(data, store), every)
     server.start()
     audit.watch(functools.partial(_report_health, health_servicer, ("", *names)))
-    return RunningServer(server, port, store, health_servicer, PolicyWatcher(engine, interval).start(), audit,
-                         submitter, stopping, web, verification.start() if verification else None)
+    if cluster:
+        def apply(new: LoadedPolicy) -> None:
+            quotas.update(new.quotas)
+            anomalies.update(new.anomalies)
+
+        watcher: PolicyWatcher | PolicyListener = PolicyListener(
+            engine, policy_versions(store).policy_feed(), pushed.files, apply).start()
+    else:
+        watcher, policy_note = PolicyWatcher(engine, interval).start(), ""
+    return RunningServer(server, port, store, health_servicer, watcher, audit, submitter, stopping, web,
+                         verification.start() if verification else None, policy_note)
 
 
 class FullVerification:
@@ -308,6 +319,9 @@ def serve_forever(data: DataDir, listen: str, metrics: str | None = None, consol
     running = start(data, listen, metrics=metrics, console=console)
     host = listen.rsplit(":", 1)[0]
     print(f"permitgw: serving on {host}:{running.port} (mTLS)", flush=True)
+    if running.policy_note:
+        print(f"permitgw: {running.policy_note}; edits to {data.policies} do not change it: `permitgw policy push` "
+              "does, for every replica", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

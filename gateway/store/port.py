@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gateway.audit.port import LogStore
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import Fact, Guardianship, Permit, Person, Record, ResidenceRegistration
 from gateway.errors import GatewayError
+from gateway.policy.bundle import Files, PushedPolicy
 
 
 class StoreError(GatewayError):
@@ -78,3 +79,42 @@ class RecordStore(Protocol):
 
 class Store(RecordStore, LogStore, Protocol):
     """The whole database of a gateway: its records and its access log, in one place."""
+
+
+class PolicyFeed(Protocol):
+    """Word of newly pushed policies, on a connection of its own (opened by the first wait, in the thread that
+    waits: after any fork)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a push; True when one was announced, or when the feed has just
+        (re)connected (announcements sent while it was disconnected are lost: look at the latest). Raises
+        StoreUnavailable while the database cannot be reached (the next call tries again, with backoff)."""
+
+    def latest(self) -> PushedPolicy | None:
+        """The policy in force (the latest pushed), on the feed's own connection."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class PolicyVersions(Protocol):
+    """The cluster's policy bundles (table policy_versions), kept by the PostgreSQL backend only."""
+
+    def push_policy(self, files: Files, pushed_by: str, *, only_if_none: bool = False) -> tuple[PushedPolicy, bool]:
+        """Put a validated bundle in force and announce it to every replica (NOTIFY, delivered at commit).
+        The policy in force afterwards and whether this push changed it (False: that version was already in
+        force, or `only_if_none` and some version already was)."""
+
+    def latest_policy(self) -> PushedPolicy | None:
+        """The policy in force: the latest pushed (None while nothing has been pushed)."""
+
+    def policy_feed(self) -> PolicyFeed:
+        """A new feed of pushes, not yet connected."""
+
+
+def policy_versions(store: object) -> PolicyVersions:
+    """The store's policy versions, or a StoreError saying that only the PostgreSQL backend keeps them."""
+    if not isinstance(store, PolicyVersions):
+        raise StoreError("cluster policy versions are kept by the PostgreSQL backend only; on SQLite the policy "
+                         "is the files of DIR/policies (edit them and send SIGHUP)")
+    return store

@@ -17,6 +17,8 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from gateway.domain import clock
+from gateway.policy.bundle import Files, PushedPolicy
+from gateway.store import pg_policy
 from gateway.store.crypto import FieldCipher
 from gateway.store.pg_connect import CLOSE_WAIT_SECONDS, Reconnect
 from gateway.store.pg_connect import connect_params as _connect_params
@@ -172,7 +174,7 @@ class PostgresStore(SqlStore):
     def __init__(self, dsn: str, cipher: FieldCipher, schema: str = "permitgw") -> None:
         if not _SCHEMA_NAME.fullmatch(schema):
             raise StoreError(f"PostgreSQL schema name {schema!r}: use lower-case letters, digits and _")
-        self._cipher, self._schema = cipher, schema
+        self._cipher, self._schema, self._dsn = cipher, schema, dsn
         self._lock = threading.Lock()
         self._closed = False
         try:
@@ -226,6 +228,7 @@ class PostgresStore(SqlStore):
             if _value(self._db, "SELECT to_regclass('schema_version')") is None:
                 self._create_tables()
                 self._db.execute(REVOCATIONS)
+                self._db.execute(pg_policy.POLICY_VERSIONS)
                 return
             version = _value(self._db, "SELECT max(version) FROM schema_version")
             if version in (1, 2):  # upgraded in place, in this transaction: all of it or none
@@ -234,9 +237,11 @@ class PostgresStore(SqlStore):
                 self._db.execute(OVERSIGHT)
                 self._db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
                 self._db.execute(REVOCATIONS)
+                self._db.execute(pg_policy.POLICY_VERSIONS)
                 return
             if version == SCHEMA_VERSION:
                 self._db.execute(REVOCATIONS)
+                self._db.execute(pg_policy.POLICY_VERSIONS)
         if version != SCHEMA_VERSION:
             raise StoreError(f"PostgreSQL schema {self._schema} has schema version {version}; this gateway needs "
                              f"{SCHEMA_VERSION} (no automatic migration yet: import into a fresh schema)")
@@ -315,6 +320,18 @@ class PostgresStore(SqlStore):
         rows = sql.rows("SELECT m.level, m.idx, m.hash FROM merkle m JOIN unnest(?::int[], ?::bigint[]) "
                         "AS w(level, idx) ON m.level = w.level AND m.idx = w.idx", (list(levels), list(indexes)))
         return {(as_int(lv), as_int(ix)): as_bytes(h) for lv, ix, h in rows}
+
+    # --- the cluster's policy (gateway/store/pg_policy.py) -------------------------------------------------------
+    def push_policy(self, files: Files, pushed_by: str, *, only_if_none: bool = False) -> tuple[PushedPolicy, bool]:
+        with self._write(serialise="policy") as sql:
+            return pg_policy.push(sql, self._schema, files, pushed_by, only_if_none)
+
+    def latest_policy(self) -> PushedPolicy | None:
+        with self._transaction() as db:
+            return pg_policy.latest(_Connection(db))
+
+    def policy_feed(self) -> pg_policy.PgPolicyFeed:
+        return pg_policy.PgPolicyFeed(_connect_params(self._dsn), self._schema)
 
     def close(self) -> None:
         """Close the connection; waits a bounded time for a statement in flight, then closes regardless."""
