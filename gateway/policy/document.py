@@ -118,6 +118,8 @@ def _intro(table: PolicyTable) -> list[str]:
         "only*. A city-level caller (district `330200`) counts as in its own district everywhere. Unless a row says",
         "otherwise, it holds for callers of every district.", "",
         f"Policy version: `{table.version}` (recorded in every access-log entry).", "",
+        "On the PostgreSQL backend, replicas share one policy pushed into the database with `permitgw policy push`,",
+        "versioned over every file of policies/: see [cluster-policy.md](cluster-policy.md).", "",
         "Regenerate this page after changing the policy files (a test fails while it is stale):", "",
         "```", REGENERATE, "```", "",
         "## Who may see what", "",
