@@ -30,8 +30,13 @@ def _require_postgres(data: DataDir) -> None:
                           "SIGHUP to the server (or let it notice the change)")
 
 
+MAX_BY = 100  # characters of --by
+
+
 def push(data: DataDir, source: Path | None, by: str | None, out: TextIO) -> int:
     _require_postgres(data)
+    if by is not None and not (0 < len(by) <= MAX_BY and by.isprintable()):
+        raise PushRefused(f"--by must be 1 to {MAX_BY} printable characters")
     directory = source if source is not None else data.policies
     try:
         files = read_bundle(directory)

@@ -150,6 +150,8 @@ def test_a_push_reaches_every_replica_within_5_s_and_a_bad_one_changes_nothing(c
     for r, mark in zip(c.replicas, marks, strict=True):
         r.output.wait_for(f"policy reloaded: {version_a} -> {version_b}", after=mark)
 
+    garbled = run_cli("policy", "push", "--data", str(c.data), "--from", str(policy_b), "--by", "x\x1b[2J", check=False)
+    assert garbled.returncode == 1 and "--by must be 1 to 100 printable characters" in garbled.stderr
     again = run_cli("policy", "push", "--data", str(c.data), "--from", str(policy_b))
     assert f"policy {version_b} is already in force" in again.stdout and "nothing pushed" in again.stdout
 
