@@ -17,6 +17,7 @@ serves the console; `--metrics` is refused with more than one worker (each would
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -165,10 +166,8 @@ class Worker:
 
 def _die_with_parent() -> None:
     """Ask Linux to send this child SIGTERM when the supervisor dies, so that no worker is left orphaned."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _tell(report: int, message: dict[str, object]) -> bool:
@@ -294,10 +293,8 @@ class Supervisor:
 
     def signal_all(self, sig: int) -> None:
         for w in self.workers.values():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(w.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def reap(self) -> list[tuple[Worker, int]]:
         """The workers that have exited since last asked, with their wait status."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -24,7 +24,7 @@ HOUR = 3600.0  # checkpoint_seconds long enough that no row is kept for time dur
 
 
 @pytest.fixture
-def two(opener, data: DataDir) -> Iterator[tuple[Store, Store]]:  # noqa: F811
+def two(opener: Callable[[], Store], data: DataDir) -> Iterator[tuple[Store, Store]]:  # noqa: F811
     stores = (opener(), opener())
     yield stores
     for s in stores:
