@@ -296,18 +296,50 @@ class AuditLog:
         return self._guard.last.size if self._guard.last else 0
 
     def _maybe_checkpoint(self, force: bool = False) -> None:
-        """Every batch signs its own checkpoint; entries beyond it were written by someone else: say so. A store
-        that fails here makes the log unhealthy (this is also the writer's liveness check while idle)."""
+        """Every batch signs its own checkpoint; entries beyond the latest signed head were written by someone
+        else: say so. Another worker of this gateway (serve --workers) signs its own batches: its head is taken
+        on, not reported. A store that fails here makes the log unhealthy (this is also the writer's liveness
+        check while idle)."""
         try:
             size = self.store.log_size()
+            due = size > self.signed_size and (force or time.monotonic() - self._last_signed_at >= self.every_seconds)
+            if due:
+                self._last_signed_at = time.monotonic()
+                self._take_on_stored_head()
+        except InconsistentCheckpointError as exc:
+            log.error("the access log cannot be signed on: %s", exc)
+            self._set_healthy(False, exc)
+            return
         except Exception as exc:
             log.warning("the access log's store does not answer: %s", exc)
             self._set_healthy(False, exc)
             return
-        if size > self.signed_size and (force or time.monotonic() - self._last_signed_at >= self.every_seconds):
-            self._last_signed_at = time.monotonic()
+        if due and size > self.signed_size:
             log.error("the log holds %d entries no signature covers (not written by this gateway): not signing "
                       "them; `permitgw audit verify` reports them", size - self.signed_size)
+
+    def _stored_head(self) -> Checkpoint | None:
+        """The latest stored checkpoint if it is a head this gateway signed (any of its workers) that extends
+        the last head this process signed (a consistency proof); else the last head this process signed."""
+        own = self._guard.last
+        stored = self.store.latest_checkpoint()
+        if stored is None or (own is not None and stored.size <= own.size):
+            return own
+        try:
+            head = verify_checkpoint(stored.note.encode("utf-8"), self.verifier, origin=self.origin)
+        except NoteError:
+            return own  # not this gateway's signature: never taken on
+        if own is not None and not verify_consistency(own.size, head.size, own.root, head.root,
+                                                      consistency_proof(own.size, head.size, self.store)):
+            raise InconsistentCheckpointError(f"the stored head of size {head.size} does not extend the head of "
+                                              f"size {own.size} this gateway signed")
+        return head
+
+    def _take_on_stored_head(self) -> None:
+        """(writer thread) Make a newer head another worker signed the one this process signs on top of."""
+        head = self._stored_head()
+        if head is not None and head is not self._guard.last:
+            self._guard = CheckpointGuard(self._consistent, last=head)
 
     def checkpoint(self) -> Checkpoint:
         """The latest checkpoint this gateway signed (each batch signs one as it commits)."""
@@ -319,8 +351,8 @@ class AuditLog:
     def checkpoint_at(self, size: int) -> tuple[Checkpoint, bytes] | None:
         """A signed checkpoint of an earlier size whose row was replaced (see __init__), made on demand: signed
         only if a consistency proof shows it is a prefix of the latest head this gateway signed. None if the
-        size is not in 1..latest."""
-        head = self._guard.last
+        size is not in 1..latest (the latest head of any worker of this gateway)."""
+        head = self._stored_head()
         if head is None or not 0 < size <= head.size:
             return None
         cp = Checkpoint(self.origin, size, root(size, self.store))

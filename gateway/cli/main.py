@@ -112,11 +112,31 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.server.app import serve_forever
+    from gateway.server.prefork import serve_workers
 
     d = _data(args).require()
     d.log_verifier()  # a damaged ca.crt or signing.key is one line here, not a failure deep in the server's start
-    serve_forever(d, args.listen or d.config()["server"]["listen"], metrics=args.metrics, console=args.console)
-    return 0
+    listen = args.listen or d.config()["server"]["listen"]
+    if args.workers == 1:
+        serve_forever(d, listen, metrics=args.metrics, console=args.console)
+        return 0
+    if args.metrics:
+        raise CliError("--metrics serves one process's counters: it cannot be given with --workers above 1 "
+                       "(each worker would count only its own calls)")
+    return serve_workers(d.root, listen, args.workers, args.console, describe=_failure,
+                         out=lambda line: print(line, flush=True))
+
+
+def _worker_count(text: str) -> int:
+    """--workers N: processes, 1 to 4 per core of this machine."""
+    from gateway.server.prefork import WorkersError, check_workers
+
+    try:
+        return check_workers(int(text), os.cpu_count())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of processes, not {text!r}") from None
+    except WorkersError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--workers ")) from None
 
 
 def cmd_audit_search(args: argparse.Namespace) -> int:
@@ -336,7 +356,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="HOST:PORT (default from config.toml)")
     serve.add_argument("--metrics", help="HOST:PORT for Prometheus text metrics (none by default)")
     serve.add_argument("--console", help="HOST:PORT for the officers' web console, HTTPS with client certificates "
-                       "(none by default)")
+                       "(none by default; with --workers, served by worker 0)")
+    serve.add_argument("--workers", type=_worker_count, default=1, metavar="N",
+                       help="server processes sharing the port (default 1; at most 4 per core). Not config.toml's "
+                       "[server] workers, which is threads per process")
     serve.set_defaults(fn=cmd_serve)
 
     explain = with_data(sub.add_parser("explain", help="permit eligibility for one person, with reasons"))
@@ -449,6 +472,16 @@ def _database_failure(exc: BaseException) -> str | None:
     if psycopg is not None and isinstance(exc, psycopg.Error):
         return f"PostgreSQL failed ({exc})"
     return None
+
+
+def _failure(exc: BaseException) -> str | None:
+    """The one line main() prints for a failure it explains (None: a defect, which keeps its traceback)."""
+    if isinstance(exc, GatewayError):
+        return _one_line(str(exc))
+    if isinstance(exc, OSError):
+        return _one_line(_os_failure(exc))
+    found = _database_failure(exc)
+    return None if found is None else _one_line(found)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

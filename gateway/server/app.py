@@ -152,9 +152,14 @@ def watch_revocations(revocations: RevocationList, gate: Gate, stopping: threadi
 
 
 def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None,
-          console: str | None = None) -> RunningServer:
+          console: str | None = None, reuse_port: bool = False) -> RunningServer:
     """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once; with `console`
-    (HOST:PORT), the officers' web console too, over the same gate, store, access log and revocations."""
+    (HOST:PORT), the officers' web console too, over the same gate, store, access log and revocations.
+
+    `workers` is the number of threads serving calls in this process (config.toml [server] workers by default).
+    `reuse_port`: join the other worker processes on `listen` (SO_REUSEPORT, gateway/server/prefork.py); without
+    it a port another process listens on is refused, never shared.
+    """
     data.require()
     cfg = data.config()
     interval = watch_seconds(cfg)
@@ -211,7 +216,8 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     intake = Intake(gate, max_request_bytes=bounds.max_request_bytes // 2,
                     method_bytes=lambda method: method_limits.of(method).max_bytes)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]),
-                         interceptors=[intake, limiter], options=bounds.grpc_options(),
+                         interceptors=[intake, limiter],
+                         options=[*bounds.grpc_options(), ("grpc.so_reuseport", int(reuse_port))],
                          maximum_concurrent_rpcs=bounds.max_calls)
     for _, _, add, servicer in services:
         add(servicer, server)
