@@ -40,6 +40,7 @@ from gateway.server.metrics import Metrics
 from gateway.server.permit_service import PermitService
 from gateway.server.points_service import PointsService
 from gateway.server.policy_watch import PolicyWatcher
+from gateway.server.quota_choice import quota_counter
 from gateway.server.statistics_service import StatisticsService
 from gateway.service.oversight_verify import run_full_verification
 from gateway.settings.anomalies import load_anomalies
@@ -51,7 +52,6 @@ from gateway.settings.quotas import load_quotas
 from gateway.settings.statistics import load_statistics
 from gateway.store.port import Store
 from gateway.watch.anomalies import AnomalyDetector
-from gateway.watch.quotas import QuotaTracker
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
 from permitgw.health.v1 import permit_status_pb2_grpc as hospital_pb2_grpc
@@ -156,9 +156,10 @@ def watch_revocations(revocations: RevocationList, gate: Gate, stopping: threadi
 
 
 def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None,
-          console: str | None = None) -> RunningServer:
+          console: str | None = None, *, shared_quotas: bool = False) -> RunningServer:
     """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once; with `console`
-    (HOST:PORT), the officers' web console too, over the same gate, store, access log and revocations."""
+    (HOST:PORT), the officers' web console too, over the same gate, store, access log and revocations.
+    `shared_quotas`: count quotas in the database even on SQLite (several processes serve one file)."""
     data.require()
     cfg = data.config()
     interval = watch_seconds(cfg)
@@ -172,8 +173,8 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     except (LogRefused, witnessing.WitnessConfigError) as exc:
         store.close()
         raise ListenError(f"refusing to serve this log: {exc}") from exc
-    quotas = QuotaTracker(load_quotas(data.policies), clock=clock.epoch)
-    quotas.replay(recent_accesses(store))  # a restart does not reset anyone's quota
+    quotas = quota_counter(load_quotas(data.policies), store, cfg["store"]["backend"], clock=clock.epoch,
+                           history=lambda: recent_accesses(store), shared=shared_quotas)
     counters = Metrics()
     anomalies = AnomalyDetector(load_anomalies(data.policies))
     anomalies.scan(store.access_entries(AccessQuery(since=_since(days=1))))  # warm the windows; alerts were logged
