@@ -1,7 +1,9 @@
 """Anti-harvesting quotas: distinct subjects per principal per rolling hour and day (limits: gateway.settings.quotas).
 
 A certificate allowed to ask about one person must not be able to walk the register (PIPL arts. 5-6, 34);
-the limits are local policy, per role, and survive a restart by replaying the access log.
+the limits are local policy, per role. QuotaTracker counts in this process's memory and survives a restart by
+replaying the access log; gateway.watch.shared_quotas counts in the database for replicas. Both decide with
+`refusal` and `granted` here, over the usage of each limited window.
 """
 from __future__ import annotations
 
