@@ -5,13 +5,16 @@
 checkpoint through the HeadSigner it is given, as the real stores do. `fail_appends` makes every append fail as
 an unreachable database does (StoreUnavailable), to simulate an unwritable log. `FakeContext` stands in for a
 gRPC servicer context: it hands out the peer's certificate PEMs and turns an abort into an exception.
+`FakeQuotaLedger` keeps quota rows in dictionaries, one transaction at a time (gateway.watch.shared_quotas).
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import grpc
@@ -275,3 +278,64 @@ class FakeContext:
 
     def abort_with_status(self, status: grpc.Status) -> None:
         self.abort(status.code, status.details)
+
+
+class FakeQuotaRows:
+    """A principal's rows in a FakeQuotaLedger transaction: a working copy, kept only if the transaction ends well."""
+
+    def __init__(self, seen: dict[str, float], warned: dict[str, float]) -> None:
+        self.seen, self.warned = seen, warned
+
+    def usage(self, horizons: Sequence[float], subjects: Collection[str]) -> list[tuple[int, int]]:
+        return [(sum(at > h for at in self.seen.values()), sum(self.seen.get(s, -1e18) > h for s in subjects))
+                for h in horizons]
+
+    def record(self, subjects: Collection[str], now: float) -> None:
+        for s in subjects:
+            self.seen[s] = max(self.seen.get(s, now), now)
+
+    def warned_at(self, window: str) -> float | None:
+        return self.warned.get(window)
+
+    def warn(self, window: str, now: float) -> None:
+        self.warned[window] = now
+
+
+@dataclass
+class FakeQuotaLedger:
+    """gateway.watch.shared_quotas.QuotaLedger in memory; `unavailable` makes every transaction fail as an
+    unreachable database does. `transactions` counts them (requests that need none must not open one)."""
+
+    seen: dict[str, dict[str, float]] = field(default_factory=dict)
+    warned: dict[str, dict[str, float]] = field(default_factory=dict)
+    unavailable: bool = False
+    transactions: int = 0
+    sweeps: list[float] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def quota_rows(self, principal: str, forget_before: float) -> Iterator[FakeQuotaRows]:
+        with self._lock:
+            if self.unavailable:
+                raise StoreUnavailable("the quota ledger is unreachable")
+            self.transactions += 1
+            rows = FakeQuotaRows({s: at for s, at in self.seen.get(principal, {}).items() if at > forget_before},
+                                 dict(self.warned.get(principal, {})))
+            yield rows
+            self.seen[principal], self.warned[principal] = rows.seen, rows.warned
+
+    def forget_quotas(self, before: float) -> int:
+        with self._lock:
+            if self.unavailable:
+                raise StoreUnavailable("the quota ledger is unreachable")
+            self.sweeps.append(before)
+            dropped = 0
+            for seen in self.seen.values():
+                old = [s for s, at in seen.items() if at <= before]
+                dropped += len(old)
+                for s in old:
+                    del seen[s]
+            for warned in self.warned.values():
+                for window in [w for w, at in warned.items() if at <= before]:
+                    del warned[window]
+            return dropped

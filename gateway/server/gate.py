@@ -33,7 +33,7 @@ from gateway.server.metrics import Metrics
 from gateway.service.access import Caller, access_entry
 from gateway.store.port import Store, StoreUnavailable
 from gateway.watch.anomalies import AnomalyDetector, alert_entry
-from gateway.watch.quotas import QuotaTracker
+from gateway.watch.quotas import QuotaCounter
 
 log = logging.getLogger("permitgw.server")
 M = TypeVar("M", bound=Message)
@@ -115,7 +115,7 @@ class Gate:
     date decides validity), quotas, metrics, the access log (group commit + checkpoints) and the anomaly detector."""
 
     def __init__(self, store: Store, policy: PolicyEngine, revocations: RevocationList,
-                 today: Callable[[], _dt.date], quotas: QuotaTracker, metrics: Metrics, audit: AuditLog,
+                 today: Callable[[], _dt.date], quotas: QuotaCounter, metrics: Metrics, audit: AuditLog,
                  anomalies: AnomalyDetector) -> None:
         self.store = store
         self.policy = policy
@@ -200,7 +200,8 @@ class Gate:
         return principal
 
     def _check_quota(self, call: Call, principal: Principal) -> None:
-        """Anti-harvesting: distinct subjects per principal per hour and day (policies/quotas.toml)."""
+        """Anti-harvesting: distinct subjects per principal per hour and day (policies/quotas.toml). A counter kept
+        in the database that cannot be reached raises StoreUnavailable: the call fails closed (UNAVAILABLE)."""
         outcome = self.quotas.check(principal.id, principal.role, call.subject, *sorted(call.subjects))
         if outcome.alert:
             self.log(call, Decision.ALERT, outcome.alert, mark_logged=False)

@@ -5,7 +5,8 @@ port is gateway/audit/port.py's `LogStore`; `Store` is both, as SQLite (default)
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -77,7 +78,24 @@ class RecordStore(Protocol):
     def close(self) -> None: ...
 
 
-class Store(RecordStore, LogStore, Protocol):
+class QuotaRows(Protocol):
+    """One principal's quota rows in a serialised transaction (gateway.store.quota_sql). The shape of
+    gateway.watch.shared_quotas.QuotaRows, which counts with them (watch may not import store, nor store watch)."""
+
+    def usage(self, horizons: Sequence[float], subjects: Collection[str]) -> list[tuple[int, int]]: ...
+    def record(self, subjects: Collection[str], now: float) -> None: ...
+    def warned_at(self, window: str) -> float | None: ...
+    def warn(self, window: str, now: float) -> None: ...
+
+
+class QuotaStore(Protocol):
+    """Quota counts every replica shares: gateway.watch.shared_quotas.QuotaLedger, as the store implements it."""
+
+    def quota_rows(self, principal: str, forget_before: float) -> AbstractContextManager[QuotaRows]: ...
+    def forget_quotas(self, before: float) -> int: ...
+
+
+class Store(RecordStore, LogStore, QuotaStore, Protocol):
     """The whole database of a gateway: its records and its access log, in one place."""
 
 

@@ -23,6 +23,7 @@ from gateway.store.crypto import FieldCipher
 from gateway.store.pg_connect import CLOSE_WAIT_SECONDS, Reconnect
 from gateway.store.pg_connect import connect_params as _connect_params
 from gateway.store.port import StoreError, StoreUnavailable
+from gateway.store.quota_sql import POSTGRES_QUOTA_TABLES, QuotaSql
 from gateway.store.sql_core import Node, Row, Sql, SqlStore, as_bytes, as_int
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "StoreError", "StoreUnavailable"]
@@ -117,6 +118,9 @@ CREATE TABLE schema_version (version INTEGER NOT NULL);
 """ + ACCESS_SUBJECTS + OVERSIGHT
 # Revoked client certificates (hex serials), only ever added; also made in schemas created before it existed.
 REVOCATIONS = "CREATE TABLE IF NOT EXISTS revocations (serial ctext PRIMARY KEY, time ctext NOT NULL)"
+# A quota check's transaction settings (PostgresStore._quota_write says why).
+QUOTA_LOCK_TIMEOUT = "5s"
+QUOTA_SESSION = f"SET LOCAL lock_timeout = '{QUOTA_LOCK_TIMEOUT}'; SET LOCAL synchronous_commit = off"
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -156,7 +160,7 @@ class _Connection:
             cur.executemany(_marks(sql), args)
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(SqlStore, QuotaSql):
     """One connection shared under a lock (as SqliteStore); autocommit off, every call one explicit transaction.
 
     Durability: commits are synchronous — synchronous_commit=on, PostgreSQL's default (turned on for the session
@@ -227,8 +231,7 @@ class PostgresStore(SqlStore):
             self._db.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
             if _value(self._db, "SELECT to_regclass('schema_version')") is None:
                 self._create_tables()
-                self._db.execute(REVOCATIONS)
-                self._db.execute(pg_policy.POLICY_VERSIONS)
+                self._late_tables()
                 return
             version = _value(self._db, "SELECT max(version) FROM schema_version")
             if version in (1, 2):  # upgraded in place, in this transaction: all of it or none
@@ -236,15 +239,19 @@ class PostgresStore(SqlStore):
                     self._db.execute(ACCESS_SUBJECTS)
                 self._db.execute(OVERSIGHT)
                 self._db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
-                self._db.execute(REVOCATIONS)
-                self._db.execute(pg_policy.POLICY_VERSIONS)
+                self._late_tables()
                 return
             if version == SCHEMA_VERSION:
-                self._db.execute(REVOCATIONS)
-                self._db.execute(pg_policy.POLICY_VERSIONS)
+                self._late_tables()
         if version != SCHEMA_VERSION:
             raise StoreError(f"PostgreSQL schema {self._schema} has schema version {version}; this gateway needs "
                              f"{SCHEMA_VERSION} (no automatic migration yet: import into a fresh schema)")
+
+    def _late_tables(self) -> None:
+        """Tables made with IF NOT EXISTS in any schema, whatever its version: revocations, quotas, pushed policies."""
+        self._db.execute(REVOCATIONS)
+        self._db.execute(POSTGRES_QUOTA_TABLES)
+        self._db.execute(pg_policy.POLICY_VERSIONS)
 
     def _create_tables(self) -> None:
         try:
@@ -299,6 +306,23 @@ class PostgresStore(SqlStore):
         with self._transaction() as db:
             if serialise is not None:
                 self._serialise(db, serialise)
+            yield _Connection(db)
+
+    @contextmanager
+    def _quota_write(self, principal: str) -> Iterator[Sql]:
+        """A quota check's transaction, under the principal's advisory lock (gateway.store.quota_sql).
+
+        The wait for the lock is bounded (lock_timeout: then StoreUnavailable, the call fails closed). The commit
+        is asynchronous (synchronous_commit off for this transaction only), which saves a WAL flush per check
+        without losing a count that matters: PostgreSQL flushes its WAL in order, and the call this check allowed
+        is answered only after its access-log entry committed synchronously, later, on the same server, so that
+        flush makes this commit durable too. A crash can lose only the rows of calls never answered. Other
+        sessions see the commit at once either way (visibility does not wait for the flush), so counting across
+        replicas stays exact.
+        """
+        with self._transaction() as db:
+            db.execute(QUOTA_SESSION)
+            self._serialise(db, f"quota:{principal}")
             yield _Connection(db)
 
     def _upsert(self, sql: Sql, table: str, key: Mapping[str, object], mac: bytes,

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.store.crypto import FieldCipher
-from gateway.store.port import StoreError
+from gateway.store.port import StoreError, StoreUnavailable
+from gateway.store.quota_sql import SQLITE_QUOTA_TABLES, QuotaSql
 from gateway.store.sql_core import Row, Sql, SqlStore
 
 SCHEMA_VERSION = 5
@@ -129,7 +130,7 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
         raise StoreError(f"{path}: {exc}") from exc
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(SqlStore, QuotaSql):
     """One connection shared under a lock: SQLite serialises writers anyway, and WAL keeps reads cheap."""
 
     # The other subjects of an entry, space-separated (blind indexes are hex), read with the entry.
@@ -180,6 +181,7 @@ class SqliteStore(SqlStore):
                 raise StoreError(f"{path} has schema version {found}; this gateway needs {SCHEMA_VERSION} "
                                  "(no automatic migration yet: re-import into a fresh data directory)")
             self._db.executescript(SCHEMA)
+            self._db.executescript(SQLITE_QUOTA_TABLES)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # --- how sql_core's statements run here ----------------------------------------------------------------------
@@ -202,6 +204,17 @@ class SqliteStore(SqlStore):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def _quota_write(self, principal: str) -> Iterator[Sql]:
+        """A quota check's transaction: BEGIN IMMEDIATE, as every serialised write here (one writer at a time
+        across processes). A database that stays locked past the busy timeout, or cannot be written, is
+        StoreUnavailable: the call fails closed."""
+        try:
+            with self._write("quota") as sql:
+                yield sql
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"the quota count cannot be kept right now: {exc}") from exc
 
     def _upsert(self, sql: Sql, table: str, key: Mapping[str, object], mac: bytes,
                 values: Mapping[str, object]) -> bool:

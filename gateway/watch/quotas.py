@@ -1,15 +1,18 @@
 """Anti-harvesting quotas: distinct subjects per principal per rolling hour and day (limits: gateway.settings.quotas).
 
 A certificate allowed to ask about one person must not be able to walk the register (PIPL arts. 5-6, 34);
-the limits are local policy, per role, and survive a restart by replaying the access log.
+the limits are local policy, per role. QuotaTracker counts in this process's memory and survives a restart by
+replaying the access log; gateway.watch.shared_quotas counts in the database for replicas. Both decide with
+`refusal` and `granted` here, over the usage of each limited window.
 """
 from __future__ import annotations
 
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.audit.entry import Decision
 from gateway.watch.principal_table import PrincipalWatch
@@ -52,6 +55,55 @@ class QuotaOutcome:
     alert: str | None  # QUOTA_WARNING, QUOTA_EXCEEDED or None
 
 
+@dataclass(frozen=True, slots=True)
+class WindowUse:
+    """One limited window as a check sees it: distinct subjects already in it, and how many of the request's
+    subjects are new to it (not asked about within its length)."""
+
+    name: str  # "hour" | "day"
+    length: float
+    limit: int
+    count: int
+    new: int
+
+
+def refusal(uses: Sequence[WindowUse]) -> QuotaOutcome | None:
+    """The refusal, if taking the request's new subjects would overfill a window (a limit of 0 refuses even
+    people asked about before); None when the request fits. `uses` come day first: a full day is the longer
+    refusal, so it is the one to report."""
+    for u in uses:
+        if u.limit == 0 or (u.new and u.count + u.new > u.limit):
+            return QuotaOutcome(False, u.name, u.count, u.limit, QUOTA_EXCEEDED)
+    return None
+
+
+def granted(uses: Sequence[WindowUse], ratio: float, warn: Callable[[WindowUse], bool]) -> QuotaOutcome:
+    """The outcome of an allowed request, its subjects now recorded. A window the request added someone to and
+    that reached ratio × limit warns, if `warn(use)` agrees (it says whether the window warned within its length,
+    and notes this warning if not): at most one warning per window length, the day's first."""
+    for u in uses:
+        total = u.count + u.new
+        if u.new and u.limit and total >= max(1, math.ceil(ratio * u.limit)) and warn(u):
+            return QuotaOutcome(True, u.name, total, u.limit, QUOTA_WARNING)
+    fullest = max(uses, key=lambda u: (u.count + u.new) / u.limit if u.limit else math.inf)
+    return QuotaOutcome(True, fullest.name, fullest.count + fullest.new, fullest.limit, None)
+
+
+def limited_windows(limits: QuotaLimits) -> list[tuple[str, float, int]]:
+    """(name, length, limit) of the windows a role is limited in, day first."""
+    pairs = (("day", DAY, limits.per_day), ("hour", HOUR, limits.per_hour))
+    return [(name, length, lim) for name, length, lim in pairs if lim is not None]
+
+
+class QuotaCounter(Protocol):
+    """What the request pipeline asks of a quota counter: the in-memory QuotaTracker below (one process), or
+    gateway.watch.shared_quotas.SharedQuotaCounter (every replica and worker on one database)."""
+
+    def check(self, principal_id: str, role: str, subject: str, *others: str) -> QuotaOutcome: ...
+    def update(self, settings: QuotaSettings) -> None:
+        """New limits from now on (a pushed or reloaded policy); the counts so far stay."""
+
+
 @dataclass(slots=True)
 class _Window:
     """Subjects seen in the last `length` seconds, oldest first; a subject's time is its latest allowed ask."""
@@ -72,10 +124,8 @@ class _Window:
         self.seen[subject] = now
         self.seen.move_to_end(subject)
 
-    def should_warn(self, now: float, limit: int | None, ratio: float) -> bool:
-        """Crossing ratio × limit, at most once per window length."""
-        if not limit or len(self.seen) < max(1, math.ceil(ratio * limit)):
-            return False
+    def warn(self, now: float) -> bool:
+        """A warning now, unless this window warned within its length (then noted as warned now)."""
         if self.warned_at is not None and now - self.warned_at < self.length:
             return False
         self.warned_at = now
@@ -96,20 +146,8 @@ class _Principal:
         self.hour.touch(subject, now)
         self.day.touch(subject, now)
 
-
-def _usage(p: _Principal, limits: QuotaLimits) -> list[tuple[str, _Window, int]]:
-    """The limited windows, day first (a full day is the longer refusal, so it is the one to report)."""
-    pairs = (("day", p.day, limits.per_day), ("hour", p.hour, limits.per_hour))
-    return [(name, w, lim) for name, w, lim in pairs if lim is not None]
-
-
-def _allowed(p: _Principal, limits: QuotaLimits, ratio: float, now: float, new_in: set[str]) -> QuotaOutcome:
-    usage = _usage(p, limits)
-    for name, w, lim in usage:
-        if name in new_in and w.should_warn(now, lim, ratio):
-            return QuotaOutcome(True, name, len(w.seen), lim, QUOTA_WARNING)
-    name, w, lim = max(usage, key=lambda u: len(u[1].seen) / u[2] if u[2] else math.inf)
-    return QuotaOutcome(True, name, len(w.seen), lim, None)
+    def window(self, name: str) -> _Window:
+        return self.day if name == "day" else self.hour
 
 
 def _decide(p: _Principal, limits: QuotaLimits, ratio: float, subjects: Collection[str], now: float
@@ -121,16 +159,16 @@ def _decide(p: _Principal, limits: QuotaLimits, ratio: float, subjects: Collecti
     """
     p.prune(now)
     p.last_active = now
-    new_in: set[str] = set()
-    for name, w, lim in _usage(p, limits):
-        new = sum(s not in w.seen for s in subjects)
-        if lim == 0 or (new and len(w.seen) + new > lim):
-            return QuotaOutcome(False, name, len(w.seen), lim, QUOTA_EXCEEDED)
-        if new:
-            new_in.add(name)
+    uses = []
+    for name, length, lim in limited_windows(limits):
+        seen = p.window(name).seen
+        uses.append(WindowUse(name, length, lim, len(seen), sum(s not in seen for s in subjects)))
+    refused = refusal(uses)
+    if refused is not None:
+        return refused
     for subject in subjects:
         p.record(subject, now)
-    return _allowed(p, limits, ratio, now, new_in)
+    return granted(uses, ratio, lambda u: p.window(u.name).warn(now))
 
 
 _FREE = QuotaOutcome(True, "", 0, None, None)

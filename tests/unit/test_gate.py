@@ -37,9 +37,10 @@ from gateway.settings.housing import load_housing
 from gateway.settings.points import load_points
 from gateway.settings.quotas import load_quotas
 from gateway.watch.anomalies import AnomalyDetector
-from gateway.watch.quotas import QuotaLimits, QuotaSettings, QuotaTracker
+from gateway.watch.quotas import QuotaCounter, QuotaLimits, QuotaSettings, QuotaTracker
+from gateway.watch.shared_quotas import SharedQuotaCounter
 from permitgw.v1 import common_pb2, entitlement_pb2, permit_pb2
-from tests.fakes import Aborted, FakeContext, FakeStore
+from tests.fakes import Aborted, FakeContext, FakeQuotaLedger, FakeStore
 from tests.helpers import make_id
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -86,14 +87,14 @@ def _person(who: IdNumber, district: str = DISTRICT) -> tuple[Person, ResidenceR
                    PermitState.VALID))
 
 
-def _rig(tmp_path: Path, quotas: QuotaSettings | None = None) -> Iterator[Rig]:
+def _rig(tmp_path: Path, quotas: QuotaSettings | None = None, counter: QuotaCounter | None = None) -> Iterator[Rig]:
     store = FakeStore()
     store.add(*_person(ADULT), *_person(OTHER), *_person(CHILD), Guardianship(CHILD, ADULT, "52", "psb"))
     (tmp_path / "revoked.txt").write_text("")
     revocations = RevocationList(tmp_path / "revoked.txt", store=store, check_interval=0)
     audit = AuditLog(store, "permitgw.test/unit", Ed25519PrivateKey.generate())
     gate = Gate(store, PolicyEngine(POLICIES), revocations, today=clock.today,
-                quotas=QuotaTracker(quotas or load_quotas(POLICIES), clock=clock.epoch), metrics=Metrics(),
+                quotas=counter or QuotaTracker(quotas or load_quotas(POLICIES), clock=clock.epoch), metrics=Metrics(),
                 audit=audit, anomalies=AnomalyDetector(load_anomalies(POLICIES)))
     try:
         yield Rig(store, gate, revocations)
@@ -194,6 +195,28 @@ def test_quota_refusal_is_logged(tmp_path: Path, certificate: Callable) -> None:
         last = ctx.logged_at_abort[-1]
         assert (last.decision, last.reason, last.subject) == (Decision.DENY, "QUOTA_EXCEEDED", rig.index(OTHER))
         assert any(e.decision == Decision.ALERT and e.reason == "QUOTA_EXCEEDED" for e in ctx.logged_at_abort)
+
+
+def test_a_quota_database_out_of_reach_fails_the_call_closed_unavailable_and_logged(tmp_path: Path,
+                                                                                   certificate: Callable) -> None:
+    ledger = FakeQuotaLedger()
+    counter = SharedQuotaCounter(load_quotas(POLICIES), ledger, clock=clock.epoch)
+    for rig in _rig(tmp_path, counter=counter):
+        _, pem = certificate("school")
+        PermitService(rig.gate).GetPermitStatus(_status_request(ADULT), rig.context(pem))
+        ledger.unavailable = True
+        ctx = rig.context(pem)
+        with pytest.raises(Aborted) as info:
+            PermitService(rig.gate).GetPermitStatus(_status_request(OTHER), ctx)
+        assert info.value.code is grpc.StatusCode.UNAVAILABLE  # never answered uncounted
+        assert ctx.logged_at_abort is not None
+        last = ctx.logged_at_abort[-1]
+        assert (last.decision, last.reason, last.subject) == (Decision.ERROR, "UNAVAILABLE", rig.index(OTHER))
+        assert [e.decision for e in ctx.logged_at_abort] == [Decision.ALLOW, Decision.ERROR]
+        ledger.unavailable = False
+        PermitService(rig.gate).GetPermitStatus(_status_request(OTHER), rig.context(pem))  # heals by itself
+        assert set(ledger.seen) == {rig.store.entries[0].principal}
+        assert set(next(iter(ledger.seen.values()))) == {rig.index(ADULT), rig.index(OTHER)}
 
 
 # --- an allowed call: logged once, naming everyone --------------------------------------------------------------

@@ -1,0 +1,128 @@
+"""Quotas counted in the database, so that every replica and pre-forked worker of one gateway shares one count.
+
+The in-memory QuotaTracker (gateway.watch.quotas) counts per process: behind a load balancer with N replicas a
+harvester would get N times the quota. Here each check-and-record is one serialised transaction on the
+principal's rows in the store (per-principal advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite): read how
+many distinct subjects the principal was allowed in the hour and the day, decide with the same rules as the
+tracker (refusal, granted: one decision for both), and record the subjects only when allowed. So the count is
+exact at the boundary even when the calls arrive at once on different processes.
+
+What is stored: per principal and subject (the hex blind index the gate computes, never an identity number) the
+time of its latest allowed ask, and per principal and window when it last warned. Rows older than a day are of
+no window: the principal's own are dropped in its transaction, everyone's in a sweep once an hour (rows of a
+principal idle for two days), so the tables stay bounded by what the quotas allow in a day.
+
+No replay at start: the rows survive a restart. Time comes from the injected clock, never the database's.
+A store that cannot be reached raises (the store's StoreUnavailable): the request fails closed, never answered
+uncounted.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from gateway.watch.quotas import (
+    DAY,
+    HOUR,
+    QuotaOutcome,
+    QuotaSettings,
+    WindowUse,
+    granted,
+    limited_windows,
+    refusal,
+)
+
+SWEEP_EVERY = HOUR  # how often a process drops the rows of principals idle for SWEEP_AGE
+SWEEP_AGE = 2 * DAY  # well beyond any window (and any clock skew between replicas)
+_FREE = QuotaOutcome(True, "", 0, None, None)
+
+
+class QuotaRows(Protocol):
+    """One principal's quota rows, inside the serialised transaction QuotaLedger.quota_rows opened."""
+
+    def usage(self, horizons: Sequence[float], subjects: Collection[str]) -> list[tuple[int, int]]:
+        """Per horizon: how many distinct subjects were seen after it, and how many of `subjects` are among them."""
+        ...
+
+    def record(self, subjects: Collection[str], now: float) -> None:
+        """Note `subjects` as seen at `now` (a later time already stored is kept)."""
+        ...
+
+    def warned_at(self, window: str) -> float | None:
+        """When the principal last warned in this window, if it did within the last day."""
+        ...
+
+    def warn(self, window: str, now: float) -> None:
+        """Note a warning in this window at `now`."""
+        ...
+
+
+class QuotaLedger(Protocol):
+    """The port the store implements (gateway.store.quota_sql)."""
+
+    def quota_rows(self, principal: str, forget_before: float) -> AbstractContextManager[QuotaRows]:
+        """The principal's rows, in one transaction serialised with every other holder of this principal's rows in
+        any process; its rows seen at or before `forget_before` are dropped first. Committed on a normal exit."""
+        ...
+
+    def forget_quotas(self, before: float) -> int:
+        """Drop every principal's rows seen at or before `before`; how many were dropped."""
+        ...
+
+
+class SharedQuotaCounter:
+    """Distinct subjects per principal in the last hour and day, counted in the database (see the module).
+
+    Thread-safe as the store is: each check is one transaction of its own. Unlimited roles and requests about no
+    person never reach the database.
+    """
+
+    def __init__(self, settings: QuotaSettings, ledger: QuotaLedger, *, clock: Callable[[], float] = time.time
+                 ) -> None:
+        self._settings, self._ledger, self._clock = settings, ledger, clock
+        self._swept_at: float | None = None
+
+    @property
+    def settings(self) -> QuotaSettings:
+        return self._settings
+
+    def update(self, settings: QuotaSettings) -> None:
+        """New settings (a policy reload); what was counted so far keeps counting."""
+        self._settings = settings
+
+    def check(self, principal_id: str, role: str, subject: str, *others: str) -> QuotaOutcome:
+        """As QuotaTracker.check: may this principal ask about `subject` and the `others` of the same request?"""
+        settings = self._settings
+        limits = settings.for_role(role)
+        subjects = {s for s in (subject, *others) if s}
+        if not subjects or limits.unlimited:
+            return _FREE
+        now = self._clock()
+        self._sweep(now)
+        windows = limited_windows(limits)
+        with self._ledger.quota_rows(principal_id, now - DAY) as rows:
+            usage = rows.usage([now - length for _, length, _ in windows], subjects)
+            uses = [WindowUse(name, length, lim, count, len(subjects) - known)
+                    for (name, length, lim), (count, known) in zip(windows, usage, strict=True)]
+            refused = refusal(uses)
+            if refused is not None:
+                return refused
+            rows.record(subjects, now)
+
+            def warn(use: WindowUse) -> bool:
+                last = rows.warned_at(use.name)
+                if last is not None and now - last < use.length:
+                    return False
+                rows.warn(use.name, now)
+                return True
+
+            return granted(uses, settings.alert_ratio, warn)
+
+    def _sweep(self, now: float) -> None:
+        """Once every SWEEP_EVERY (and at the first check): drop the rows of principals idle for SWEEP_AGE."""
+        if self._swept_at is not None and now - self._swept_at < SWEEP_EVERY:
+            return
+        self._ledger.forget_quotas(now - SWEEP_AGE)
+        self._swept_at = now
