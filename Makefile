@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := $(shell find gateway adapters permitgw policies protos -type f \( -name '*.py' -o -name '*.proto' -o -name '*.conf' -o -name '*.csv' -o -name '*.toml' \) 2>/dev/null) pyproject.toml
 
-.PHONY: demo test test-no-postgres lint protos venv install clean bench browser
+.PHONY: demo test test-no-postgres lint protos venv install clean bench browser haproxy
 
 venv: $(BIN)/python
 $(BIN)/python:
@@ -29,7 +29,7 @@ demo: $(STAMP)
 
 # ruff, mypy (pyproject [tool.mypy]), the import layers (lint-imports, pyproject [tool.importlinter]), then
 # everything, PostgreSQL backend included (needs PostgreSQL at 127.0.0.1:5432, see README): what CI runs.
-test: $(STAMP) browser
+test: $(STAMP) browser haproxy
 	$(BIN)/ruff check gateway adapters tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache
@@ -50,6 +50,11 @@ browser:
 	@(command -v chromium >/dev/null 2>&1 && [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]) || \
 	  [ "$$(id -u)" != 0 ] || (apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null || \
 	  (apt-get update -q >/dev/null && apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null))
+
+# The replicas' load-balancer test runs Debian's HAProxy on docs/examples/haproxy.cfg: installed like chromium.
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || [ "$$(id -u)" != 0 ] || \
+	  (apt-get install -y -q haproxy >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q haproxy >/dev/null))
 
 protos: $(BIN)/python
 	$(BIN)/python -m pip install -q "grpcio-tools==1.85.1"

@@ -132,7 +132,8 @@ def recent_accesses(store: Store) -> list[tuple[float, str, str, str, str]]:
 def watch_revocations(revocations: RevocationList, gate: Gate, stopping: threading.Event) -> None:
     """Say on stdout, and in the access log, when the revocation list becomes damaged or whole again. It is
     looked at every check interval, so a loss is reported even while no call arrives (calls are refused
-    from the moment the list is found damaged, whether reported yet or not)."""
+    from the moment the list is found damaged, whether reported yet or not). The same thread re-reads the
+    store's revocations (those made on other replicas), so no request ever waits for that read."""
     def alarm(damage: str) -> None:
         if damage:
             print(f"permitgw: ALERT: revocation list damaged, refusing every call: {damage}", flush=True)
@@ -143,6 +144,10 @@ def watch_revocations(revocations: RevocationList, gate: Gate, stopping: threadi
     def look() -> None:
         reported = ""
         while not stopping.wait(CHECK_INTERVAL):
+            try:
+                revocations.poll_store()
+            except Exception:  # never let the watcher die: a dead watcher would hide revocations and damage
+                log.exception("re-reading revocations failed")
             damage = revocations.whole()
             if damage != reported:
                 alarm(damage)
