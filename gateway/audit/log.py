@@ -258,9 +258,26 @@ class AuditLog:
             note = sign_checkpoint(cp, self.origin, self._key)
         finally:
             self._proof_source = self.store
-        keep = after - self._kept_size >= self.every_entries or time.monotonic() - self._kept_at >= self.every_seconds
+        now = time.monotonic()
+        keep = after - self._kept_size >= self.every_entries or now - self._kept_at >= self.every_seconds
         self._signing = (cp, note, keep)
-        return cp.root, note.decode("utf-8"), self._interim if self._interim == before else None
+        return cp.root, note.decode("utf-8"), self._replaced(before, after, now)
+
+    def _replaced(self, before: int, after: int, now: float) -> int | None:
+        """The stored head this batch's head replaces (its row is deleted), or None to keep it as a row.
+
+        One's own interim head is replaced as a single writer always did; one's own kept head never is. A head another process signed (a sibling
+        worker, another replica) is replaced too while no multiple of every_entries lies between the two heads and
+        this process kept a row less than every_seconds ago: so writers taking turns keep about one row per
+        every_entries entries, not one per batch, and the last head before each such multiple stays.
+        """
+        if self._interim == before:
+            return before
+        every = max(self.every_entries, 1)
+        if before and before != self._kept_size and before // every == after // every \
+                and now - self._kept_at < self.every_seconds:
+            return before
+        return None
 
     def _head(self, before: int, head_note: str | None) -> Checkpoint | None:
         if head_note is None:

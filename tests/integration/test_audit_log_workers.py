@@ -113,3 +113,37 @@ def test_a_writer_proves_a_head_its_sibling_signed_and_replaced(two: tuple[Store
     finally:
         a.close()
         b.close()
+
+
+def test_writers_taking_turns_keep_the_checkpoints_table_as_small_as_one_writer_does(
+        two: tuple[Store, Store], data: DataDir) -> None:
+    """A head a sibling signed is replaced like one's own: alternating writers do not keep a row per batch."""
+    logs = [writer(s, data) for s in two]
+    try:
+        for k in range(60):  # one entry a batch, the writers strictly alternating
+            logs[k % 2].append(entry(k, principal=f"w/{k % 2}/x"))
+    finally:
+        for log in logs:
+            log.close()
+    rows = two[0].checkpoints()
+    assert rows[-1][0] == 60
+    assert len(rows) <= 3, [size for size, _, _ in rows]  # 60 entries < every_entries: the latest, not one per batch
+    report = verify_log(two[1], data.log_verifier())
+    assert report.ok and report.unsigned == 0, report.problems
+
+
+def test_a_head_at_a_multiple_of_every_entries_stays_whichever_writer_signed_it(
+        two: tuple[Store, Store], data: DataDir) -> None:
+    logs = [AuditLog(s, log_origin((data.keys / "ca.crt").read_bytes()), data.signing_key(),
+                     every_entries=10, every_seconds=HOUR) for s in two]
+    try:
+        for k in range(35):
+            logs[k % 2].append(entry(k, principal=f"w/{k % 2}/x"))
+    finally:
+        for log in logs:
+            log.close()
+    sizes = [size for size, _, _ in two[0].checkpoints()]
+    assert sizes[-1] == 35
+    # the last head before each boundary of 10 entries is kept as a row, and little else
+    assert {9, 19, 29} <= set(sizes) or {10, 20, 30} <= set(sizes), sizes
+    assert len(sizes) <= 8, sizes
