@@ -167,6 +167,10 @@ class Submitter:
             if old == cp.size:
                 return
             base = max(old, 0)
+            if base > cp.size and self._store.log_size() >= base:
+                log.debug("witness %s already cosigned %d entries (a head another replica or worker signed); "
+                          "not submitting the older head of %d", ref.name, base, cp.size)
+                return
             if base > cp.size:
                 log.error("witness %s has cosigned %d entries but this log signs %d: the log lost entries",
                           ref.name, base, cp.size)

@@ -162,3 +162,31 @@ def test_a_gateway_that_lost_its_saved_cosignature_learns_the_witness_size_from_
     anchor_file(data.root, ref.name).unlink()  # the gateway forgets what the witness cosigned
     run(2)  # first try says "old 0", the witness answers 409 "3", the second try carries the proof from 3
     assert local_anchor(data.root, ref, data.log_verifier())[0].size == 5  # type: ignore[index]
+
+
+def test_a_replica_submitting_a_head_older_than_its_siblings_raises_no_false_alarm(
+        tmp_path: Path, log_store: Store, data: DataDir, witness: tuple[WitnessRef, WitnessDir],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Replicas (or workers) submit their own heads: the witness may already hold a newer one a sibling signed.
+    That is no lost entry — the store holds them — and must not be reported as one; a real loss still is."""
+    ref, wdir = witness
+    origin = log_origin((data.keys / "ca.crt").read_bytes())
+    first = Submitter(data.root, [ref], data.log_verifier(), log_store, retry_seconds=0.05)
+    log = AuditLog(log_store, origin, data.signing_key(), on_signed=first.submit)
+    try:
+        for i in range(3):
+            log.append(_entry(i))
+        wait_until(lambda: origin in wdir.heads() and wdir.heads()[origin].size == 3, "the witness to cosign 3")
+        older = log.checkpoint_at(2)
+    finally:
+        log.close()
+        first.close()
+    assert older is not None
+    sibling_root = tmp_path / "replica-2"
+    sibling_root.mkdir()
+    sibling = Submitter(sibling_root, [ref], data.log_verifier(), log_store, retry_seconds=0.05)
+    with caplog.at_level("DEBUG", logger="permitgw.witness"):
+        sibling.submit(older[1])
+        sibling.close()  # returns once the newest note was tried
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage() for r in caplog.records]
+    assert wdir.heads()[origin].size == 3
