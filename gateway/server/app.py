@@ -50,8 +50,8 @@ from gateway.settings.points import load_points
 from gateway.settings.quotas import load_quotas
 from gateway.settings.statistics import load_statistics
 from gateway.store.port import Store
-from gateway.watch.anomalies import AnomalyDetector
 from gateway.watch.quotas import QuotaTracker
+from gateway.watch.shared_anomalies import anomaly_watch
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
 from permitgw.health.v1 import permit_status_pb2_grpc as hospital_pb2_grpc
@@ -156,9 +156,11 @@ def watch_revocations(revocations: RevocationList, gate: Gate, stopping: threadi
 
 
 def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None,
-          console: str | None = None) -> RunningServer:
+          console: str | None = None, *, shared_anomalies: bool = False) -> RunningServer:
     """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once; with `console`
-    (HOST:PORT), the officers' web console too, over the same gate, store, access log and revocations."""
+    (HOST:PORT), the officers' web console too, over the same gate, store, access log and revocations.
+    Anomalies are counted in the database on PostgreSQL, or with `shared_anomalies` (pre-forked workers on
+    SQLite), so that alerts fire on the combined traffic of every process."""
     data.require()
     cfg = data.config()
     interval = watch_seconds(cfg)
@@ -175,8 +177,9 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     quotas = QuotaTracker(load_quotas(data.policies), clock=clock.epoch)
     quotas.replay(recent_accesses(store))  # a restart does not reset anyone's quota
     counters = Metrics()
-    anomalies = AnomalyDetector(load_anomalies(data.policies))
-    anomalies.scan(store.access_entries(AccessQuery(since=_since(days=1))))  # warm the windows; alerts were logged
+    anomalies = anomaly_watch(load_anomalies(data.policies), store, backend=cfg["store"]["backend"],
+                              force_shared=shared_anomalies,  # counted in the database: every process's calls
+                              history=lambda: store.access_entries(AccessQuery(since=_since(days=1))))
     revocations = RevocationList(data.certs / "revoked.txt", store=store)
     gate = Gate(store, engine, revocations, today=clock.today, quotas=quotas, metrics=counters, audit=audit,
                 anomalies=anomalies)

@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from gateway.domain import clock
+from gateway.store.anomaly_counts import ANOMALY_TABLES_POSTGRES, AnomalyCounts
 from gateway.store.crypto import FieldCipher
 from gateway.store.pg_connect import CLOSE_WAIT_SECONDS, Reconnect
 from gateway.store.pg_connect import connect_params as _connect_params
@@ -154,7 +155,7 @@ class _Connection:
             cur.executemany(_marks(sql), args)
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(SqlStore, AnomalyCounts):
     """One connection shared under a lock (as SqliteStore); autocommit off, every call one explicit transaction.
 
     Durability: commits are synchronous — synchronous_commit=on, PostgreSQL's default (turned on for the session
@@ -226,6 +227,7 @@ class PostgresStore(SqlStore):
             if _value(self._db, "SELECT to_regclass('schema_version')") is None:
                 self._create_tables()
                 self._db.execute(REVOCATIONS)
+                self._db.execute(ANOMALY_TABLES_POSTGRES)
                 return
             version = _value(self._db, "SELECT max(version) FROM schema_version")
             if version in (1, 2):  # upgraded in place, in this transaction: all of it or none
@@ -234,9 +236,11 @@ class PostgresStore(SqlStore):
                 self._db.execute(OVERSIGHT)
                 self._db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
                 self._db.execute(REVOCATIONS)
+                self._db.execute(ANOMALY_TABLES_POSTGRES)
                 return
             if version == SCHEMA_VERSION:
                 self._db.execute(REVOCATIONS)
+                self._db.execute(ANOMALY_TABLES_POSTGRES)
         if version != SCHEMA_VERSION:
             raise StoreError(f"PostgreSQL schema {self._schema} has schema version {version}; this gateway needs "
                              f"{SCHEMA_VERSION} (no automatic migration yet: import into a fresh schema)")

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from gateway.store.anomaly_counts import ANOMALY_TABLES_SQLITE, AnomalyCounts
 from gateway.store.crypto import FieldCipher
 from gateway.store.port import StoreError
 from gateway.store.sql_core import Row, Sql, SqlStore
@@ -129,7 +130,7 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
         raise StoreError(f"{path}: {exc}") from exc
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(SqlStore, AnomalyCounts):
     """One connection shared under a lock: SQLite serialises writers anyway, and WAL keeps reads cheap."""
 
     # The other subjects of an entry, space-separated (blind indexes are hex), read with the entry.
@@ -180,6 +181,7 @@ class SqliteStore(SqlStore):
                 raise StoreError(f"{path} has schema version {found}; this gateway needs {SCHEMA_VERSION} "
                                  "(no automatic migration yet: re-import into a fresh data directory)")
             self._db.executescript(SCHEMA)
+            self._db.executescript(ANOMALY_TABLES_SQLITE)  # shared anomaly counts (store/anomaly_counts.py)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # --- how sql_core's statements run here ----------------------------------------------------------------------

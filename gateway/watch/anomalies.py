@@ -9,6 +9,7 @@ import datetime as _dt
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from gateway.audit.entry import AccessEntry, Decision
 from gateway.domain.clock import CHINA
@@ -135,7 +136,7 @@ class _Principal:
         return sum(len(w.seen) if isinstance(w, _Distinct) else len(w.times) for w in self.windows.values())
 
 
-def _applicable(entry: AccessEntry, rules: RoleRules, seconds: float) -> list[tuple[str, Rule]]:
+def applicable(entry: AccessEntry, rules: RoleRules, seconds: float) -> list[tuple[str, Rule]]:
     """The kinds this entry counts towards, with the role's rule for each."""
     out: list[tuple[str, Rule]] = []
     if rules.bulk_lookup.threshold is not None and entry.people():
@@ -151,7 +152,7 @@ def _minutes(seconds: int) -> str:
     return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
 
 
-def _message(kind: str, principal: str, count: int, window_seconds: int) -> str:
+def alert_message(kind: str, principal: str, count: int, window_seconds: int) -> str:
     what = {BULK_LOOKUP: "distinct people asked about", OFF_HOURS_BURST: "requests outside office hours",
             DENIED_STORM: "denied or invalid requests"}[kind]
     return f"{kind}: {principal}: {count} {what} within {_minutes(window_seconds)}"
@@ -190,7 +191,7 @@ class AnomalyDetector(PrincipalWatch[AnomalySettings, _Principal]):
             return []
         settings = self._settings
         seconds = entry_seconds(entry)
-        kinds = _applicable(entry, settings.for_role(entry.role), seconds)
+        kinds = applicable(entry, settings.for_role(entry.role), seconds)
         if not kinds:
             return []
         with self._lock:
@@ -221,7 +222,15 @@ class AnomalyDetector(PrincipalWatch[AnomalySettings, _Principal]):
             return None
         p.fired[kind] = now
         return Alert(kind, entry.principal, count, rule.window_seconds,
-                     _message(kind, entry.principal, count, rule.window_seconds))
+                     alert_message(kind, entry.principal, count, rule.window_seconds))
+
+
+class AnomalyWatch(Protocol):
+    """What the gate needs: count an entry, get the alerts it sets off. This module's AnomalyDetector (one
+    process's memory) or shared_anomalies.SharedAnomalyDetector (the combined traffic of every process on one
+    database); shared_anomalies.anomaly_watch chooses."""
+
+    def observe(self, entry: AccessEntry) -> list[Alert]: ...
 
 
 def alert_entry(trigger: AccessEntry, alert: Alert, *, time: str | None = None) -> AccessEntry:
