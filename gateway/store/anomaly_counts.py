@@ -75,10 +75,10 @@ class AnomalyCounts:
         with self._write(f"anomaly:{principal}") as sql:
             if self.ANOMALY_SESSION:
                 sql.run(self.ANOMALY_SESSION)
-            latest = sql.rows("SELECT latest FROM anomaly_principals WHERE principal = ?", (principal,))
-            at = max(now, _real(latest[0][0])) if latest else now
-            sql.run("INSERT INTO anomaly_principals (principal, latest) VALUES (?, ?) "
-                    "ON CONFLICT (principal) DO UPDATE SET latest = excluded.latest", (principal, at))
+            at = _real(sql.rows(  # one round trip: the later of `now` and the principal's latest, kept
+                "INSERT INTO anomaly_principals (principal, latest) VALUES (?, ?) ON CONFLICT (principal) DO UPDATE "
+                "SET latest = CASE WHEN excluded.latest > anomaly_principals.latest THEN excluded.latest "
+                "ELSE anomaly_principals.latest END RETURNING latest", (principal, now))[0][0])
             for kind, subjects, threshold, window in tallies:
                 count = self._tally(sql, principal, kind, subjects, threshold, at - window, at)
                 if count >= threshold and self._may_alert(sql, principal, kind, at, cooldown):
