@@ -2,6 +2,8 @@
 
 Quotas refuse; these only point auditors at patterns worth a look (a harvest starting, a copied certificate
 used at night, a client probing the policy), live from the gateway or replayed over a stored log.
+AnomalyDetector counts in one process's memory; shared_anomalies.py applies the same rules (applicable,
+alert_message) to counts kept in the database, for several processes serving one gateway.
 """
 from __future__ import annotations
 
