@@ -266,10 +266,11 @@ class AuditLog:
     def _replaced(self, before: int, after: int, now: float) -> int | None:
         """The stored head this batch's head replaces (its row is deleted), or None to keep it as a row.
 
-        One's own interim head is replaced as a single writer always did; one's own kept head never is. A head another process signed (a sibling
-        worker, another replica) is replaced too while no multiple of every_entries lies between the two heads and
-        this process kept a row less than every_seconds ago: so writers taking turns keep about one row per
-        every_entries entries, not one per batch, and the last head before each such multiple stays.
+        One's own interim head is replaced as a single writer always did; one's own kept head never is. A head
+        another process signed (a sibling worker, another replica) is replaced too while no multiple of
+        every_entries lies between the two heads and this process kept a row less than every_seconds ago: so
+        writers taking turns keep about one row per every_entries entries, not one per batch, and the last head
+        before each such multiple stays.
         """
         if self._interim == before:
             return before

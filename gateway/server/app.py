@@ -46,7 +46,7 @@ from gateway.server.quota_choice import quota_counter
 from gateway.server.statistics_service import StatisticsService
 from gateway.service.oversight_verify import run_full_verification
 from gateway.store.port import Store, policy_versions
-from gateway.watch.anomalies import AnomalyDetector
+from gateway.watch.shared_anomalies import anomaly_watch
 from permitgw.education.v1 import education_pb2, education_pb2_grpc
 from permitgw.health.v1 import permit_status_pb2 as hospital_pb2
 from permitgw.health.v1 import permit_status_pb2_grpc as hospital_pb2_grpc
@@ -158,14 +158,15 @@ def watch_revocations(revocations: RevocationList, gate: Gate, stopping: threadi
 
 def start(data: DataDir, listen: str, workers: int | None = None, metrics: str | None = None,
           console: str | None = None, reuse_port: bool = False, *,
-          shared_quotas: bool = False) -> RunningServer:
+          shared_quotas: bool = False, shared_anomalies: bool = False) -> RunningServer:
     """Start serving on `listen` (HOST:PORT; port 0 picks a free one) and return at once; with `console`
     (HOST:PORT), the officers' web console too, over the same gate, store, access log and revocations.
 
     `workers` is the number of threads serving calls in this process (config.toml [server] workers by default).
     `reuse_port`: join the other worker processes on `listen` (SO_REUSEPORT, gateway/server/prefork.py); without
-    it a port another process listens on is refused, never shared. Quotas are then counted in the database (as
-    `shared_quotas` asks, and as the PostgreSQL backend always does): the workers share one count.
+    it a port another process listens on is refused, never shared. Quotas and anomalies are then counted in the
+    database (as `shared_quotas` and `shared_anomalies` ask, and as the PostgreSQL backend always does): the workers
+    share one count, and alerts fire on the combined traffic of every process.
     """
     data.require()
     cfg = data.config()
@@ -193,8 +194,9 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     quotas = quota_counter(loaded.quotas, store, cfg["store"]["backend"], clock=clock.epoch,
                            history=lambda: recent_accesses(store), shared=shared_quotas or reuse_port)
     counters = Metrics()
-    anomalies = AnomalyDetector(loaded.anomalies)
-    anomalies.scan(store.access_entries(AccessQuery(since=_since(days=1))))  # warm the windows; alerts were logged
+    anomalies = anomaly_watch(loaded.anomalies, store, backend=cfg["store"]["backend"],
+                              force_shared=shared_anomalies or reuse_port,  # counted in the database
+                              history=lambda: store.access_entries(AccessQuery(since=_since(days=1))))
     revocations = RevocationList(data.certs / "revoked.txt", store=store)
     gate = Gate(store, engine, revocations, today=clock.today, quotas=quotas, metrics=counters, audit=audit,
                 anomalies=anomalies)

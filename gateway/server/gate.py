@@ -32,7 +32,7 @@ from gateway.server import errors
 from gateway.server.metrics import Metrics
 from gateway.service.access import Caller, access_entry
 from gateway.store.port import Store, StoreUnavailable
-from gateway.watch.anomalies import AnomalyDetector, alert_entry
+from gateway.watch.anomalies import AnomalyWatch, alert_entry
 from gateway.watch.quotas import QuotaCounter
 
 log = logging.getLogger("permitgw.server")
@@ -116,7 +116,7 @@ class Gate:
 
     def __init__(self, store: Store, policy: PolicyEngine, revocations: RevocationList,
                  today: Callable[[], _dt.date], quotas: QuotaCounter, metrics: Metrics, audit: AuditLog,
-                 anomalies: AnomalyDetector) -> None:
+                 anomalies: AnomalyWatch) -> None:
         self.store = store
         self.policy = policy
         self.revocations = revocations

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from gateway.store.anomaly_counts import ANOMALY_TABLES_SQLITE, AnomalyCounts
 from gateway.store.crypto import FieldCipher
 from gateway.store.port import StoreError, StoreUnavailable
 from gateway.store.quota_sql import SQLITE_QUOTA_TABLES, QuotaSql
@@ -130,7 +131,7 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
         raise StoreError(f"{path}: {exc}") from exc
 
 
-class SqliteStore(SqlStore, QuotaSql):
+class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
     """One connection shared under a lock: SQLite serialises writers anyway, and WAL keeps reads cheap."""
 
     # The other subjects of an entry, space-separated (blind indexes are hex), read with the entry.
@@ -182,6 +183,7 @@ class SqliteStore(SqlStore, QuotaSql):
                                  "(no automatic migration yet: re-import into a fresh data directory)")
             self._db.executescript(SCHEMA)
             self._db.executescript(SQLITE_QUOTA_TABLES)
+            self._db.executescript(ANOMALY_TABLES_SQLITE)  # shared anomaly counts (store/anomaly_counts.py)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # --- how sql_core's statements run here ----------------------------------------------------------------------

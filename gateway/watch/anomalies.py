@@ -2,6 +2,8 @@
 
 Quotas refuse; these only point auditors at patterns worth a look (a harvest starting, a copied certificate
 used at night, a client probing the policy), live from the gateway or replayed over a stored log.
+AnomalyDetector counts in one process's memory; shared_anomalies.py applies the same rules (applicable,
+alert_message) to counts kept in the database, for several processes serving one gateway.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import datetime as _dt
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from gateway.audit.entry import AccessEntry, Decision
 from gateway.domain.clock import CHINA
@@ -135,7 +138,7 @@ class _Principal:
         return sum(len(w.seen) if isinstance(w, _Distinct) else len(w.times) for w in self.windows.values())
 
 
-def _applicable(entry: AccessEntry, rules: RoleRules, seconds: float) -> list[tuple[str, Rule]]:
+def applicable(entry: AccessEntry, rules: RoleRules, seconds: float) -> list[tuple[str, Rule]]:
     """The kinds this entry counts towards, with the role's rule for each."""
     out: list[tuple[str, Rule]] = []
     if rules.bulk_lookup.threshold is not None and entry.people():
@@ -151,7 +154,7 @@ def _minutes(seconds: int) -> str:
     return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
 
 
-def _message(kind: str, principal: str, count: int, window_seconds: int) -> str:
+def alert_message(kind: str, principal: str, count: int, window_seconds: int) -> str:
     what = {BULK_LOOKUP: "distinct people asked about", OFF_HOURS_BURST: "requests outside office hours",
             DENIED_STORM: "denied or invalid requests"}[kind]
     return f"{kind}: {principal}: {count} {what} within {_minutes(window_seconds)}"
@@ -190,7 +193,7 @@ class AnomalyDetector(PrincipalWatch[AnomalySettings, _Principal]):
             return []
         settings = self._settings
         seconds = entry_seconds(entry)
-        kinds = _applicable(entry, settings.for_role(entry.role), seconds)
+        kinds = applicable(entry, settings.for_role(entry.role), seconds)
         if not kinds:
             return []
         with self._lock:
@@ -221,7 +224,17 @@ class AnomalyDetector(PrincipalWatch[AnomalySettings, _Principal]):
             return None
         p.fired[kind] = now
         return Alert(kind, entry.principal, count, rule.window_seconds,
-                     _message(kind, entry.principal, count, rule.window_seconds))
+                     alert_message(kind, entry.principal, count, rule.window_seconds))
+
+
+class AnomalyWatch(Protocol):
+    """What the gate needs: count an entry, get the alerts it sets off. This module's AnomalyDetector (one
+    process's memory) or shared_anomalies.SharedAnomalyDetector (the combined traffic of every process on one
+    database); shared_anomalies.anomaly_watch chooses."""
+
+    def observe(self, entry: AccessEntry) -> list[Alert]: ...
+    def update(self, settings: AnomalySettings) -> None:
+        """New rules from now on (a pushed or reloaded policy); the counts so far stay."""
 
 
 def alert_entry(trigger: AccessEntry, alert: Alert, *, time: str | None = None) -> AccessEntry:

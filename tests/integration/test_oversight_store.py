@@ -204,6 +204,11 @@ def _sqlite_layout(db: sqlite3.Connection) -> list[tuple[object, ...]]:
     return db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
 
 
+# The shared anomaly tables are made whenever a store opens (store/anomaly_counts.py): an old database lacks them.
+DROP_ANOMALIES = ("DROP TABLE anomaly_principals; DROP TABLE anomaly_subjects; DROP TABLE anomaly_requests; "
+                  "DROP TABLE anomaly_alerts;")
+
+
 def test_a_sqlite_database_of_schema_4_is_upgraded_in_place(data: DataDir) -> None:
     v4 = sqlite.SCHEMA.split("-- What the officers' console")[0]  # the schema as version 4 had it, exactly
     made = sqlite3.connect(":memory:")
@@ -214,7 +219,7 @@ def test_a_sqlite_database_of_schema_4_is_upgraded_in_place(data: DataDir) -> No
     db = sqlite3.connect(data.database)  # the database as the gateway before this change left it
     db.executescript("DROP TABLE alert_acks; DROP TABLE verifications; DROP INDEX access_time; "
                      "DROP INDEX access_org_time; DROP INDEX access_alerts; PRAGMA user_version=4;"
-                     "DROP TABLE quota_seen; DROP TABLE quota_warnings;")  # made at open since (quota_sql.py)
+                     "DROP TABLE quota_seen; DROP TABLE quota_warnings;" + DROP_ANOMALIES)  # made at open since
     assert _sqlite_layout(db) == _sqlite_layout(made)
     db.close()
     with pytest.raises(sqlite.StoreError, match="schema version 5"):  # read-only openers need the current schema
@@ -259,7 +264,7 @@ def test_a_postgres_schema_of_version_2_is_upgraded_in_place(data: DataDir, requ
             admin.execute("DROP TABLE alert_acks; DROP TABLE verifications; DROP INDEX access_org_time; "
                           "DROP INDEX access_alerts; DELETE FROM schema_version; "
                           "INSERT INTO schema_version (version) VALUES (2); "
-                          "DROP TABLE quota_seen; DROP TABLE quota_warnings")  # made at open since (quota_sql.py)
+                          "DROP TABLE quota_seen; DROP TABLE quota_warnings;" + DROP_ANOMALIES)  # made at open since
             admin.execute("RESET search_path")
             assert _pg_layout(admin, schema) == _pg_layout(admin, old)
             upgraded = data.open_store()

@@ -1,0 +1,145 @@
+"""Anomaly counts kept in the database, so that every gateway process on it counts the combined traffic.
+
+With several replicas (or pre-forked workers) each process sees only its share of a principal's calls; a burst
+spread over them would stay below every threshold if each counted alone. Here the windows live in tables, and one
+observation is one serialised transaction per principal (PostgreSQL: an advisory lock on
+`permitgw:<schema>:anomaly:<principal>`; SQLite: BEGIN IMMEDIATE): add what the entry counts towards, drop what
+left the window, count, and record the alert in `anomaly_alerts` — so a threshold crossing is seen by exactly one
+process, which alone raises the alert, however the calls were spread.
+
+What the rules are (thresholds, windows, office hours) is gateway.watch's business; this module only keeps
+per-principal, per-kind windows of distinct subjects (blind indexes, hex) or of request times, at the times the
+caller gives (the entries' own times, never the database's clock). Every window holds at most its threshold of
+items, and principals idle beyond every window and the cooldown are removed (`prune_anomalies`).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import ClassVar
+
+from gateway.store.sql_core import Row, Sql, as_int, as_str
+
+Tally = tuple[str, tuple[str, ...] | None, int, int]
+"""What one entry counts towards: (kind, its distinct subjects — or None to count the request itself, threshold,
+window in seconds)."""
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS anomaly_principals (principal {text} PRIMARY KEY, latest {real} NOT NULL);
+CREATE INDEX IF NOT EXISTS anomaly_principals_latest ON anomaly_principals(latest);
+CREATE TABLE IF NOT EXISTS anomaly_subjects (
+  principal {text} NOT NULL, kind {text} NOT NULL, subject {text} NOT NULL, t {real} NOT NULL,
+  PRIMARY KEY (principal, kind, subject)
+){without_rowid};
+CREATE INDEX IF NOT EXISTS anomaly_subjects_time ON anomaly_subjects(principal, kind, t);
+CREATE TABLE IF NOT EXISTS anomaly_requests (
+  id {identity}, principal {text} NOT NULL, kind {text} NOT NULL, t {real} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS anomaly_requests_time ON anomaly_requests(principal, kind, t);
+CREATE TABLE IF NOT EXISTS anomaly_alerts (
+  principal {text} NOT NULL, kind {text} NOT NULL, fired {real} NOT NULL, PRIMARY KEY (principal, kind)
+){without_rowid};
+"""
+# anomaly_principals: each principal's latest time counted at (windows never run backwards; idle ones are pruned);
+# anomaly_subjects: distinct people asked about, each at its latest time; anomaly_requests: counted requests;
+# anomaly_alerts: when each kind last alerted for a principal (the cooldown, and one alert per crossing).
+ANOMALY_TABLES_SQLITE = _TABLES.format(text="TEXT", real="REAL", identity="INTEGER PRIMARY KEY",
+                                       without_rowid=" WITHOUT ROWID")
+ANOMALY_TABLES_POSTGRES = _TABLES.format(text="ctext", real="DOUBLE PRECISION",
+                                         identity="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                                         without_rowid="")
+
+_TABLE_OF = {True: ("anomaly_subjects", "subject"), False: ("anomaly_requests", "id")}  # distinct? -> table, key
+
+
+class AnomalyCounts:
+    """The anomaly windows of every principal, shared by every process on the database (mixed into the stores)."""
+
+    ANOMALY_SESSION: ClassVar[str] = ""
+    """A statement run first in each counting transaction (PostgreSQL: do not wait for the WAL flush — see
+    postgres.py), or nothing."""
+
+    def _write(self, serialise: str | None = None) -> AbstractContextManager[Sql]:
+        raise NotImplementedError
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    def count_anomalies(self, principal: str, now: float, tallies: Sequence[Tally],
+                        cooldown: float) -> list[tuple[str, int]]:
+        """Count one entry of `principal` at time `now` (POSIX seconds) towards each tally; the kinds whose
+        threshold is reached and that did not alert within `cooldown` seconds, with their count — recorded as
+        alerted, so no other process raises them again. A time earlier than the principal's latest is counted
+        at the latest (windows never run backwards)."""
+        fired: list[tuple[str, int]] = []
+        with self._write(f"anomaly:{principal}") as sql:
+            if self.ANOMALY_SESSION:
+                sql.run(self.ANOMALY_SESSION)
+            at = _real(sql.rows(  # one round trip: the later of `now` and the principal's latest, kept
+                "INSERT INTO anomaly_principals (principal, latest) VALUES (?, ?) ON CONFLICT (principal) DO UPDATE "
+                "SET latest = CASE WHEN excluded.latest > anomaly_principals.latest THEN excluded.latest "
+                "ELSE anomaly_principals.latest END RETURNING latest", (principal, now))[0][0])
+            for kind, subjects, threshold, window in tallies:
+                count = self._tally(sql, principal, kind, subjects, threshold, at - window, at)
+                if count >= threshold and self._may_alert(sql, principal, kind, at, cooldown):
+                    fired.append((kind, count))
+        return fired
+
+    @staticmethod
+    def _tally(sql: Sql, principal: str, kind: str, subjects: tuple[str, ...] | None, cap: int, expired: float,
+               at: float) -> int:
+        """Add the entry to one window, drop what is at or before `expired`, keep the newest `cap`; the count."""
+        table, key = _TABLE_OF[subjects is not None]
+        if subjects is None:
+            sql.run("INSERT INTO anomaly_requests (principal, kind, t) VALUES (?, ?, ?)", (principal, kind, at))
+        else:
+            sql.run_many("INSERT INTO anomaly_subjects (principal, kind, subject, t) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (principal, kind, subject) DO UPDATE SET t = excluded.t",
+                         [(principal, kind, s, at) for s in subjects])
+        sql.run(f"DELETE FROM {table} WHERE principal = ? AND kind = ? AND t <= ?", (principal, kind, expired))
+        count = as_int(sql.rows(f"SELECT count(*) FROM {table} WHERE principal = ? AND kind = ?",
+                                (principal, kind))[0][0])
+        if count > cap:  # the oldest beyond the threshold are not needed to know it is reached
+            sql.run(f"DELETE FROM {table} WHERE principal = ? AND kind = ? AND {key} IN (SELECT {key} FROM {table} "
+                    f"WHERE principal = ? AND kind = ? ORDER BY t, {key} LIMIT ?)",
+                    (principal, kind, principal, kind, count - cap))
+            count = cap
+        return count
+
+    @staticmethod
+    def _may_alert(sql: Sql, principal: str, kind: str, at: float, cooldown: float) -> bool:
+        last = sql.rows("SELECT fired FROM anomaly_alerts WHERE principal = ? AND kind = ?", (principal, kind))
+        if last and at - _real(last[0][0]) < cooldown:
+            return False
+        sql.run("INSERT INTO anomaly_alerts (principal, kind, fired) VALUES (?, ?, ?) "
+                "ON CONFLICT (principal, kind) DO UPDATE SET fired = excluded.fired", (principal, kind, at))
+        return True
+
+    def prune_anomalies(self, idle_before: float, limit: int) -> int:
+        """Forget up to `limit` principals whose latest counted time is at or before `idle_before` (nothing of
+        theirs is in any window or cooldown any more); the number forgotten. Each under its principal's lock."""
+        idle = [as_str(r[0]) for r in self._query(
+            "SELECT principal FROM anomaly_principals WHERE latest <= ? ORDER BY latest LIMIT ?",
+            (idle_before, max(int(limit), 0)))]
+        forgotten = 0
+        for principal in idle:
+            with self._write(f"anomaly:{principal}") as sql:
+                if sql.run("DELETE FROM anomaly_principals WHERE principal = ? AND latest <= ?",
+                           (principal, idle_before)) == 0:
+                    continue  # active again meanwhile
+                for table in ("anomaly_subjects", "anomaly_requests", "anomaly_alerts"):
+                    sql.run(f"DELETE FROM {table} WHERE principal = ?", (principal,))
+                forgotten += 1
+        return forgotten
+
+    def anomaly_rows(self) -> dict[str, int]:
+        """Rows in each anomaly table (to show they stay bounded)."""
+        tables = ("anomaly_principals", "anomaly_subjects", "anomaly_requests", "anomaly_alerts")
+        row = self._query("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables))[0]
+        return {t: as_int(n) for t, n in zip(tables, row, strict=True)}
+
+
+def _real(value: object) -> float:
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"the database returned {type(value).__name__} where a time belongs")
