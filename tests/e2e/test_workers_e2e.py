@@ -14,8 +14,10 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +28,8 @@ from gateway.synth import psb
 from gateway.synth.people import SynthPerson, residents
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
 from tests.conftest import BIN, run_cli
-from tests.e2e.conftest import ServerOutput, issue_cert
+from tests.e2e.conftest import ServerOutput, error_info, issue_cert
+from tests.e2e.test_shared_quota_e2e import _set_school_quota
 from tests.helpers import wait_until
 from tests.integration.test_store_backends import use_postgres
 from tests.pg import own_login
@@ -280,3 +283,50 @@ def test_workers_out_of_range_and_metrics_with_workers_are_refused(tmp_path: Pat
     done = subprocess.run([str(BIN / "permitgw"), "serve", "--data", str(data), "--workers", "2", "--metrics",
                            "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "--metrics" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_workers_on_sqlite_count_one_quota(tmp_path: Path) -> None:
+    """Pre-forked workers share quota counts through the SQLite file: 20 people asked at once over connections
+    spread on both workers, with a school quota of 6 an hour — exactly 6 answered, 14 QUOTA_EXCEEDED."""
+    data, people = _gateway(tmp_path)
+    _set_school_quota(data / "policies", 6, 100)
+    config = data / "config.toml"  # one certificate asks 20 at once: let each worker hold them all in flight
+    config.write_text(config.read_text().replace("calls_per_principal = 8 ", "calls_per_principal = 32"))
+    assert "calls_per_principal = 32" in config.read_text()
+    _import(data, tmp_path, people)
+    w = Workers(tmp_path, data, people)
+    with contextmanager(_running)(w):
+        prefix = issue_cert(w.data, w.root, "burst", "school", people[0].district)
+        w.serve()
+        port = int(w.address.rsplit(":", 1)[1])
+        chans = channels(w, [prefix], len(people))
+        try:
+            stubs = [permit_pb2_grpc.PermitServiceStub(ch) for ch in chans]
+            for ch in chans:  # every connection made before the burst, so both workers hold some
+                grpc.channel_ready_future(ch).result(timeout=20)
+            held = {pid: connections_held(pid, port) for pid in w.pids}
+            assert all(held.values()), f"one worker holds every connection: {held}"
+            start = threading.Barrier(len(people))
+
+            def fire(n: int) -> str:
+                start.wait(timeout=30)
+                try:
+                    stubs[n].GetPermitStatus(request(people[n].id_number, f"BURST-{n}"), timeout=30)
+                except grpc.RpcError as err:
+                    assert err.code() == grpc.StatusCode.PERMISSION_DENIED, (err.code(), err.details())
+                    return error_info(err).reason
+                return "allow"
+
+            with ThreadPoolExecutor(max_workers=len(people)) as pool:
+                results = sorted(pool.map(fire, range(len(people))))
+        finally:
+            for ch in chans:
+                ch.close()
+        assert results.count("allow") == 6, results
+        assert results.count("QUOTA_EXCEEDED") == len(people) - 6, results
+        assert w.sigterm() == 0, w.stderr()[-3000:]
+        out = run_cli("audit", "search", "--data", str(w.data), "--json").stdout
+        calls = [e for e in map(json.loads, out.splitlines()) if e["decision"] in ("allow", "deny")]
+        assert sorted(e["case_id"] for e in calls if e["case_id"].startswith("BURST-")) == sorted(
+            f"BURST-{n}" for n in range(len(people))), "every answer and refusal is in the one log"
+        verify(w)
