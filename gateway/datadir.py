@@ -218,7 +218,9 @@ def init(root: Path) -> list[str]:
             atomic_write(target, item.read_bytes(), mode=0o600, overwrite=False)
             created.append(f"policies/{item.name} (the shipped default)")
     sqlite = d.store_settings()["backend"] == "sqlite"
-    change = d.migrate(create=sqlite)  # a new database, or an older one's pending migrations
+    # a new database where there is none (an empty or damaged gateway.db is reported, never replaced); an older
+    # one's pending migrations
+    change = d.migrate(create=sqlite and not d.database.exists())
     if change.before == 0:
         created.append("gateway.db" if sqlite else f"the tables ({change.where}, schema version {change.after})")
     done = [f"created {what}" for what in created]

@@ -161,23 +161,29 @@ def migrate(plan: Plan, target: Target) -> SchemaChange:
 
 def _create(plan: Plan, target: Target, sql: Sql) -> None:
     """The base schema and every step, inside the caller's one transaction."""
+    making = plan.base_version
     try:
         target.script(plan.base)
+        target.record(plan.base_version)
+        for step in plan.steps:
+            making = step.version
+            _run(step, target, sql)
     except target.failures as exc:
-        raise MigrationFailed(f"creating the {plan.backend} schema (version {plan.base_version}) failed, "
+        raise MigrationFailed(f"creating the schema ({target.where}) failed at version {making} and was undone, "
                               f"nothing was created: {_one_line(exc)}") from exc
-    target.record(plan.base_version)
-    for step in plan.steps:
-        _apply(step, target, sql)
+
+
+def _run(step: Step, target: Target, sql: Sql) -> None:
+    if step.sql:
+        target.script(step.sql)
+    if step.run is not None:
+        step.run(sql)
+    target.record(step.version)
 
 
 def _apply(step: Step, target: Target, sql: Sql) -> None:
     try:
-        if step.sql:
-            target.script(step.sql)
-        if step.run is not None:
-            step.run(sql)
-        target.record(step.version)
+        _run(step, target, sql)
     except target.failures as exc:
         raise MigrationFailed(f"schema migration {step.version} ({step.what}) failed and was undone; "
                               f"{target.where} keeps version {step.version - 1}: {_one_line(exc)}") from exc
