@@ -23,8 +23,9 @@ from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.audit.log import AuditLog, log_origin
 from gateway.audit.rfc9162 import MemoryTree, inclusion_proof, leaf_hash, node_hash, root, verify_inclusion
 from gateway.datadir import DataDir
+from gateway.store.migrations_sqlite import BASE as SCHEMA  # its CREATE ... IF NOT EXISTS remake dropped indexes
 from gateway.store.sql_core import ACCESS_COLS as _ACCESS_COLS
-from gateway.store.sqlite import SCHEMA, SqliteStore
+from gateway.store.sqlite import SqliteStore
 
 PRINCIPAL = ("school/330203/3302030001", "school", "3302030001", "330203")
 METHOD = "/permitgw.v1.PermitService/GetPermitStatus"

@@ -8,7 +8,7 @@ import importlib.resources
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,8 +18,12 @@ from gateway.filemodes import private_problem
 from gateway.files import atomic_write, write_new_private
 from gateway.identity import ca
 from gateway.store.crypto import FieldCipher
+from gateway.store.migrations import SchemaBehind, SchemaChange
 from gateway.store.port import Store
 from gateway.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from gateway.store.postgres import PostgresStore
 
 DEFAULT_DIR = Path("./permitgw-data")
 
@@ -105,16 +109,33 @@ class DataDir:
         """The database that [store] backend names: SQLite in this directory (the default), or PostgreSQL.
 
         A missing or empty SQLite file is an error (the log would silently start again from nothing) unless
-        `create` (init) asks for a new one. read_only (SQLite): never create or change a file.
+        `create` (init) asks for a new one. read_only (SQLite): never create or change a file. A database of an
+        older schema version is refused, naming `permitgw migrate` (docs/architecture.md, "Schema versions").
         """
+        return self._open(create, read_only=read_only, migrate=False)
+
+    def migrate(self, create: bool = False) -> SchemaChange:
+        """Apply the schema migrations the database lacks (creating it, on SQLite only if `create`); what was done."""
+        store = self._open(create, read_only=False, migrate=True)
+        try:
+            return store.schema_change
+        finally:
+            store.close()
+
+    def _open(self, create: bool, *, read_only: bool, migrate: bool) -> SqliteStore | PostgresStore:
         settings = self.store_settings()
         backend = settings["backend"]
-        if backend == "sqlite":
-            if not create:
-                self._require_database()
-            return SqliteStore(self.database, self.cipher(), read_only=read_only)
-        if backend == "postgres":
-            return _open_postgres(settings, self.cipher(), self.config_file)
+        try:
+            if backend == "sqlite":
+                if not create:
+                    self._require_database()
+                return SqliteStore(self.database, self.cipher(), read_only=read_only, migrate=migrate)
+            if backend == "postgres":
+                return _open_postgres(settings, self.cipher(), self.config_file, migrate)
+        except SchemaBehind as exc:
+            raise DataDirError(f"the database ({exc.where}) has schema version {exc.found}; this permitgw needs "
+                               f"{exc.latest}: run `permitgw migrate --data {self.root}` (no other command changes "
+                               "the schema)") from exc
         raise DataDirError(f'{self.config_file}: [store] backend must be "sqlite" or "postgres", not {backend!r}')
 
     def _require_database(self) -> None:
@@ -152,7 +173,7 @@ class DataDir:
         return key
 
 
-def _open_postgres(settings: dict[str, Any], cipher: FieldCipher, config_file: Path) -> Store:
+def _open_postgres(settings: dict[str, Any], cipher: FieldCipher, config_file: Path, migrate: bool) -> PostgresStore:
     if not settings["postgres_dsn"]:
         raise DataDirError(f'{config_file}: [store] backend = "postgres" needs postgres_dsn '
                            '(e.g. "host=127.0.0.1 dbname=permitgw user=permitgw")')
@@ -163,11 +184,12 @@ def _open_postgres(settings: dict[str, Any], cipher: FieldCipher, config_file: P
             raise
         raise DataDirError(f'{config_file}: [store] backend = "postgres" needs psycopg, which is not installed: '
                            "pip install 'permit-gateway[postgres]'") from exc
-    return PostgresStore(settings["postgres_dsn"], cipher, settings["postgres_schema"])
+    return PostgresStore(settings["postgres_dsn"], cipher, settings["postgres_schema"], migrate=migrate)
 
 
 def init(root: Path) -> list[str]:
-    """Create whatever of the data directory is missing; return what was created. Never overwrites keys."""
+    """Create whatever of the data directory is missing and apply pending schema migrations; return what was done,
+    a line each ("created ...", "schema 5 -> 7 (...)"). Never overwrites keys."""
     d = DataDir(root)
     created: list[str] = []
     if not root.exists():
@@ -195,8 +217,14 @@ def init(root: Path) -> list[str]:
         if item.name.endswith((".conf", ".csv", ".toml")) and not target.exists():
             atomic_write(target, item.read_bytes(), mode=0o600, overwrite=False)
             created.append(f"policies/{item.name} (the shipped default)")
-    if d.store_settings()["backend"] == "sqlite" and not d.database.exists():  # PostgreSQL: made on first open
-        d.open_store(create=True).close()
-        created.append("gateway.db")
-    return created
+    sqlite = d.store_settings()["backend"] == "sqlite"
+    # a new database where there is none (an empty or damaged gateway.db is reported, never replaced); an older
+    # one's pending migrations
+    change = d.migrate(create=sqlite and not d.database.exists())
+    if change.before == 0:
+        created.append("gateway.db" if sqlite else f"the tables ({change.where}, schema version {change.after})")
+    done = [f"created {what}" for what in created]
+    if 0 < change.before != change.after:
+        done.append(change.describe())
+    return done
 

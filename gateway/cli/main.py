@@ -35,12 +35,21 @@ def _data(args: argparse.Namespace) -> DataDir:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    created = datadir.init(Path(args.data))
-    if created:
-        for what in created:
-            print(f"created {what}")
+    done = datadir.init(Path(args.data))
+    if done:
+        for line in done:
+            print(line)
     else:
         print(f"{args.data} already initialised; nothing overwritten")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    d = _data(args).require()
+    change = d.migrate()
+    print(change.describe())
+    for step in change.applied:
+        print(f"  {step.version}: {step.what}")
     return 0
 
 
@@ -328,6 +337,8 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     with_data(sub.add_parser("init", help="create a gateway's data directory")).set_defaults(fn=cmd_init)
+    with_data(sub.add_parser("migrate", help="apply pending schema migrations (also done by init)")
+              ).set_defaults(fn=cmd_migrate)
 
     cert = sub.add_parser("cert", help="client certificates").add_subparsers(dest="cert_command", required=True)
     issue = with_data(cert.add_parser("issue", help="issue a client certificate from the gateway CA"))

@@ -25,10 +25,7 @@ from gateway.store.pg_connect import Reconnect
 from gateway.store.port import StoreUnavailable
 from gateway.store.sql_core import Sql, as_str
 
-# The bundles pushed, one row per version (lead: the first versioned migration creates exactly this table).
-POLICY_VERSIONS = """CREATE TABLE IF NOT EXISTS policy_versions (
-  version ctext PRIMARY KEY, pushed_at ctext NOT NULL, pushed_by ctext NOT NULL, files TEXT NOT NULL
-)"""
+# The bundles pushed, one row per version, in table policy_versions (made by migrations_postgres.py, version 4).
 _LATEST = "SELECT version, pushed_at, pushed_by, files FROM policy_versions ORDER BY pushed_at DESC LIMIT 1"
 
 

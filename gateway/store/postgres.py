@@ -1,8 +1,9 @@
 """PostgreSQL implementation of the storage port: the tables, semantics and encryption of sqlite.py, so that
 operators who run PostgreSQL get the same gateway (no plaintext identity number, name or address at rest).
 
-Here: the schema and its upgrade, the session, reconnecting once the connection is lost (StoreUnavailable
-meanwhile), advisory locks for serialised writers, and the dialect's upsert; the statements are sql_core's.
+Here: opening at the schema version of migrations_postgres.py (migrating only when asked), the session,
+reconnecting once the connection is lost (StoreUnavailable meanwhile), advisory locks for serialised writers, and
+the dialect's upsert; the statements are sql_core's.
 """
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from psycopg.rows import TupleRow
 
 from gateway.domain import clock
 from gateway.policy.bundle import Files, PushedPolicy
-from gateway.store import pg_policy
-from gateway.store.anomaly_counts import ANOMALY_TABLES_POSTGRES, AnomalyCounts
+from gateway.store import migrations, pg_policy
+from gateway.store.anomaly_counts import AnomalyCounts
 from gateway.store.crypto import FieldCipher
+from gateway.store.migrations_postgres import PLAN, SCHEMA_VERSION_TABLE
 from gateway.store.pg_connect import CLOSE_WAIT_SECONDS, Reconnect
 from gateway.store.pg_connect import connect_params as _connect_params
 from gateway.store.port import StoreError, StoreUnavailable
-from gateway.store.quota_sql import POSTGRES_QUOTA_TABLES, QuotaSql
+from gateway.store.quota_sql import QuotaSql
 from gateway.store.sql_core import Node, Row, Sql, SqlStore, as_bytes, as_int
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "StoreError", "StoreUnavailable"]
@@ -33,92 +35,7 @@ log = logging.getLogger("permitgw.store")
 
 Connection = psycopg.Connection[TupleRow]
 
-SCHEMA_VERSION = 3  # of the PostgreSQL schema (sqlite.py numbers its own)
-# The other people an access-log entry is about, beyond access_log.subject (sqlite.py says why); version 1
-# schemas lack only this, and get it when a gateway opens them.
-ACCESS_SUBJECTS = """
-CREATE TABLE access_subjects (
-  seq BIGINT NOT NULL, subject ctext NOT NULL, PRIMARY KEY (seq, subject)
-);
-CREATE INDEX access_subjects_subject ON access_subjects(subject);
-"""
-# What the officers' console reads and records (sqlite.py's SCHEMA says why); version 1 and 2 schemas get it when
-# a gateway opens them (IF NOT EXISTS: a schema whose version was set back keeps what it has).
-OVERSIGHT = """
-CREATE INDEX IF NOT EXISTS access_org_time ON access_log(org, time);
-CREATE INDEX IF NOT EXISTS access_alerts ON access_log(seq) WHERE decision = 'alert';
-CREATE TABLE IF NOT EXISTS alert_acks (
-  seq BIGINT PRIMARY KEY, time ctext NOT NULL, officer ctext NOT NULL, note_enc BYTEA NOT NULL,
-  log_seq BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS verifications (
-  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, time ctext NOT NULL, ok INTEGER NOT NULL,
-  size BIGINT NOT NULL, message TEXT NOT NULL
-);
-"""
-# Created in one transaction in a fresh schema (PostgreSQL DDL is transactional: all of it or none).
-# The comments of sqlite.py's SCHEMA apply table by table.
-SCHEMA = """
-CREATE DOMAIN ctext AS text COLLATE "C";
-CREATE TABLE persons (
-  subject BYTEA PRIMARY KEY, id_enc BYTEA NOT NULL, name_enc BYTEA NOT NULL,
-  sex ctext NOT NULL, birth_date ctext NOT NULL, hukou_region ctext, talent ctext, mac BYTEA NOT NULL
-);
-CREATE TABLE registrations (
-  subject BYTEA NOT NULL, district ctext NOT NULL, declared_on ctext NOT NULL,
-  address_enc BYTEA NOT NULL, housing_type ctext NOT NULL, mac BYTEA NOT NULL,
-  PRIMARY KEY (subject, district, declared_on)
-);
-CREATE TABLE permits (
-  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  permit_key BYTEA NOT NULL, subject BYTEA NOT NULL, permit_no_enc BYTEA NOT NULL, district ctext NOT NULL,
-  issued_on ctext NOT NULL, valid_until ctext NOT NULL, endorsed_on ctext, state ctext NOT NULL,
-  mac BYTEA NOT NULL,
-  UNIQUE (permit_key, mac)
-);
-CREATE INDEX permits_subject ON permits(subject);
-CREATE TABLE guardianships (
-  child BYTEA NOT NULL, guardian BYTEA NOT NULL, source ctext NOT NULL,
-  guardian_enc BYTEA NOT NULL, relation ctext NOT NULL, mac BYTEA NOT NULL,
-  PRIMARY KEY (child, guardian, source)
-);
-CREATE INDEX guardianships_guardian ON guardianships(guardian);
-CREATE TABLE facts (
-  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  key BYTEA NOT NULL, subject BYTEA NOT NULL, kind ctext NOT NULL, body_enc BYTEA NOT NULL, mac BYTEA NOT NULL,
-  UNIQUE (key, subject, mac)
-);
-CREATE INDEX facts_subject ON facts(subject, kind);
-CREATE INDEX facts_key ON facts(key, subject);
-CREATE TABLE access_log (
-  seq BIGINT PRIMARY KEY,
-  leaf BYTEA NOT NULL,
-  time ctext NOT NULL, principal ctext NOT NULL, serial ctext NOT NULL, role ctext NOT NULL,
-  org ctext NOT NULL, district ctext NOT NULL, method ctext NOT NULL, purpose ctext NOT NULL,
-  case_id ctext NOT NULL, operator_id ctext NOT NULL, subject ctext NOT NULL, decision ctext NOT NULL,
-  reason ctext NOT NULL, policy_version ctext NOT NULL
-);
-CREATE INDEX access_subject ON access_log(subject);
-CREATE INDEX access_principal ON access_log(principal);
-CREATE INDEX access_time ON access_log(time);
-CREATE TABLE merkle (
-  level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (level, idx)
-);
-CREATE TABLE checkpoints (
-  size BIGINT PRIMARY KEY, time ctext NOT NULL, root BYTEA NOT NULL, note TEXT NOT NULL
-);
-CREATE TABLE published_statistics (
-  month ctext PRIMARY KEY, time ctext NOT NULL, body TEXT NOT NULL
-);
-CREATE TABLE imports (
-  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, time ctext NOT NULL, bureau ctext NOT NULL,
-  file TEXT NOT NULL, sha256 ctext NOT NULL, read BIGINT NOT NULL, accepted BIGINT NOT NULL,
-  rejected BIGINT NOT NULL, duplicates BIGINT NOT NULL, rejects_file TEXT NOT NULL
-);
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-""" + ACCESS_SUBJECTS + OVERSIGHT
-# Revoked client certificates (hex serials), only ever added; also made in schemas created before it existed.
-REVOCATIONS = "CREATE TABLE IF NOT EXISTS revocations (serial ctext PRIMARY KEY, time ctext NOT NULL)"
+SCHEMA_VERSION = PLAN.latest  # of the PostgreSQL schema (sqlite.py numbers its own): migrations_postgres.py
 # A quota check's transaction settings (PostgresStore._quota_write says why).
 QUOTA_LOCK_TIMEOUT = "5s"
 QUOTA_SESSION = f"SET LOCAL lock_timeout = '{QUOTA_LOCK_TIMEOUT}'; SET LOCAL synchronous_commit = off"
@@ -179,7 +96,11 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
     # the WAL flush. A server crash may forget the last moments of counts; it never loses or alters a log entry.
     ANOMALY_SESSION = "SET LOCAL synchronous_commit TO off"
 
-    def __init__(self, dsn: str, cipher: FieldCipher, schema: str = "permitgw") -> None:
+    schema_change: migrations.SchemaChange  # what opening found and did (`permitgw migrate` prints it)
+
+    def __init__(self, dsn: str, cipher: FieldCipher, schema: str = "permitgw", *, migrate: bool = False) -> None:
+        """Connect and use `schema`, creating its tables if it holds none; a schema of an older version is migrated
+        if `migrate` (`permitgw migrate`, `init`) and refused otherwise (migrations.SchemaBehind)."""
         if not _SCHEMA_NAME.fullmatch(schema):
             raise StoreError(f"PostgreSQL schema name {schema!r}: use lower-case letters, digits and _")
         self._cipher, self._schema, self._dsn = cipher, schema, dsn
@@ -192,7 +113,8 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
         try:
             self._prepare_session(self._db)
-            self._create_or_check_schema()
+            target = _Migrations(self)
+            self.schema_change = (migrations.migrate if migrate else migrations.open_current)(PLAN, target)
         except BaseException:
             self._db.close()
             raise
@@ -228,44 +150,6 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         log.warning("reconnected to PostgreSQL")
         self._db = db
         return db
-
-    def _create_or_check_schema(self) -> None:
-        with self._db.transaction():
-            self._serialise(self._db, "schema")
-            self._db.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
-            if _value(self._db, "SELECT to_regclass('schema_version')") is None:
-                self._create_tables()
-                self._late_tables()
-                return
-            version = _value(self._db, "SELECT max(version) FROM schema_version")
-            if version in (1, 2):  # upgraded in place, in this transaction: all of it or none
-                if version == 1:
-                    self._db.execute(ACCESS_SUBJECTS)
-                self._db.execute(OVERSIGHT)
-                self._db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
-                self._late_tables()
-                return
-            if version == SCHEMA_VERSION:
-                self._late_tables()
-        if version != SCHEMA_VERSION:
-            raise StoreError(f"PostgreSQL schema {self._schema} has schema version {version}; this gateway needs "
-                             f"{SCHEMA_VERSION} (no automatic migration yet: import into a fresh schema)")
-
-    def _late_tables(self) -> None:
-        """Tables made with IF NOT EXISTS in any schema, whatever its version: revocations, quotas, anomaly
-        counts, pushed policies."""
-        self._db.execute(REVOCATIONS)
-        self._db.execute(POSTGRES_QUOTA_TABLES)
-        self._db.execute(ANOMALY_TABLES_POSTGRES)
-        self._db.execute(pg_policy.POLICY_VERSIONS)
-
-    def _create_tables(self) -> None:
-        try:
-            self._db.execute(SCHEMA)
-        except (psycopg.errors.DuplicateObject, psycopg.errors.DuplicateTable) as exc:
-            raise StoreError(f"PostgreSQL schema {self._schema} holds tables that are not a permit gateway's "
-                             f"({exc}): give [store] postgres_schema another name") from exc
-        self._db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
 
     def _serialise(self, db: Connection, what: str) -> None:
         """Hold a transaction-level advisory lock on `what` in this schema until COMMIT or ROLLBACK."""
@@ -373,6 +257,45 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             if locked:
                 self._lock.release()
 
+
+
+class _Migrations:
+    """The store's schema as the migration runner's target: transactions under the advisory lock "schema"."""
+
+    failures: tuple[type[BaseException], ...] = (psycopg.Error,)
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self.where = f"postgres schema {store._schema}"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Sql]:
+        store = self._store
+        with store._transaction() as db:
+            store._serialise(db, "schema")  # one migrator (or creator) at a time, whichever gateway it runs in
+            db.execute(f'CREATE SCHEMA IF NOT EXISTS "{store._schema}"')
+            yield _Connection(db)
+
+    def version(self) -> int:
+        db = self._store._db
+        if _value(db, "SELECT to_regclass('schema_version')") is None:
+            return 0
+        found = _value(db, "SELECT max(version) FROM schema_version")
+        if not isinstance(found, int):
+            raise StoreError(f"PostgreSQL schema {self._store._schema}: table schema_version is empty")
+        return found
+
+    def script(self, sql: str) -> None:
+        try:
+            self._store._db.execute(sql)
+        except (psycopg.errors.DuplicateObject, psycopg.errors.DuplicateTable) as exc:
+            raise StoreError(f"PostgreSQL schema {self._store._schema} holds tables that are not a permit "
+                             f"gateway's ({_first_line(exc)}): give [store] postgres_schema another name") from exc
+
+    def record(self, version: int) -> None:
+        db = self._store._db
+        db.execute(SCHEMA_VERSION_TABLE)
+        db.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)", (version, _utc_now()))
 
 
 def _first_line(exc: BaseException) -> str:

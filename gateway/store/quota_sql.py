@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 from gateway.store.sql_core import Sql, as_int
 
-# Made where the store opens (CREATE ... IF NOT EXISTS), until a versioned migration makes them.
+# Made by the migration step SQLite 7 / PostgreSQL 5 (migrations_sqlite.py, migrations_postgres.py).
 SQLITE_QUOTA_TABLES = """
 CREATE TABLE IF NOT EXISTS quota_seen (
   principal TEXT NOT NULL, subject TEXT NOT NULL, seen REAL NOT NULL, PRIMARY KEY (principal, subject)

@@ -73,6 +73,7 @@ def commands(data: Path, tmp: Path, who: str) -> dict[str, list[str]]:
         "audit search": ["audit", "search", *d, "--subject", who],
         "attest verify": ["attest", "verify", str(attestation), *d],
         "serve": ["serve", *d, "--listen", "127.0.0.1:0"],
+        "migrate": ["migrate", *d],
     }
 
 

@@ -120,6 +120,20 @@ def _bad_clock(s: Scene) -> list[str]:
     return ["demo"]
 
 
+def _newer_database(s: Scene) -> list[str]:
+    import sqlite3
+
+    db = sqlite3.connect(s.data / "gateway.db")
+    db.execute("PRAGMA user_version=99")  # as a later release's migrate leaves it
+    db.close()
+    return ["migrate", *s.d]
+
+
+def _database_missing(s: Scene) -> list[str]:
+    (s.data / "gateway.db").unlink()  # migrate makes no new one: only init does
+    return ["migrate", *s.d]
+
+
 def _search(s: Scene) -> list[str]:
     return ["audit", "search", *s.d]
 
@@ -206,6 +220,9 @@ CASES: dict[tuple[str, str], tuple[Callable[[Scene], list[str]], int]] = {
         (lambda s: ["witness", "add", *s.d, "--verifier-key", "audit+1234", "--url", "127.0.0.1:1"], 1),
     ("witness add", "missing data directory"):
         (lambda s: ["witness", "add", "--data", str(s.tmp / "nowhere"), "--verifier-key", "k", "--url", "h:1"], 1),
+    ("migrate", "missing data directory"): (lambda s: ["migrate", "--data", str(s.tmp / "nowhere")], 1),
+    ("migrate", "database of a newer permitgw"): (_newer_database, 1),
+    ("migrate", "database file missing"): (_database_missing, 1),
     ("synth", "no residents"): (lambda s: ["synth", "--out", str(s.tmp / "out"), "--residents", "0"], 1),
     ("synth", "output under a regular file"):
         (lambda s: ["synth", "--out", str(s.a_file() / "out"), "--residents", "2"], 1),
@@ -213,7 +230,7 @@ CASES: dict[tuple[str, str], tuple[Callable[[Scene], list[str]], int]] = {
 }
 
 COMMANDS = ("init", "cert issue", "cert revoke", "import", "serve", "explain", "policy explain", "audit search",
-            "audit verify", "attest verify", "witness init", "witness serve", "witness add", "synth", "demo")
+            "audit verify", "attest verify", "witness init", "witness serve", "witness add", "synth", "demo", "migrate")
 
 
 def test_every_command_has_a_failure_case() -> None:

@@ -1,6 +1,7 @@
 """The officers' console's store methods and use cases on SQLite and on the real PostgreSQL: same answers on both
 (counts made in SQL, alerts newest first, acknowledgements kept once with their note encrypted at rest, recorded
-verifications), and a database made before these tables existed is upgraded in place with nothing lost."""
+verifications), and a database made before these tables existed is migrated in place (`permitgw migrate`) with
+nothing lost."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,12 +18,13 @@ from gateway.audit.entry import AccessEntry, Decision
 from gateway.audit.oversight_rows import Acknowledgement, CallCount, VerificationRecord
 from gateway.audit.port import EVERYWHERE, AccessQuery, EntryScope
 from gateway.audit.rfc9162 import root
-from gateway.datadir import DataDir
+from gateway.datadir import DataDir, DataDirError
 from gateway.service.oversight_alerts import AlreadyAcknowledged, acknowledge, alerts
 from gateway.service.oversight_orgs import PurposeCount, org_report
 from gateway.service.oversight_overview import overview
 from gateway.service.oversight_verify import latest_verification, run_full_verification
-from gateway.store import postgres, sqlite
+from gateway.store import migrations_postgres, migrations_sqlite, postgres, sqlite
+from gateway.store.migrations import SchemaBehind
 from gateway.store.port import Store
 from gateway.store.postgres import PostgresStore
 from gateway.store.sqlite import SqliteStore
@@ -184,7 +186,7 @@ def test_the_console_use_cases_on_a_real_store(db: Store) -> None:
     assert latest_verification(db) == record
 
 
-# --- a database made before the console's tables: upgraded in place, nothing lost ----------------------------------
+# --- a database made before the console's tables: migrated in place, nothing lost ----------------------------------
 def _fill(db: Store) -> list[AccessEntry]:
     db.append_accesses(ENTRIES)
     sign(db)
@@ -204,33 +206,37 @@ def _sqlite_layout(db: sqlite3.Connection) -> list[tuple[object, ...]]:
     return db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
 
 
-# The shared anomaly tables are made whenever a store opens (store/anomaly_counts.py): an old database lacks them.
+# The shared quota and anomaly tables came with SQLite 7 / PostgreSQL 5: an older database lacks them.
 DROP_ANOMALIES = ("DROP TABLE anomaly_principals; DROP TABLE anomaly_subjects; DROP TABLE anomaly_requests; "
                   "DROP TABLE anomaly_alerts;")
 
 
-def test_a_sqlite_database_of_schema_4_is_upgraded_in_place(data: DataDir) -> None:
-    v4 = sqlite.SCHEMA.split("-- What the officers' console")[0]  # the schema as version 4 had it, exactly
-    made = sqlite3.connect(":memory:")
-    made.executescript(v4)
+def test_a_sqlite_database_of_schema_4_is_migrated_in_place(data: DataDir) -> None:
+    made = sqlite3.connect(":memory:")  # the schema as version 4 had it, exactly
+    made.executescript(migrations_sqlite.BASE + migrations_sqlite.ACCESS_SUBJECTS + migrations_sqlite.REVOCATIONS)
     first = SqliteStore(data.database, data.cipher())
     entries = _fill(first)
     first.close()
-    db = sqlite3.connect(data.database)  # the database as the gateway before this change left it
+    db = sqlite3.connect(data.database)  # the database as a gateway of schema 4 left it
     db.executescript("DROP TABLE alert_acks; DROP TABLE verifications; DROP INDEX access_time; "
-                     "DROP INDEX access_org_time; DROP INDEX access_alerts; PRAGMA user_version=4;"
-                     "DROP TABLE quota_seen; DROP TABLE quota_warnings;" + DROP_ANOMALIES)  # made at open since
+                     "DROP INDEX access_org_time; DROP INDEX access_alerts; DROP TABLE policy_versions; "
+                     "DROP TABLE schema_version; PRAGMA user_version=4;"
+                     "DROP TABLE quota_seen; DROP TABLE quota_warnings;" + DROP_ANOMALIES)
     assert _sqlite_layout(db) == _sqlite_layout(made)
     db.close()
-    with pytest.raises(sqlite.StoreError, match="schema version 5"):  # read-only openers need the current schema
-        SqliteStore(data.database, data.cipher(), read_only=True)
-    upgraded = SqliteStore(data.database, data.cipher())
+    for read_only in (True, False):  # no opener but migrate changes the schema
+        with pytest.raises(SchemaBehind, match="schema version 4; this permitgw needs 7: run `permitgw migrate`"):
+            SqliteStore(data.database, data.cipher(), read_only=read_only)
+    migrated = SqliteStore(data.database, data.cipher(), migrate=True)
+    assert (migrated.schema_change.before, migrated.schema_change.after) == (4, 7)
+    assert [s.version for s in migrated.schema_change.applied] == [5, 6, 7]
     try:
-        _check_upgraded(upgraded, entries)
+        _check_upgraded(migrated, entries)
     finally:
-        upgraded.close()
+        migrated.close()
     db = sqlite3.connect(data.database)
-    assert db.execute("PRAGMA user_version").fetchone() == (sqlite.SCHEMA_VERSION,) == (5,)
+    assert db.execute("PRAGMA user_version").fetchone() == (sqlite.SCHEMA_VERSION,) == (7,)
+    assert [v for v, in db.execute("SELECT version FROM schema_version ORDER BY version")] == [5, 6, 7]
     db.close()
     SqliteStore(data.database, data.cipher(), read_only=True).close()
 
@@ -245,34 +251,39 @@ def _pg_layout(admin: psycopg.Connection, schema: str) -> list[tuple[object, ...
 
 
 @pytest.mark.postgres
-def test_a_postgres_schema_of_version_2_is_upgraded_in_place(data: DataDir, request: pytest.FixtureRequest) -> None:
+def test_a_postgres_schema_of_version_2_is_migrated_in_place(data: DataDir, request: pytest.FixtureRequest) -> None:
     dsn, schema = request.getfixturevalue("pg_dsn"), request.getfixturevalue("pg_schema")
     old = f"t_{uuid.uuid4().hex}"
     with psycopg.connect(dsn, autocommit=True) as admin:
         try:
             admin.execute(f'CREATE SCHEMA "{old}"')  # the schema as version 2 had it, exactly
             admin.execute(f'SET search_path TO "{old}"')
-            admin.execute(postgres.SCHEMA[:-len(postgres.OVERSIGHT)])
-            admin.execute(postgres.REVOCATIONS)
+            admin.execute(migrations_postgres.BASE + migrations_postgres.ACCESS_SUBJECTS)
+            admin.execute(migrations_postgres.REVOCATIONS)
             admin.execute("RESET search_path")
             use_postgres(data.config_file, dsn, schema)
             first = data.open_store()
             assert isinstance(first, PostgresStore)
             entries = _fill(first)
             first.close()
-            admin.execute(f'SET search_path TO "{schema}"')  # as the gateway before this change left it
+            admin.execute(f'SET search_path TO "{schema}"')  # as a gateway of schema 2 left it
             admin.execute("DROP TABLE alert_acks; DROP TABLE verifications; DROP INDEX access_org_time; "
-                          "DROP INDEX access_alerts; DELETE FROM schema_version; "
-                          "INSERT INTO schema_version (version) VALUES (2); "
-                          "DROP TABLE quota_seen; DROP TABLE quota_warnings;" + DROP_ANOMALIES)  # made at open since
+                          "DROP INDEX access_alerts; DROP TABLE policy_versions; DELETE FROM schema_version; "
+                          "ALTER TABLE schema_version DROP COLUMN applied_at; "
+                          "INSERT INTO schema_version (version) VALUES (2);"
+                          "DROP TABLE quota_seen; DROP TABLE quota_warnings;" + DROP_ANOMALIES)
             admin.execute("RESET search_path")
             assert _pg_layout(admin, schema) == _pg_layout(admin, old)
-            upgraded = data.open_store()
+            with pytest.raises(DataDirError, match="schema version 2; this permitgw needs 5: run `permitgw migrate"):
+                data.open_store()
+            assert data.migrate().describe() == f"schema 2 -> 5 (postgres schema {schema})"
+            migrated = data.open_store()
             try:
-                _check_upgraded(upgraded, entries)
+                _check_upgraded(migrated, entries)
             finally:
-                upgraded.close()
-            assert admin.execute(f'SELECT max(version) FROM "{schema}".schema_version').fetchone() == (3,)
-            assert postgres.SCHEMA_VERSION == 3
+                migrated.close()
+            assert admin.execute(f'SELECT version, applied_at IS NULL FROM "{schema}".schema_version ORDER BY 1'
+                                 ).fetchall() == [(2, True), (3, False), (4, False), (5, False)]
+            assert postgres.SCHEMA_VERSION == 5
         finally:
             admin.execute(f'DROP SCHEMA IF EXISTS "{old}" CASCADE')

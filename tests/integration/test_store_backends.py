@@ -359,8 +359,13 @@ def test_a_postgres_schema_made_before_revocations_were_kept_gets_the_table(data
                                                                             pg_schema: str) -> None:
     use_postgres(data.config_file, pg_dsn, pg_schema)
     data.open_store().close()
-    with psycopg.connect(pg_dsn, autocommit=True) as admin:
-        admin.execute(f'DROP TABLE "{pg_schema}".revocations')
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:  # a version 2 schema of the release before revocations
+        admin.execute(f'SET search_path TO "{pg_schema}"')
+        admin.execute("DROP TABLE revocations; DROP TABLE policy_versions; DROP TABLE alert_acks; "
+                      "DROP TABLE quota_seen; DROP TABLE quota_warnings; DROP TABLE anomaly_principals; "
+                      "DROP TABLE anomaly_subjects; DROP TABLE anomaly_requests; DROP TABLE anomaly_alerts; "
+                      "DROP TABLE verifications; UPDATE schema_version SET version = 2")
+    assert data.migrate().describe() == f"schema 2 -> 5 (postgres schema {pg_schema})"
     store = data.open_store()
     try:
         store.add_revocation("abc")
@@ -448,20 +453,25 @@ def test_an_entry_about_one_person_hashes_as_before_the_other_subjects_existed()
     assert b'"subjects":["cd' in dataclasses.replace(e, subjects=("cd" * 16,)).canonical_bytes()
 
 
-def test_a_log_written_before_other_subjects_existed_opens_verifies_and_grows(
+def test_a_log_written_before_other_subjects_existed_is_migrated_verifies_and_grows(
         backend: str, data: DataDir, opener: Opener, request: pytest.FixtureRequest) -> None:
     first = opener()
     first.append_accesses([entry(i, subject=f"{i:02x}" * 16) for i in range(5)])
     first.close()
-    if backend == "sqlite":  # the schema as it was: no table of other subjects, version 3
+    if backend == "sqlite":  # the schema as it was: no table of other subjects (nor any later one), version 3
         db = sqlite3.connect(data.database)
-        db.executescript("DROP TABLE access_subjects; PRAGMA user_version=3;")
+        db.executescript("DROP TABLE access_subjects; DROP TABLE policy_versions; PRAGMA user_version=3;")
         db.close()
     else:
         with psycopg.connect(request.getfixturevalue("pg_dsn"), autocommit=True) as admin:
             schema = request.getfixturevalue("pg_schema")
             admin.execute(f'DROP TABLE "{schema}".access_subjects')
+            admin.execute(f'DROP TABLE "{schema}".policy_versions')
             admin.execute(f'UPDATE "{schema}".schema_version SET version = 1')
+    old, new = (3, 7) if backend == "sqlite" else (1, 5)
+    with pytest.raises(DataDirError, match=f"schema version {old}; this permitgw needs {new}: run `permitgw migrate"):
+        opener()  # no command but migrate (and init) changes the schema
+    assert (data.migrate().before, data.migrate().describe()) == (old, f"schema is up to date (version {new})")
     again = opener()
     try:
         again.append_accesses([dataclasses.replace(entry(5, subject="ee" * 16), subjects=("ff" * 16,))])
@@ -471,7 +481,7 @@ def test_a_log_written_before_other_subjects_existed_opens_verifies_and_grows(
         assert len(list(again.leaf_hashes())) == 6
     finally:
         again.close()
-    opener().close()  # and the upgraded store opens as a current one
+    opener().close()  # and the migrated store opens as a current one
 
 
 # --- PostgreSQL only: several writers, the selection, a whole gateway ----------------------------------------------
