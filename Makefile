@@ -44,10 +44,12 @@ test-no-postgres: $(STAMP) browser
 
 # The console's browser tests drive Debian's chromium (Playwright cannot fetch its own browser here). Installed
 # when missing and we are root; otherwise the tests say what to install.
-# A Chinese font too, so the console's pages (Chinese by default) render legibly in its screenshots.
-BROWSER_PACKAGES := chromium fonts-wqy-microhei
+# A Chinese font too, so the console's pages (Chinese by default) render legibly in its screenshots; and NSS's
+# tools, with which a test imports an issued PKCS#12 as Chromium does.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei libnss3-tools
 browser:
-	@(command -v chromium >/dev/null 2>&1 && [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]) || \
+	@(command -v chromium >/dev/null 2>&1 && [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && \
+	  command -v pk12util >/dev/null 2>&1) || \
 	  [ "$$(id -u)" != 0 ] || (apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null || \
 	  (apt-get update -q >/dev/null && apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null))
 

@@ -121,12 +121,12 @@ def test_openssl_reads_it_as_pbes2_aes256_with_a_sha256_mac(
     assert info(PASSWORD + "x").returncode != 0
 
 
-@pytest.mark.skipif(shutil.which("pk12util") is None or shutil.which("certutil") is None,
-                    reason="NSS tools missing (Debian: apt-get install libnss3-tools)")
 def test_nss_imports_it_as_chromium_would(
         issued: tuple[DataDir, Path, Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     """Chromium on Linux keeps client certificates in an NSS sql: database (~/.pki/nssdb) and imports a
-    PKCS#12 file with NSS's PKCS#12 decoder — the one pk12util uses."""
+    PKCS#12 file with NSS's PKCS#12 decoder — the one pk12util uses (`make test` installs NSS's tools as root)."""
+    if shutil.which("pk12util") is None or shutil.which("certutil") is None:
+        pytest.fail("NSS tools missing: apt-get install libnss3-tools (make test does, as root)", pytrace=False)
     _, _, p12, _ = issued
     nssdb, pwfile, wrongfile = tmp_path / "nssdb", tmp_path / "pw", tmp_path / "wrong"
     nssdb.mkdir()
