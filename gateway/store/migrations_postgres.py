@@ -102,6 +102,16 @@ CREATE TABLE policy_versions (
   version ctext PRIMARY KEY, pushed_at ctext NOT NULL, files TEXT NOT NULL, pushed_by ctext NOT NULL
 );
 """
+# Version 6: facts_key (key, subject) was a prefix of the unique index (key, subject, mac), so every insert kept a
+# second random-order B-tree for nothing; and facts.id is given by the store from fact_order, as on SQLite (see
+# migrations_sqlite.py, version 8), so that both stores run one save path. Safe to run again (IF EXISTS).
+FACTS_ORDER = """
+DROP INDEX IF EXISTS facts_key;
+ALTER TABLE facts ALTER COLUMN id DROP IDENTITY IF EXISTS;
+CREATE TABLE IF NOT EXISTS fact_order (next BIGINT NOT NULL);
+DELETE FROM fact_order;
+INSERT INTO fact_order (next) SELECT coalesce(max(id), 0) + 1 FROM facts;
+"""
 
 STEPS = (
     Step(2, "access_subjects: the other people an access-log entry is about", ACCESS_SUBJECTS),
@@ -110,6 +120,7 @@ STEPS = (
     Step(4, "policy_versions: the policies pushed to the gateways sharing this schema", POLICY_VERSIONS),
     Step(5, "quota and anomaly counts shared by every gateway on this schema (quota_sql.py, anomaly_counts.py)",
          POSTGRES_QUOTA_TABLES + ANOMALY_TABLES_POSTGRES),
+    Step(6, "facts: the redundant index facts_key dropped, their order kept in fact_order", FACTS_ORDER),
 )
 PLAN = Plan("postgres", BASE_VERSION, BASE, STEPS)
 # The runner's own record (table schema_version of the base, version 1, gains the time each version was applied;

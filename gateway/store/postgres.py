@@ -73,9 +73,10 @@ class _Connection:
     def run(self, sql: str, args: Sequence[object] = ()) -> int:
         return self._db.execute(_marks(sql), tuple(args)).rowcount
 
-    def run_many(self, sql: str, args: Sequence[Sequence[object]]) -> None:
+    def run_many(self, sql: str, args: Sequence[Sequence[object]]) -> int:
         with self._db.cursor() as cur:
             cur.executemany(_marks(sql), args)
+            return cur.rowcount
 
 
 class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):

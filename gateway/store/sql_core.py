@@ -57,8 +57,8 @@ class Sql(Protocol):
         """Run a statement; the number of rows it changed."""
         ...
 
-    def run_many(self, sql: str, args: Sequence[Sequence[object]]) -> None:
-        """Run a statement once per argument tuple."""
+    def run_many(self, sql: str, args: Sequence[Sequence[object]]) -> int:
+        """Run a statement once per argument tuple; the number of rows they changed in all."""
         ...
 
 
@@ -199,9 +199,19 @@ class SqlStore:
 
     def save_rows(self, rows: Sequence[Sequence[Record]]) -> list[bool]:
         """One transaction; writers serialised, so the latest version has the highest id even when several
-        processes import at once."""
+        processes import at once. True for each row that changed anything (False: a duplicate)."""
         with self._write("records") as sql:
-            return [any([self._save(sql, r) for r in row]) for row in rows]
+            changed = [False] * len(rows)
+            facts: list[tuple[int, Fact]] = []
+            for i, row in enumerate(rows):
+                for rec in row:
+                    if type(rec).__name__ in FACT_KINDS:
+                        facts.append((i, rec))  # type: ignore[arg-type]  # FACT_KINDS holds the Fact types
+                    elif self._save(sql, rec):
+                        changed[i] = True
+            if facts:
+                self._save_facts(sql, facts, changed)
+            return changed
 
     def _save(self, sql: Sql, rec: Record) -> bool:
         if isinstance(rec, Person):
@@ -213,7 +223,9 @@ class SqlStore:
         if isinstance(rec, Guardianship):
             return self._save_guardianship(sql, rec)
         if type(rec).__name__ in FACT_KINDS:
-            return self._save_fact(sql, rec)
+            changed = [False]
+            self._save_facts(sql, [(0, rec)], changed)
+            return changed[0]
         raise TypeError(f"the store does not keep {type(rec).__name__} records")
 
     def _save_person(self, sql: Sql, rec: Person) -> bool:
@@ -247,18 +259,44 @@ class SqlStore:
                             {"guardian_enc": self._cipher.encrypt(rec.guardian.value, "guardianships.guardian"),
                              "relation": rec.relation})
 
-    def _save_fact(self, sql: Sql, fact: Fact) -> bool:
+    def _fact_ids(self, sql: Sql, count: int) -> range:
+        """The next `count` facts.id values, taken from fact_order (inside the serialised records transaction)."""
+        after = as_int(sql.rows("UPDATE fact_order SET next = next + ? RETURNING next", (count,))[0][0])
+        return range(after - count, after)
+
+    def _save_facts(self, sql: Sql, facts: Sequence[tuple[int, Fact]], changed: list[bool]) -> None:
+        """Insert every version of the facts not yet stored, one row per subject, in the order given; mark in
+        `changed` the rows (the first of each pair) that added any.
+
+        All in one executemany: if it inserts every row or none (a new file, or a file imported again) that says
+        which rows changed; a mix (a file partly imported before, a row twice in one batch) is undone to a savepoint
+        and inserted one by one, which tells row by row. Ids are taken in order, so a later version of a fact
+        gets a higher id than an earlier one of the same batch."""
         c = self._cipher
-        key = c.blind(codec.key_text(fact, NATURAL_KEYS[type(fact)]), "fact")
-        body = codec.encode(fact).decode("utf-8")
-        mac = c.blind(body, "content")
-        kind = type(fact).__name__
-        changed = False
-        for subject in {c.blind(s.value) for s in fact_subjects(fact)}:
-            inserted = self._insert_new(sql, "facts", {"key": key, "subject": subject, "kind": kind,
-                                                       "body_enc": c.encrypt(body, f"facts.{kind}"), "mac": mac})
-            changed = changed or inserted
-        return changed
+        rows: list[tuple[int, tuple[bytes, bytes, bytes, str, bytes]]] = []
+        for i, fact in facts:
+            key = c.blind(codec.key_text(fact, NATURAL_KEYS[type(fact)]), "fact")
+            body = codec.encode(fact).decode("utf-8")
+            mac = c.blind(body, "content")
+            kind = type(fact).__name__
+            for subject in dict.fromkeys(c.blind(s.value) for s in fact_subjects(fact)):
+                rows.append((i, (subject, key, mac, kind, c.encrypt(body, f"facts.{kind}"))))
+        ids = self._fact_ids(sql, len(rows))
+        args = [(subject, key, mac, fact_id, kind, enc)
+                for fact_id, (_, (subject, key, mac, kind, enc)) in zip(ids, rows, strict=True)]
+        statement = self.INSERT_NEW.format(table="facts", cols="subject, key, mac, id, kind, body_enc",
+                                           marks="?, ?, ?, ?, ?, ?")
+        sql.run("SAVEPOINT facts_batch")
+        inserted = sql.run_many(statement, args)
+        if inserted == len(args):
+            for i, _ in rows:
+                changed[i] = True
+        elif inserted:
+            sql.run("ROLLBACK TO SAVEPOINT facts_batch")
+            for (i, _), one in zip(rows, args, strict=True):
+                if sql.run(statement, one) > 0:
+                    changed[i] = True
+        sql.run("RELEASE SAVEPOINT facts_batch")
 
     def _decrypt(self, blob: object, column: str) -> str:
         return self._cipher.decrypt(as_bytes(blob), column)

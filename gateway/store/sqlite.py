@@ -213,8 +213,8 @@ class _Connection:
     def run(self, sql: str, args: Sequence[object] = ()) -> int:
         return self._db.execute(sql, tuple(args)).rowcount
 
-    def run_many(self, sql: str, args: Sequence[Sequence[object]]) -> None:
-        self._db.executemany(sql, args)
+    def run_many(self, sql: str, args: Sequence[Sequence[object]]) -> int:
+        return self._db.executemany(sql, args).rowcount
 
 
 class _Migrations:

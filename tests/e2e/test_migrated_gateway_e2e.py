@@ -25,7 +25,7 @@ def test_the_last_releases_gateway_serves_after_migrate(tmp_path: Path) -> None:
         path.chmod(0o700 if path.is_dir() else 0o600)
     refused = run_cli("serve", "--data", str(data), "--listen", "127.0.0.1:0", check=False)
     assert refused.returncode == 1 and "run `permitgw migrate --data" in refused.stderr
-    assert run_cli("migrate", "--data", str(data)).stdout.startswith("schema 5 -> 7 (sqlite ")
+    assert run_cli("migrate", "--data", str(data)).stdout.startswith("schema 5 -> 8 (sqlite ")
     store = DataDir(data).open_store()
     try:  # each person's permit as the last release stored it
         permits = {p["id"]: store.permits(IdNumber.parse(p["id"])) for p in facts["people"]}

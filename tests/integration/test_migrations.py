@@ -33,8 +33,9 @@ from tests.pg import OwnLogin, own_login
 
 FIXTURE = Path(__file__).resolve().parent.parent / "vectors" / "migrations"
 FACTS: dict[str, Any] = json.loads((FIXTURE / "fixture.json").read_text("utf-8"))
+# what migrating the fixtures adds
 NEW_TABLES = {"policy_versions", "schema_version", "quota_seen", "quota_warnings", "anomaly_principals",
-              "anomaly_subjects", "anomaly_requests", "anomaly_alerts"}  # what migrating the fixtures adds
+              "anomaly_subjects", "anomaly_requests", "anomaly_alerts", "fact_order"}
 
 
 def datadir_copy(tmp: Path) -> DataDir:
@@ -137,26 +138,54 @@ def test_a_sqlite_data_directory_of_the_last_release_is_migrated_with_nothing_lo
     for argv in (["audit", "search", *d], ["serve", *d, "--listen", "127.0.0.1:0"], ["cert", "revoke", *d,
                                                                                       "--serial", "ab"]):
         said = one_line_failure(run_cli(*argv, check=False))  # no command but migrate changes the schema
-        assert f"schema version 5; this permitgw needs 7: run `permitgw migrate --data {data.root}`" in said, argv
+        assert f"schema version 5; this permitgw needs 8: run `permitgw migrate --data {data.root}`" in said, argv
     assert sqlite_layout(data.database) == layout, "a refused command changed the database"
 
     migrated = run_cli("migrate", *d)
     assert migrated.stdout.splitlines() == [
-        f"schema 5 -> 7 (sqlite {data.database})",
+        f"schema 5 -> 8 (sqlite {data.database})",
         "  6: policy_versions: the policies pushed to the gateways sharing this database",
-        "  7: quota and anomaly counts shared by every process on this database (quota_sql.py, anomaly_counts.py)"]
+        "  7: quota and anomaly counts shared by every process on this database (quota_sql.py, anomaly_counts.py)",
+        "  8: facts clustered by (subject, key, mac) without a rowid, their order kept in fact_order"]
     after = sqlite_counts(data.database)
     check_nothing_lost(data, before, after)
-    assert after["schema_version"] == 2
+    assert after["schema_version"] == 3
 
     layout = sqlite_layout(data.database)
-    assert run_cli("migrate", *d).stdout == "schema is up to date (version 7)\n"
+    assert run_cli("migrate", *d).stdout == "schema is up to date (version 8)\n"
     assert sqlite_layout(data.database) == layout and sqlite_counts(data.database) == after
+
+
+def test_migrating_sqlite_keeps_every_fact_version_its_order_and_its_reads(tmp_path: Path) -> None:
+    """Version 8 rebuilds facts clustered by person: every row, id (the order versions were seen) and ciphertext
+    is copied, fact_order continues after the highest id, and a person's facts read as before."""
+    data = datadir_copy(tmp_path)
+    cols = "subject, key, mac, id, kind, body_enc"
+    con = sqlite3.connect(data.database)
+    before = sorted(con.execute(f"SELECT {cols} FROM facts"))
+    con.close()
+    assert len(before) > 0
+    subjects = {row[0] for row in before}
+    run_cli("migrate", "--data", str(data.root))
+    con = sqlite3.connect(data.database)
+    assert sorted(con.execute(f"SELECT {cols} FROM facts")) == before
+    assert con.execute("SELECT next FROM fact_order").fetchall() == [(max(row[3] for row in before) + 1,)]
+    assert con.execute("SELECT count(*) FROM sqlite_master WHERE tbl_name = 'facts' AND type = 'index'"
+                       ).fetchone() == (0,), "no index but the primary key (the table itself)"
+    con.close()
+    store = data.open_store()
+    try:
+        with_facts = [IdNumber(p["id"]) for p in FACTS["people"] if store._blind(IdNumber(p["id"])) in subjects]
+        assert with_facts, "the fixture's people have facts"
+        for who in with_facts:
+            assert store.facts(who), "the migrated facts are found by person"
+    finally:
+        store.close()
 
 
 def test_init_applies_pending_migrations(tmp_path: Path) -> None:
     data = datadir_copy(tmp_path)
-    assert run_cli("init", "--data", str(data.root)).stdout == f"schema 5 -> 7 (sqlite {data.database})\n"
+    assert run_cli("init", "--data", str(data.root)).stdout == f"schema 5 -> 8 (sqlite {data.database})\n"
     assert run_cli("init", "--data", str(data.root)).stdout == f"{data.root} already initialised; nothing overwritten\n"
 
 
@@ -172,20 +201,20 @@ def test_a_sqlite_database_newer_than_the_code_is_refused(tmp_path: Path) -> Non
     data = datadir_copy(tmp_path)
     run_cli("migrate", "--data", str(data.root))
     con = sqlite3.connect(data.database)
-    con.execute("PRAGMA user_version=8")
+    con.execute("PRAGMA user_version=9")
     con.close()
     for argv in (["migrate"], ["audit", "search"], ["audit", "verify"], ["init"]):
         said = one_line_failure(run_cli(*argv, "--data", str(data.root), check=False))
-        assert "this permitgw is older than its database (schema version 8, knows up to 7)" in said, argv
-    assert sqlite_layout(data.database)[-1] == (8,)
+        assert "this permitgw is older than its database (schema version 9, knows up to 8)" in said, argv
+    assert sqlite_layout(data.database)[-1] == (9,)
 
 
 def failing_plan(plan: Plan, *extra: Step) -> Plan:
     return Plan(plan.backend, plan.base_version, plan.base, plan.steps + extra)
 
 
-SEVEN = Step(8, "a table eight", "CREATE TABLE seven (a INTEGER);")
-BROKEN = Step(9, "a step that fails half-way", "CREATE TABLE half (a INTEGER);\nINSERT INTO nowhere VALUES (1);")
+SEVEN = Step(9, "a table nine", "CREATE TABLE seven (a INTEGER);")
+BROKEN = Step(10, "a step that fails half-way", "CREATE TABLE half (a INTEGER);\nINSERT INTO nowhere VALUES (1);")
 
 
 def test_a_failing_sqlite_step_leaves_the_version_before_it_whole(tmp_path: Path,
@@ -193,19 +222,19 @@ def test_a_failing_sqlite_step_leaves_the_version_before_it_whole(tmp_path: Path
     data = datadir_copy(tmp_path)
     run_cli("migrate", "--data", str(data.root))
     monkeypatch.setattr(sqlite, "PLAN", failing_plan(migrations_sqlite.PLAN, SEVEN, BROKEN))
-    expected = (f"schema migration 9 (a step that fails half-way) failed and was undone; sqlite {data.database} "
-                "keeps version 8: no such table: nowhere")
+    expected = (f"schema migration 10 (a step that fails half-way) failed and was undone; sqlite {data.database} "
+                "keeps version 9: no such table: nowhere")
     with pytest.raises(MigrationFailed, match=re.escape(expected)):
         SqliteStore(data.database, data.cipher(), migrate=True)
     con = sqlite3.connect(data.database)
-    assert con.execute("PRAGMA user_version").fetchone() == (8,)
+    assert con.execute("PRAGMA user_version").fetchone() == (9,)
     tables = {t for t, in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "seven" in tables and "half" not in tables, "step 8 committed, nothing of step 9"
-    assert [v for v, in con.execute("SELECT version FROM schema_version ORDER BY version")] == [6, 7, 8]
+    assert "seven" in tables and "half" not in tables, "step 9 committed, nothing of step 10"
+    assert [v for v, in con.execute("SELECT version FROM schema_version ORDER BY version")] == [6, 7, 8, 9]
     con.close()
 
     fresh = tmp_path / "fresh.db"  # a failure while creating: no half-made database
-    with pytest.raises(MigrationFailed, match="failed at version 9 and was undone, nothing was created: no such"):
+    with pytest.raises(MigrationFailed, match="failed at version 10 and was undone, nothing was created: no such"):
         SqliteStore(fresh, data.cipher())
     con = sqlite3.connect(fresh)
     assert con.execute("PRAGMA user_version").fetchone() == (0,)
@@ -251,19 +280,19 @@ def test_a_postgres_schema_of_the_last_release_is_migrated_with_nothing_lost(tmp
     assert before == FACTS["postgres"]["counts"] and FACTS["postgres"]["version"] == 3
     layout = pg_layout(pg_fixture.dsn, "permitgw")
     said = one_line_failure(run_cli("audit", "search", "--data", str(data.root), check=False))
-    assert "(postgres schema permitgw) has schema version 3; this permitgw needs 5: run `permitgw migrate" in said
+    assert "(postgres schema permitgw) has schema version 3; this permitgw needs 6: run `permitgw migrate" in said
     assert pg_layout(pg_fixture.dsn, "permitgw") == layout, "a refused command changed the schema"
 
     migrated = run_cli("migrate", "--data", str(data.root))
-    assert migrated.stdout.splitlines()[0] == "schema 3 -> 5 (postgres schema permitgw)"
+    assert migrated.stdout.splitlines()[0] == "schema 3 -> 6 (postgres schema permitgw)"
     after = pg_counts(pg_fixture.dsn)
     check_nothing_lost(data, {t: n for t, n in before.items() if t != "schema_version"}, after)
     with psycopg.connect(pg_fixture.dsn) as con:
         assert con.execute("SELECT version, applied_at IS NULL FROM permitgw.schema_version ORDER BY 1").fetchall() \
-            == [(3, True), (4, False), (5, False)]
+            == [(3, True), (4, False), (5, False), (6, False)]
 
     layout = pg_layout(pg_fixture.dsn, "permitgw")
-    assert run_cli("migrate", "--data", str(data.root)).stdout == "schema is up to date (version 5)\n"
+    assert run_cli("migrate", "--data", str(data.root)).stdout == "schema is up to date (version 6)\n"
     assert pg_layout(pg_fixture.dsn, "permitgw") == layout and pg_counts(pg_fixture.dsn) == after
 
 
@@ -272,23 +301,23 @@ def test_a_fresh_postgres_schema_equals_a_migrated_one(tmp_path: Path, pg_fixtur
     data = datadir_copy(tmp_path)
     migrated = PostgresStore(pg_fixture.dsn, data.cipher(), "permitgw", migrate=True)
     fresh = PostgresStore(pg_fixture.dsn, data.cipher(), "fresh")
-    assert (migrated.schema_change.before, fresh.schema_change.before, fresh.schema_change.after) == (3, 0, 5)
+    assert (migrated.schema_change.before, fresh.schema_change.before, fresh.schema_change.after) == (3, 0, 6)
     migrated.close()
     fresh.close()
     assert pg_layout(pg_fixture.dsn, "fresh") == pg_layout(pg_fixture.dsn, "permitgw")
     with psycopg.connect(pg_fixture.dsn) as con:
         versions = con.execute("SELECT version FROM fresh.schema_version ORDER BY 1").fetchall()
-        assert versions == [(v,) for v in range(1, 6)]
+        assert versions == [(v,) for v in range(1, 7)]
 
 
 @pytest.mark.postgres
 def test_a_postgres_schema_newer_than_the_code_is_refused(tmp_path: Path, pg_fixture: OwnLogin) -> None:
     data = datadir_copy(tmp_path)
     with psycopg.connect(pg_fixture.dsn, autocommit=True) as con:
-        con.execute("INSERT INTO permitgw.schema_version (version) VALUES (6)")
+        con.execute("INSERT INTO permitgw.schema_version (version) VALUES (7)")
     for migrate in (False, True):
-        with pytest.raises(SchemaAhead, match=r"this permitgw is older than its database \(schema version 6, knows "
-                                              r"up to 5\): postgres schema permitgw"):
+        with pytest.raises(SchemaAhead, match=r"this permitgw is older than its database \(schema version 7, knows "
+                                              r"up to 6\): postgres schema permitgw"):
             PostgresStore(pg_fixture.dsn, data.cipher(), "permitgw", migrate=migrate)
 
 
@@ -296,18 +325,18 @@ def test_a_postgres_schema_newer_than_the_code_is_refused(tmp_path: Path, pg_fix
 def test_a_failing_postgres_step_leaves_the_version_before_it_whole(tmp_path: Path, pg_fixture: OwnLogin,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     data = datadir_copy(tmp_path)
-    plan = failing_plan(migrations_postgres.PLAN, Step(6, "a table six", "CREATE TABLE five (a INTEGER);"),
-                        Step(7, "a step that fails half-way", BROKEN.sql))
+    plan = failing_plan(migrations_postgres.PLAN, Step(7, "a table seven", "CREATE TABLE five (a INTEGER);"),
+                        Step(8, "a step that fails half-way", BROKEN.sql))
     monkeypatch.setattr(postgres, "PLAN", plan)
-    with pytest.raises(MigrationFailed, match="schema migration 7 .* failed and was undone; postgres schema permitgw "
-                                              "keeps version 6: relation \"nowhere\" does not exist"):
+    with pytest.raises(MigrationFailed, match="schema migration 8 .* failed and was undone; postgres schema permitgw "
+                                              "keeps version 7: relation \"nowhere\" does not exist"):
         PostgresStore(pg_fixture.dsn, data.cipher(), "permitgw", migrate=True)
     with psycopg.connect(pg_fixture.dsn) as con:
-        assert con.execute("SELECT max(version) FROM permitgw.schema_version").fetchone() == (6,)
+        assert con.execute("SELECT max(version) FROM permitgw.schema_version").fetchone() == (7,)
         assert {t for t, in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = "
                                         "'permitgw'")} >= {"five", "policy_versions"}
         assert con.execute("SELECT to_regclass('permitgw.half')").fetchone() == (None,)
-    with pytest.raises(MigrationFailed, match="failed at version 7 and was undone, nothing was created"):
+    with pytest.raises(MigrationFailed, match="failed at version 8 and was undone, nothing was created"):
         PostgresStore(pg_fixture.dsn, data.cipher(), "fresh")
     with psycopg.connect(pg_fixture.dsn) as con:
         assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'fresh'"

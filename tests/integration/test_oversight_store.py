@@ -209,6 +209,12 @@ def _sqlite_layout(db: sqlite3.Connection) -> list[tuple[object, ...]]:
 # The shared quota and anomaly tables came with SQLite 7 / PostgreSQL 5: an older database lacks them.
 DROP_ANOMALIES = ("DROP TABLE anomaly_principals; DROP TABLE anomaly_subjects; DROP TABLE anomaly_requests; "
                   "DROP TABLE anomaly_alerts;")
+# Facts were a rowid table with two more indexes before SQLite 8 / PostgreSQL 6 (the facts written are dropped).
+_BASE_FACTS = migrations_sqlite.BASE[migrations_sqlite.BASE.index("CREATE TABLE IF NOT EXISTS facts ("):
+                                     migrations_sqlite.BASE.index("-- The access log")]
+UNDO_FACTS_SQLITE = "DROP TABLE fact_order; DROP TABLE facts;" + _BASE_FACTS
+UNDO_FACTS_POSTGRES = ("DROP TABLE fact_order; CREATE INDEX facts_key ON facts(key, subject); "
+                       "ALTER TABLE facts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY;")
 
 
 def test_a_sqlite_database_of_schema_4_is_migrated_in_place(data: DataDir) -> None:
@@ -221,22 +227,22 @@ def test_a_sqlite_database_of_schema_4_is_migrated_in_place(data: DataDir) -> No
     db.executescript("DROP TABLE alert_acks; DROP TABLE verifications; DROP INDEX access_time; "
                      "DROP INDEX access_org_time; DROP INDEX access_alerts; DROP TABLE policy_versions; "
                      "DROP TABLE schema_version; PRAGMA user_version=4;"
-                     "DROP TABLE quota_seen; DROP TABLE quota_warnings;" + DROP_ANOMALIES)
+                     "DROP TABLE quota_seen; DROP TABLE quota_warnings;" + DROP_ANOMALIES + UNDO_FACTS_SQLITE)
     assert _sqlite_layout(db) == _sqlite_layout(made)
     db.close()
     for read_only in (True, False):  # no opener but migrate changes the schema
-        with pytest.raises(SchemaBehind, match="schema version 4; this permitgw needs 7: run `permitgw migrate`"):
+        with pytest.raises(SchemaBehind, match="schema version 4; this permitgw needs 8: run `permitgw migrate`"):
             SqliteStore(data.database, data.cipher(), read_only=read_only)
     migrated = SqliteStore(data.database, data.cipher(), migrate=True)
-    assert (migrated.schema_change.before, migrated.schema_change.after) == (4, 7)
-    assert [s.version for s in migrated.schema_change.applied] == [5, 6, 7]
+    assert (migrated.schema_change.before, migrated.schema_change.after) == (4, 8)
+    assert [s.version for s in migrated.schema_change.applied] == [5, 6, 7, 8]
     try:
         _check_upgraded(migrated, entries)
     finally:
         migrated.close()
     db = sqlite3.connect(data.database)
-    assert db.execute("PRAGMA user_version").fetchone() == (sqlite.SCHEMA_VERSION,) == (7,)
-    assert [v for v, in db.execute("SELECT version FROM schema_version ORDER BY version")] == [5, 6, 7]
+    assert db.execute("PRAGMA user_version").fetchone() == (sqlite.SCHEMA_VERSION,) == (8,)
+    assert [v for v, in db.execute("SELECT version FROM schema_version ORDER BY version")] == [5, 6, 7, 8]
     db.close()
     SqliteStore(data.database, data.cipher(), read_only=True).close()
 
@@ -271,19 +277,20 @@ def test_a_postgres_schema_of_version_2_is_migrated_in_place(data: DataDir, requ
                           "DROP INDEX access_alerts; DROP TABLE policy_versions; DELETE FROM schema_version; "
                           "ALTER TABLE schema_version DROP COLUMN applied_at; "
                           "INSERT INTO schema_version (version) VALUES (2);"
-                          "DROP TABLE quota_seen; DROP TABLE quota_warnings;" + DROP_ANOMALIES)
+                          "DROP TABLE quota_seen; DROP TABLE quota_warnings;" + DROP_ANOMALIES
+                          + UNDO_FACTS_POSTGRES)
             admin.execute("RESET search_path")
             assert _pg_layout(admin, schema) == _pg_layout(admin, old)
-            with pytest.raises(DataDirError, match="schema version 2; this permitgw needs 5: run `permitgw migrate"):
+            with pytest.raises(DataDirError, match="schema version 2; this permitgw needs 6: run `permitgw migrate"):
                 data.open_store()
-            assert data.migrate().describe() == f"schema 2 -> 5 (postgres schema {schema})"
+            assert data.migrate().describe() == f"schema 2 -> 6 (postgres schema {schema})"
             migrated = data.open_store()
             try:
                 _check_upgraded(migrated, entries)
             finally:
                 migrated.close()
             assert admin.execute(f'SELECT version, applied_at IS NULL FROM "{schema}".schema_version ORDER BY 1'
-                                 ).fetchall() == [(2, True), (3, False), (4, False), (5, False)]
-            assert postgres.SCHEMA_VERSION == 5
+                                 ).fetchall() == [(2, True), (3, False), (4, False), (5, False), (6, False)]
+            assert postgres.SCHEMA_VERSION == 6
         finally:
             admin.execute(f'DROP SCHEMA IF EXISTS "{old}" CASCADE')

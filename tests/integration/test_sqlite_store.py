@@ -12,14 +12,18 @@ from gateway.datadir import DataDir
 from gateway.domain.districts import District
 from gateway.domain.idnumber import IdNumber
 from gateway.domain.records import (
+    Contribution,
+    ContributionKind,
     Guardianship,
     HousingType,
+    InsuranceType,
     Permit,
     PermitState,
     Person,
     ResidenceRegistration,
     Sex,
 )
+from gateway.store.sqlite import SqliteStore
 from gateway.synth.people import residents
 
 
@@ -156,3 +160,49 @@ def test_a_database_of_another_schema_version_is_refused(data: DataDir) -> None:
     db.close()
     with pytest.raises(StoreError, match="schema version 99"):
         data.open_store()
+
+
+def _paid(who: IdNumber, month: str, kind: ContributionKind = ContributionKind.NORMAL) -> Contribution:
+    return Contribution(who, "U330203001", "宁波某某有限公司", InsuranceType("110"), month, month, kind)
+
+
+def test_a_batch_of_facts_tells_new_rows_from_duplicates_and_the_latest_version_wins(data: DataDir) -> None:
+    _, ids, _ = _rows(2)
+    a, b = IdNumber(ids[0]), IdNumber(ids[1])
+    store = data.open_store()
+    first = [[_paid(a, "2023-01")], [_paid(a, "2023-02")], [_paid(b, "2023-01")]]
+    assert store.save_rows(first) == [True, True, True]  # all new: one statement for the batch
+    assert store.save_rows(first) == [False, False, False]  # all there: nothing doubled
+    late = _paid(a, "2023-02", ContributionKind.LATE)  # a new version of a's February
+    mixed = [[_paid(a, "2023-01")], [late], [_paid(a, "2023-03")], [late], [_paid(b, "2023-01")]]
+    assert store.save_rows(mixed) == [False, True, True, False, False]  # told apart row by row
+    assert store.facts(a) == [_paid(a, "2023-01"), late, _paid(a, "2023-03")]
+    assert store.facts(b, Contribution) == [_paid(b, "2023-01")]
+    assert store.counts()["facts"] == 5, "every version once"
+    back = _paid(a, "2023-03", ContributionKind.BACK_PAYMENT)
+    assert store.save_rows([[back], [_paid(a, "2023-03")]]) == [True, False]  # an old version again: not newer
+    assert store.facts(a)[-1] == back
+    store.close()
+
+
+def test_every_read_and_write_of_facts_uses_the_primary_key(data: DataDir) -> None:
+    """The facts table has no index but its primary key (subject, key, mac): nothing may scan it."""
+    _, ids, _ = _rows(1)
+    who = IdNumber(ids[0])
+    store = data.open_store()
+    assert isinstance(store, SqliteStore)
+    store.save_rows([[_paid(who, "2023-01")]])
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)  # the statements exactly as run, values bound
+    store.save_rows([[_paid(who, "2023-02")], [_paid(who, "2023-02")]])
+    store.facts(who)
+    store.facts(who, Contribution)
+    store._db.set_trace_callback(None)
+    on_facts = [s for s in statements if " facts " in f" {s} " or "facts f" in s]
+    assert any(s.startswith("SELECT") for s in on_facts) and any(s.startswith("INSERT") for s in on_facts)
+    for statement in on_facts:
+        plan = [row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + statement)]
+        assert not [step for step in plan if step.startswith("SCAN")], (statement, plan)
+        if statement.startswith("SELECT"):
+            assert any("USING PRIMARY KEY (subject=? AND key=?)" in step for step in plan), plan
+    store.close()

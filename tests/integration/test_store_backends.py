@@ -365,7 +365,7 @@ def test_a_postgres_schema_made_before_revocations_were_kept_gets_the_table(data
                       "DROP TABLE quota_seen; DROP TABLE quota_warnings; DROP TABLE anomaly_principals; "
                       "DROP TABLE anomaly_subjects; DROP TABLE anomaly_requests; DROP TABLE anomaly_alerts; "
                       "DROP TABLE verifications; UPDATE schema_version SET version = 2")
-    assert data.migrate().describe() == f"schema 2 -> 5 (postgres schema {pg_schema})"
+    assert data.migrate().describe() == f"schema 2 -> 6 (postgres schema {pg_schema})"
     store = data.open_store()
     try:
         store.add_revocation("abc")
@@ -468,7 +468,7 @@ def test_a_log_written_before_other_subjects_existed_is_migrated_verifies_and_gr
             admin.execute(f'DROP TABLE "{schema}".access_subjects')
             admin.execute(f'DROP TABLE "{schema}".policy_versions')
             admin.execute(f'UPDATE "{schema}".schema_version SET version = 1')
-    old, new = (3, 7) if backend == "sqlite" else (1, 5)
+    old, new = (3, 8) if backend == "sqlite" else (1, 6)
     with pytest.raises(DataDirError, match=f"schema version {old}; this permitgw needs {new}: run `permitgw migrate"):
         opener()  # no command but migrate (and init) changes the schema
     assert (data.migrate().before, data.migrate().describe()) == (old, f"schema is up to date (version {new})")

@@ -37,8 +37,8 @@ class FakeSql:
     def run(self, sql: str, args: object = ()) -> int:
         return 0
 
-    def run_many(self, sql: str, args: object) -> None:
-        return None
+    def run_many(self, sql: str, args: object) -> int:
+        return 0
 
 
 class FakeDatabase:
@@ -84,9 +84,9 @@ def test_steps_must_be_numbered_from_the_base_on() -> None:
     assert PLAN.latest == 5 and PLAN.step(4).what == "four"
 
 
-def test_the_shipped_plans_are_sqlite_7_and_postgres_5() -> None:
-    assert (migrations_sqlite.PLAN.base_version, migrations_sqlite.PLAN.latest) == (3, 7)
-    assert (migrations_postgres.PLAN.base_version, migrations_postgres.PLAN.latest) == (1, 5)
+def test_the_shipped_plans_are_sqlite_8_and_postgres_6() -> None:
+    assert (migrations_sqlite.PLAN.base_version, migrations_sqlite.PLAN.latest) == (3, 8)
+    assert (migrations_postgres.PLAN.base_version, migrations_postgres.PLAN.latest) == (1, 6)
     assert "policy_versions" in migrations_sqlite.PLAN.step(6).sql == migrations_sqlite.POLICY_VERSIONS
     assert "policy_versions" in migrations_postgres.PLAN.step(4).sql == migrations_postgres.POLICY_VERSIONS
     for plan, step in ((migrations_sqlite.PLAN, 7), (migrations_postgres.PLAN, 5)):
