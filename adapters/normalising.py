@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Set
 from typing import Literal, TypeVar, overload
 
+from gateway.domain import clock
 from gateway.domain.dates import InvalidDate, parse_date, parse_month
 from gateway.domain.districts import District, InvalidDistrict
 from gateway.domain.idnumber import IdNumber, InvalidIdNumber, fold_width
@@ -36,12 +37,23 @@ def clean(value: str | None) -> str:
     """Full-width folded to half-width; surrounding spaces (ideographic too) and zero-width marks removed."""
     if value is None:
         return ""
+    if value.isascii():  # nothing to fold and no invisible mark (they are all outside ASCII)
+        return value.strip()
     return fold_width(value).strip().strip(INVISIBLE).strip()
 
 
 def optional(value: str | None) -> str | None:
     """The cleaned value, or None when it is empty."""
     return clean(value) or None
+
+
+# Identity numbers already parsed (valid ones only), by their cleaned text: a bureau's rows come grouped by person
+# (forty months of contributions, say), so a few thousand recent ones spare most rows the parse and the check digit.
+# Bounded: emptied when full, and whenever the clock's date is not the one they were parsed on (a birth date in the
+# future is invalid, so validity depends on the day; the entry under None is that day).
+_PARSED: dict[str | None, IdNumber | _dt.date] = {}
+_PARSED_MAX = 4096
+_MONTHS: dict[str, str] = {}  # months already parsed (valid ones), by their cleaned text; bounded the same way
 
 
 def _get(fields: Mapping[str, str], name: str) -> str:
@@ -76,10 +88,22 @@ def id_number(fields: Mapping[str, str], name: str, required: bool = True) -> Id
     if not value:
         _missing(name, required)
         return None
+    today = clock.today()
+    if _PARSED.get(None) != today:  # parsed on another day (of the clock in force): parse afresh
+        _PARSED.clear()
+        _PARSED[None] = today
+    found = _PARSED.get(value)
+    if isinstance(found, IdNumber):
+        return found
     try:
-        return IdNumber.parse(value)
+        found = IdNumber.parse(value)
     except InvalidIdNumber:
         raise RowError(name, "invalid identity number") from None
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+        _PARSED[None] = today
+    _PARSED[value] = found
+    return found
 
 
 @overload
@@ -108,10 +132,17 @@ def month(fields: Mapping[str, str], name: str, required: bool = True) -> str | 
     if not value:
         _missing(name, required)
         return None
+    found = _MONTHS.get(value)
+    if found is not None:
+        return found
     try:
-        return parse_month(value)
+        found = parse_month(value)
     except InvalidDate:
         raise RowError(name, "invalid month") from None
+    if len(_MONTHS) >= _PARSED_MAX:
+        _MONTHS.clear()
+    _MONTHS[value] = found
+    return found
 
 
 def _unknown_code(name: str, value: str) -> RowError:

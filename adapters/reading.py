@@ -186,6 +186,10 @@ _START, _FIELD, _QUOTED, _QUOTE_IN_QUOTED = range(4)
 
 def _scan_quotes(text: str, state: int) -> int:
     """The csv quote state after reading `text`; _QUOTED at the end means the record goes on."""
+    if '"' not in text:  # most lines: no quote changes nothing inside one, and the last character decides the rest
+        if state == _QUOTED or not text:
+            return state
+        return _START if text[-1] == "," else _FIELD
     for ch in text:
         if state == _QUOTED:
             state = _QUOTE_IN_QUOTED if ch == '"' else _QUOTED

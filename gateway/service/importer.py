@@ -90,7 +90,7 @@ def count_lines(files: Sequence[Path]) -> int:
 
 
 def import_files(store: Store, bureau: str, files: Sequence[Path], rejects_dir: Path, *,
-                 batch_size: int = 1000, on_progress: Callable[[ImportSummary], None] | None = None
+                 batch_size: int = 5000, on_progress: Callable[[ImportSummary], None] | None = None
                  ) -> ImportSummary:
     adapter = adapter_for(bureau)
     for f in files:

@@ -19,6 +19,8 @@ from gateway.domain.records import FACT_KINDS, Fact
 
 
 def _plain(value: Any) -> Any:
+    if type(value) is str:  # most fields: the common case first
+        return value
     if isinstance(value, IdNumber):
         return value.value
     if isinstance(value, District):
@@ -57,8 +59,18 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}  # field names of each fact kind (a handful), looked up once
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def encode(fact: Fact) -> bytes:
-    body = {f.name: _plain(getattr(fact, f.name)) for f in dataclasses.fields(fact)}
+    body = {name: _plain(getattr(fact, name)) for name in _names(type(fact))}
     return json.dumps([type(fact).__name__, body], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

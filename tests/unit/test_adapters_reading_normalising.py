@@ -462,3 +462,38 @@ def test_row_error_without_a_field() -> None:
 def test_a_missing_file_is_unreadable(tmp_path: Path) -> None:
     with pytest.raises(UnreadableFile, match=r"^nope.csv: cannot be read \(FileNotFoundError\)$"):
         parse_file(tmp_path / "nope.csv", _parser)
+
+
+def test_an_identity_number_parsed_before_is_judged_again_on_another_day() -> None:
+    """id_number keeps the numbers it parsed (rows come grouped by person), but a birth date in the future is
+    invalid, so what was parsed on one day of the clock is not taken as valid on an earlier one."""
+    born = _dt.date(2001, 5, 2)
+    number = make_id(birth=born)
+    at = lambda d: clock.FixedClock(_dt.datetime.combine(d, _dt.time(12), _dt.UTC))  # noqa: E731
+    try:
+        clock.install(at(_dt.date(2024, 1, 1)))
+        assert id_number({"AAC002": number}, "AAC002").value == number
+        assert id_number({"AAC002": f" {number} "}, "AAC002").value == number  # cleaned first, then looked up
+        clock.install(at(born - _dt.timedelta(days=1)))
+        with pytest.raises(RowError, match="AAC002: invalid identity number"):
+            id_number({"AAC002": number}, "AAC002")
+        clock.install(at(born))
+        assert id_number({"AAC002": number}, "AAC002").value == number
+    finally:
+        clock.install(None)
+
+
+def test_month_gives_the_same_answer_the_second_time() -> None:
+    for _ in range(2):
+        assert month({"M": "201903"}, "M") == "2019-03"
+        with pytest.raises(RowError, match="M: invalid month"):
+            month({"M": "201913"}, "M")
+
+
+@given(st.text(alphabet=',"a\n\r ', max_size=30), st.sampled_from(range(4)))
+def test_scanning_a_line_at_once_is_scanning_it_character_by_character(text: str, state: int) -> None:
+    """The quote state after a line: the shortcut for lines without quotes agrees with reading it one by one."""
+    one_by_one = state
+    for ch in text:
+        one_by_one = reading._scan_quotes(ch, one_by_one)
+    assert reading._scan_quotes(text, state) == one_by_one
