@@ -127,7 +127,7 @@ async def _drive(address: str, prefix: Path, method: str, request: bytes, channe
     try:
         for ch in chans:
             await asyncio.wait_for(ch.channel_ready(), timeout=30)
-        calls = [ch.unary_unary(method) for ch in chans]  # no serializers: bytes in, bytes out
+        calls: list[grpc.aio.UnaryUnaryMultiCallable] = [ch.unary_unary(method) for ch in chans]  # bytes in/out
         latencies: list[float] = []
         errors: Counter[str] = Counter()
         measuring = False
