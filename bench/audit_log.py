@@ -53,6 +53,7 @@ def fresh_store(data: DataDir) -> SqliteStore:
     """An empty log in the same data directory (keys kept), so each measurement starts from size 0."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{data.database}{suffix}").unlink(missing_ok=True)
+    data.migrate(create=True)  # open_store no longer creates a missing database (it would hide a lost log)
     return data.open_store()
 
 

@@ -150,6 +150,15 @@ def applicable(entry: AccessEntry, rules: RoleRules, seconds: float) -> list[tup
     return out
 
 
+def counted(entry: AccessEntry, settings: AnomalySettings) -> tuple[float, list[tuple[str, Rule]]]:
+    """The entry's time (epoch seconds) and the kinds it counts towards under `settings`: none for alert entries
+    or an empty principal. Raises ValueError if the entry's time is not RFC 3339."""
+    if entry.decision == Decision.ALERT or not entry.principal:
+        return 0.0, []
+    seconds = entry_seconds(entry)
+    return seconds, applicable(entry, settings.for_role(entry.role), seconds)
+
+
 def _minutes(seconds: int) -> str:
     return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
 
@@ -189,11 +198,8 @@ class AnomalyDetector(PrincipalWatch[AnomalySettings, _Principal]):
 
         Raises ValueError if the entry's time is not RFC 3339.
         """
-        if entry.decision == Decision.ALERT or not entry.principal:
-            return []
         settings = self._settings
-        seconds = entry_seconds(entry)
-        kinds = applicable(entry, settings.for_role(entry.role), seconds)
+        seconds, kinds = counted(entry, settings)
         if not kinds:
             return []
         with self._lock:

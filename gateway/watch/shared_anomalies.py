@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
-from gateway.audit.entry import AccessEntry, Decision
+from gateway.audit.entry import AccessEntry
 from gateway.errors import GatewayError
 from gateway.watch.anomalies import (
     BULK_LOOKUP,
@@ -28,8 +28,7 @@ from gateway.watch.anomalies import (
     AnomalySettings,
     AnomalyWatch,
     alert_message,
-    applicable,
-    entry_seconds,
+    counted,
 )
 
 log = logging.getLogger("permitgw.watch")
@@ -94,11 +93,8 @@ class SharedAnomalyDetector:
     def observe(self, entry: AccessEntry) -> list[Alert]:
         """Count one access-log entry; the alerts it sets off in this process (none for alert entries, an empty
         principal, or when the count could not be made). Raises ValueError if the entry's time is not RFC 3339."""
-        if entry.decision == Decision.ALERT or not entry.principal:
-            return []
         settings = self._settings
-        seconds = entry_seconds(entry)
-        kinds = applicable(entry, settings.for_role(entry.role), seconds)
+        seconds, kinds = counted(entry, settings)
         if not kinds:
             return []
         rules = dict(kinds)

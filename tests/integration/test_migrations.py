@@ -14,7 +14,7 @@ import re
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -242,27 +242,33 @@ def test_a_failing_sqlite_step_leaves_the_version_before_it_whole(tmp_path: Path
     con.close()
 
 
-def test_several_sqlite_migrators_at_once_apply_each_step_once(tmp_path: Path) -> None:
-    data = datadir_copy(tmp_path)
-    start = threading.Barrier(4)
+def migrate_at_once(opener: Callable[[], SqliteStore | PostgresStore], n: int = 4) -> list[SchemaChange]:
+    """n migrators opening the database at the same moment, each on its own connection: their schema changes."""
+    start = threading.Barrier(n)
     changes: list[SchemaChange] = []
     errors: list[BaseException] = []
 
     def migrator() -> None:
         start.wait()
         try:
-            store = SqliteStore(data.database, data.cipher(), migrate=True)
+            store = opener()
             changes.append(store.schema_change)
             store.close()
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=migrator) for _ in range(4)]
+    threads = [threading.Thread(target=migrator) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
     assert not errors, errors
+    return changes
+
+
+def test_several_sqlite_migrators_at_once_apply_each_step_once(tmp_path: Path) -> None:
+    data = datadir_copy(tmp_path)
+    changes = migrate_at_once(lambda: SqliteStore(data.database, data.cipher(), migrate=True))
     latest = migrations_sqlite.PLAN.latest
     steps = latest - 5
     assert {c.after for c in changes} == {latest}
@@ -346,25 +352,7 @@ def test_a_failing_postgres_step_leaves_the_version_before_it_whole(tmp_path: Pa
 @pytest.mark.postgres
 def test_several_postgres_migrators_at_once_apply_each_step_once(tmp_path: Path, pg_fixture: OwnLogin) -> None:
     data = datadir_copy(tmp_path)
-    start = threading.Barrier(4)
-    changes: list[SchemaChange] = []
-    errors: list[BaseException] = []
-
-    def migrator() -> None:
-        start.wait()
-        try:
-            store = PostgresStore(pg_fixture.dsn, data.cipher(), "permitgw", migrate=True)
-            changes.append(store.schema_change)
-            store.close()
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=migrator) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
+    changes = migrate_at_once(lambda: PostgresStore(pg_fixture.dsn, data.cipher(), "permitgw", migrate=True))
     latest = migrations_postgres.PLAN.latest
     assert {c.after for c in changes} == {latest}
     assert sorted(s.version for c in changes for s in c.applied) == list(range(4, latest + 1)), "each step once"
