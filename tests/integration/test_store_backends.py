@@ -56,6 +56,7 @@ from gateway.store.sqlite import SqliteStore, StoreError
 from gateway.synth import psb
 from gateway.synth.people import SynthPerson, residents
 from tests.conftest import run_cli
+from tests.helpers import make_id
 
 PG_DSN = os.environ.get("PERMITGW_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 AS_OF = _dt.date(2026, 11, 1)
@@ -575,3 +576,18 @@ def test_a_gateway_runs_on_postgres(tmp_path: Path, pg_dsn: str, pg_schema: str)
         store.close()
     blob = pg_at_rest(pg_dsn, pg_schema)
     assert not any(p.id_number.encode() in blob or p.name.encode("utf-8") in blob for p in people)
+
+
+def test_a_mixed_batch_of_facts_is_told_apart_row_by_row_and_the_latest_version_wins(store: Store) -> None:
+    """One executemany per batch: all new or all present says it at once; a mix is redone row by row."""
+    who = IdNumber(make_id(birth=_dt.date(1985, 3, 4)))
+
+    def paid(month: str, kind: ContributionKind = ContributionKind.NORMAL) -> Contribution:
+        return Contribution(who, "U1", "", InsuranceType("110"), month, month, kind)
+
+    assert store.save_rows([[paid("2023-01")], [paid("2023-02")]]) == [True, True]
+    assert store.save_rows([[paid("2023-01")], [paid("2023-02")]]) == [False, False]
+    late = paid("2023-02", ContributionKind.LATE)
+    assert store.save_rows([[paid("2023-01")], [late], [late], [paid("2023-03")]]) == [False, True, False, True]
+    assert store.facts(who) == [paid("2023-01"), late, paid("2023-03")]
+    assert store.counts()["facts"] == 4
