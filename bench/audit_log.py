@@ -53,7 +53,7 @@ def fresh_store(data: DataDir) -> SqliteStore:
     """An empty log in the same data directory (keys kept), so each measurement starts from size 0."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{data.database}{suffix}").unlink(missing_ok=True)
-    return data.open_store()
+    return data.open_store(create=True)
 
 
 def open_log(data: DataDir, store: SqliteStore) -> AuditLog:
