@@ -57,9 +57,12 @@ def latencies(call: Callable[[], object], n: int) -> list[float]:
     return out
 
 
-def throughput(calls: Sequence[Callable[[], object]], threads: int, seconds: float) -> float:
-    """Calls per second of `threads` client threads; thread i uses calls[i % len(calls)] (its own certificate)."""
+def throughput(calls: Sequence[Callable[[], object]], threads: int, seconds: float) -> tuple[float, float]:
+    """Calls per second of `threads` client threads (thread i uses calls[i % len(calls)], its own certificate), and
+    the CPU time this process spent per call meanwhile (clients and server alike; less disturbed than wall time by
+    other work sharing the machine)."""
     done = [0] * threads
+    cpu = time.process_time()
     stop = time.monotonic() + seconds
 
     def worker(i: int) -> None:
@@ -73,7 +76,7 @@ def throughput(calls: Sequence[Callable[[], object]], threads: int, seconds: flo
         t.start()
     for t in ts:
         t.join()
-    return sum(done) / seconds
+    return sum(done) / seconds, (time.process_time() - cpu) / max(sum(done), 1)
 
 
 def main() -> None:
@@ -112,10 +115,13 @@ def main() -> None:
                 calls["echo"].append(functools.partial(echo_call, payload))
             lat: dict[str, list[float]] = {"gateway": [], "echo": []}
             tput: dict[str, list[float]] = {"gateway": [], "echo": []}
+            cpu: dict[str, list[float]] = {"gateway": [], "echo": []}
             for _ in range(args.rounds):  # interleave rounds so machine noise hits both alike
                 for name, call in calls.items():
                     lat[name].append(statistics.median(latencies(call[0], args.calls)))
-                    tput[name].append(throughput(call, args.threads, args.seconds))
+                    rate, per_call = throughput(call, args.threads, args.seconds)
+                    tput[name].append(rate)
+                    cpu[name].append(per_call)
         gw.stop()
         echo.stop(0)
         g_lat, e_lat = statistics.median(lat["gateway"]), statistics.median(lat["echo"])
@@ -126,6 +132,10 @@ def main() -> None:
         print(f"throughput, {args.threads} client threads, median of {args.rounds} x {args.seconds:.0f} s:")
         print(f"  echo    {e_tp:8.0f} calls/s")
         print(f"  gateway {g_tp:8.0f} calls/s   ratio gateway/echo {g_tp / e_tp:.2f}")
+        g_cpu, e_cpu = statistics.median(cpu["gateway"]), statistics.median(cpu["echo"])
+        print(f"CPU time of the process per concurrent call (client + server), median of {args.rounds}:")
+        print(f"  echo    {e_cpu * 1e6:8.0f} us")
+        print(f"  gateway {g_cpu * 1e6:8.0f} us   the gateway's own work: {(g_cpu - e_cpu) * 1e6:.0f} us per call")
         print("(each gateway call: mTLS principal, policy table, blind index, SQLite read, fsync'd log append)")
     finally:
         shutil.rmtree(root, ignore_errors=True)
