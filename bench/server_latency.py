@@ -2,17 +2,21 @@
 
 Prints medians and the ratio gateway/echo for sequential latency and for concurrent throughput.
 Run: .venv/bin/python bench/server_latency.py [--calls N] [--threads T]
+The server lets one client certificate hold PER_CERTIFICATE calls at a time, so the concurrent run spreads its
+threads over as many certificates (one channel each) as that takes; the echo server gets the same channels.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent import futures
+from contextlib import ExitStack
 from pathlib import Path
 
 import grpc
@@ -27,6 +31,8 @@ from gateway.service.importer import import_files
 from gateway.synth import psb
 from gateway.synth.people import residents
 from permitgw.v1 import common_pb2, permit_pb2, permit_pb2_grpc
+
+PER_CERTIFICATE = 8  # calls one client certificate may hold at a time (gateway/server/limits.py, default)
 
 
 def echo_server(data: DataDir) -> tuple[grpc.Server, int]:
@@ -51,11 +57,16 @@ def latencies(call: Callable[[], object], n: int) -> list[float]:
     return out
 
 
-def throughput(call: Callable[[], object], threads: int, seconds: float) -> float:
+def throughput(calls: Sequence[Callable[[], object]], threads: int, seconds: float) -> tuple[float, float]:
+    """Calls per second of `threads` client threads (thread i uses calls[i % len(calls)], its own certificate), and
+    the CPU time this process spent per call meanwhile (clients and server alike; less disturbed than wall time by
+    other work sharing the machine)."""
     done = [0] * threads
+    cpu = time.process_time()
     stop = time.monotonic() + seconds
 
     def worker(i: int) -> None:
+        call = calls[i % len(calls)]
         while time.monotonic() < stop:
             call()
             done[i] += 1
@@ -65,13 +76,13 @@ def throughput(call: Callable[[], object], threads: int, seconds: float) -> floa
         t.start()
     for t in ts:
         t.join()
-    return sum(done) / seconds
+    return sum(done) / seconds, (time.process_time() - cpu) / max(sum(done), 1)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=2000)
-    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
@@ -84,24 +95,33 @@ def main() -> None:
         store = data.open_store()
         import_files(store, "psb", [root / "jzdj.csv"], data.rejects)
         store.close()
-        issue_client(data.keys, Principal("school", "3302030001", "bench school", "330203"), root / "school")
+        certs = [root / f"school{i}" for i in range(-(-args.threads // PER_CERTIFICATE))]
+        for i, where in enumerate(certs):
+            issue_client(data.keys, Principal("school", f"330203{i + 1:04d}", "bench school", "330203"), where)
         gw = start(data, "127.0.0.1:0", workers=16)
         echo, echo_port = echo_server(data)
         req = permit_pb2.GetPermitStatusRequest(
             context=common_pb2.RequestContext(purpose="compulsory-education", case_id="B-1", operator_id="B"),
             id_number=people[0].id_number)
-        with channel(f"127.0.0.1:{gw.port}", root / "school") as gch, \
-                channel(f"127.0.0.1:{echo_port}", root / "school") as ech:
-            stub = permit_pb2_grpc.PermitServiceStub(gch)
-            echo_call = ech.unary_unary("/bench.Echo/Echo")
+        with ExitStack() as open_channels:
             payload = req.SerializeToString()
-            calls = {"gateway": lambda: stub.GetPermitStatus(req), "echo": lambda: echo_call(payload)}
+            calls: dict[str, list[Callable[[], object]]] = {"gateway": [], "echo": []}
+            for where in certs:
+                stub = permit_pb2_grpc.PermitServiceStub(
+                    open_channels.enter_context(channel(f"127.0.0.1:{gw.port}", where)))
+                echo_call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = open_channels.enter_context(
+                    channel(f"127.0.0.1:{echo_port}", where)).unary_unary("/bench.Echo/Echo")
+                calls["gateway"].append(functools.partial(stub.GetPermitStatus, req))
+                calls["echo"].append(functools.partial(echo_call, payload))
             lat: dict[str, list[float]] = {"gateway": [], "echo": []}
             tput: dict[str, list[float]] = {"gateway": [], "echo": []}
+            cpu: dict[str, list[float]] = {"gateway": [], "echo": []}
             for _ in range(args.rounds):  # interleave rounds so machine noise hits both alike
                 for name, call in calls.items():
-                    lat[name].append(statistics.median(latencies(call, args.calls)))
-                    tput[name].append(throughput(call, args.threads, args.seconds))
+                    lat[name].append(statistics.median(latencies(call[0], args.calls)))
+                    rate, per_call = throughput(call, args.threads, args.seconds)
+                    tput[name].append(rate)
+                    cpu[name].append(per_call)
         gw.stop()
         echo.stop(0)
         g_lat, e_lat = statistics.median(lat["gateway"]), statistics.median(lat["echo"])
@@ -112,6 +132,10 @@ def main() -> None:
         print(f"throughput, {args.threads} client threads, median of {args.rounds} x {args.seconds:.0f} s:")
         print(f"  echo    {e_tp:8.0f} calls/s")
         print(f"  gateway {g_tp:8.0f} calls/s   ratio gateway/echo {g_tp / e_tp:.2f}")
+        g_cpu, e_cpu = statistics.median(cpu["gateway"]), statistics.median(cpu["echo"])
+        print(f"CPU time of the process per concurrent call (client + server), median of {args.rounds}:")
+        print(f"  echo    {e_cpu * 1e6:8.0f} us")
+        print(f"  gateway {g_cpu * 1e6:8.0f} us   the gateway's own work: {(g_cpu - e_cpu) * 1e6:.0f} us per call")
         print("(each gateway call: mTLS principal, policy table, blind index, SQLite read, fsync'd log append)")
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -85,6 +85,7 @@ class AuditLog:
         self._on_signed = on_signed  # e.g. hand each new checkpoint to the witnesses (gateway/audit/witnessing.py)
         self._proof_source: SubtreeSource = store
         self._signing: tuple[Checkpoint, bytes, bool] | None = None  # the batch's head, its note, kept as a row?
+        self._own_note: tuple[str, Checkpoint] | None = None  # the note of the last head this process committed
         self.every_entries, self.every_seconds, self.max_batch = every_entries, every_seconds, max_batch
         self.wait_seconds = wait_seconds
         self.verifier = verifier_key(origin, key.public_key())
@@ -286,10 +287,14 @@ class AuditLog:
                 raise InconsistentCheckpointError(f"the log holds {before} entries and no signed checkpoint: "
                                                   "refusing to sign entries this gateway did not write")
             return None
-        try:
-            head = verify_checkpoint(head_note.encode("utf-8"), self.verifier, origin=self.origin)
-        except NoteError as exc:
-            raise InconsistentCheckpointError(f"the latest stored checkpoint does not verify: {exc}") from exc
+        own = self._own_note
+        if own is not None and head_note == own[0]:
+            head = own[1]  # the very text this process signed and committed: its signature was made here
+        else:
+            try:
+                head = verify_checkpoint(head_note.encode("utf-8"), self.verifier, origin=self.origin)
+            except NoteError as exc:
+                raise InconsistentCheckpointError(f"the latest stored checkpoint does not verify: {exc}") from exc
         if head.size != before:
             raise InconsistentCheckpointError(
                 f"the log holds {before} entries but its latest signed checkpoint covers {head.size}: "
@@ -301,6 +306,7 @@ class AuditLog:
         if signing is None:
             return
         self._guard = CheckpointGuard(self._consistent, last=signing[0])
+        self._own_note = (signing[1].decode("utf-8"), signing[0])  # the next batch finds it as the stored head
         self._last_signed_at = time.monotonic()
         if signing[2]:
             self._kept_size, self._kept_at, self._interim = signing[0].size, time.monotonic(), None

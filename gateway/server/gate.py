@@ -66,6 +66,7 @@ class Call:
     last_entry: AccessEntry | None = None
     last_seq: int = 0
     logged: bool = field(default=False)
+    parsed: dict[str, IdNumber] = field(default_factory=dict)  # raw identity numbers admit parsed, by their text
 
 
 class Stated(Protocol):
@@ -178,6 +179,7 @@ class Gate:
                 who = None
             if who is not None:
                 call.subject = self.store.subject_index(who)
+                call.parsed[subject] = who  # `subject()` takes it from here instead of parsing again
                 if principal.district != CITY and self.store.latest_district(who) != principal.district:
                     scope = OUT
         if given is not None:
@@ -219,7 +221,11 @@ class Gate:
             raise errors.invalid_argument(field_name, str(exc)) from exc
 
     def subject(self, call: Call, raw: str, field_name: str) -> IdNumber:
-        """The person the request is about: validated, and noted for the access log by blind index."""
+        """The person the request is about: validated, and noted for the access log by blind index. The same text
+        admitted as this call's subject was parsed and indexed then: that number is taken, not parsed again."""
+        who = call.parsed.get(raw)
+        if who is not None and call.subject:
+            return who
         who = self.identity(raw, field_name)
         call.subject = self.store.subject_index(who)
         return who

@@ -2,8 +2,8 @@
 operators who run PostgreSQL get the same gateway (no plaintext identity number, name or address at rest).
 
 Here: opening at the schema version of migrations_postgres.py (migrating only when asked), the session,
-reconnecting once the connection is lost (StoreUnavailable meanwhile), advisory locks for serialised writers, and
-the dialect's upsert; the statements are sql_core's.
+reconnecting once a connection (the writers' or the reads') is lost (StoreUnavailable meanwhile), advisory locks
+for serialised writers, and the dialect's upsert; the statements are sql_core's.
 """
 from __future__ import annotations
 
@@ -80,7 +80,9 @@ class _Connection:
 
 
 class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
-    """One connection shared under a lock (as SqliteStore); autocommit off, every call one explicit transaction.
+    """Writes on one connection shared under a lock (as SqliteStore), autocommit off, every write one explicit
+    transaction; reads on a second connection of their own (autocommit: one statement, one round trip), so that a
+    read never waits behind a write transaction of this store.
 
     Durability: commits are synchronous — synchronous_commit=on, PostgreSQL's default (turned on for the session
     if the server has it off), makes COMMIT return only after the WAL record is fsync'd, as SQLite's
@@ -106,6 +108,9 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             raise StoreError(f"PostgreSQL schema name {schema!r}: use lower-case letters, digits and _")
         self._cipher, self._schema, self._dsn = cipher, schema, dsn
         self._lock = threading.Lock()
+        self._reader: Connection | None = None  # reads' own connection (autocommit), opened at the first read
+        self._reader_lock = threading.Lock()
+        self._reads_lost = self._writer_checked = 0  # losses reads found, and how many of them the writer checked
         self._closed = False
         try:
             self._reconnect = Reconnect(_connect_params(dsn))
@@ -133,11 +138,32 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
 
     def _live(self) -> Connection:
         """The connection, reopened if it was lost (caller holds the lock); StoreUnavailable if it cannot be."""
-        if not (self._db.closed or self._db.broken):
+        if not (self._db.closed or self._db.broken) and self._still_there(self._db):
             return self._db
+        self._db.close()
+        self._db = self._reopen()
+        log.warning("reconnected to PostgreSQL")
+        return self._db
+
+    def _still_there(self, db: Connection) -> bool:
+        """Whether the writers' connection survived what reads' connection did not: once reads found theirs lost
+        or the server out of reach (a restart, an administrator's kill), the idle writer's is tried (one round
+        trip) before a write is begun on it, so that the first write after the store healed for reads works too."""
+        lost = self._reads_lost
+        if lost == self._writer_checked:
+            return True
+        self._writer_checked = lost
+        try:
+            db.execute("SELECT 1")
+            db.rollback()
+        except psycopg.Error:
+            return False
+        return True
+
+    def _reopen(self) -> Connection:
+        """A new prepared connection (with the reconnect backoff), or StoreUnavailable."""
         if self._closed:
             raise StoreUnavailable("the store is closed")
-        self._db.close()
         try:
             db = self._reconnect.open()
         except psycopg.Error as exc:
@@ -148,8 +174,26 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             db.close()
             self._reconnect.failed(exc)
             raise StoreUnavailable(f"PostgreSQL is unreachable: {_first_line(exc)}") from exc
-        log.warning("reconnected to PostgreSQL")
-        self._db = db
+        return db
+
+    def _live_reader(self) -> Connection:
+        """Reads' connection (caller holds the reader lock), opened or reopened as `_live` does; autocommit, so
+        that a read is one round trip and sees every transaction committed before it (each statement its own
+        snapshot), whichever connection committed it."""
+        if self._reader is not None and not (self._reader.closed or self._reader.broken):
+            return self._reader
+        if self._reader is not None:
+            self._reader.close()
+            self._reads_lost += 1
+            log.warning("reads' connection to PostgreSQL lost: reconnecting")
+        self._reader = None
+        try:
+            db = self._reopen()
+        except StoreUnavailable:
+            self._reads_lost += 1  # out of reach: the writers' idle connection may be gone as well
+            raise
+        db.autocommit = True
+        self._reader = db
         return db
 
     def _serialise(self, db: Connection, what: str) -> None:
@@ -179,16 +223,28 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
 
     # --- how sql_core's statements run here ----------------------------------------------------------------------
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
-        """A read: tried once more, on a new connection, if the connection turned out to be lost (reads are
-        idempotent, so a reader does not notice a connection killed while idle)."""
+        """A read, on reads' own connection: it never waits behind a write transaction of this store (a quota
+        check's round trips, an access-log COMMIT). Tried once more, on a new connection, if the connection turned
+        out to be lost (reads are idempotent, so a reader does not notice a connection killed while idle)."""
         try:
-            with self._transaction() as db:
-                return _Connection(db).rows(sql, args)
+            return self._read(sql, args)
         except StoreUnavailable:
-            if not (self._db.closed or self._db.broken):
+            if self._reader is not None and not (self._reader.closed or self._reader.broken):
                 raise
-        with self._transaction() as db:
-            return _Connection(db).rows(sql, args)
+        return self._read(sql, args)
+
+    def _read(self, sql: str, args: Sequence[object]) -> list[Row]:
+        """One statement on reads' connection; a lost connection or an unfinished statement is StoreUnavailable."""
+        with self._reader_lock:
+            db = self._live_reader()
+            try:
+                return _Connection(db).rows(sql, args)
+            except psycopg.Error as exc:
+                if db.closed or db.broken:
+                    raise StoreUnavailable(f"PostgreSQL connection lost: {_first_line(exc)}") from exc
+                if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+                    raise StoreUnavailable(f"PostgreSQL did not complete the statement: {_first_line(exc)}") from exc
+                raise
 
     @contextmanager
     def _write(self, serialise: str | None = None) -> Iterator[Sql]:
@@ -251,12 +307,15 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
     def close(self) -> None:
         """Close the connection; waits a bounded time for a statement in flight, then closes regardless."""
         self._closed = True  # no reconnecting after this
-        locked = self._lock.acquire(timeout=CLOSE_WAIT_SECONDS)
-        try:
-            self._db.close()
-        finally:
-            if locked:
-                self._lock.release()
+        for lock, db in ((self._lock, lambda: self._db), (self._reader_lock, lambda: self._reader)):
+            locked = lock.acquire(timeout=CLOSE_WAIT_SECONDS)
+            try:
+                found = db()
+                if found is not None:
+                    found.close()
+            finally:
+                if locked:
+                    lock.release()
 
 
 

@@ -153,6 +153,7 @@ class SqlStore:
     """Insert unless a row with the same unique key is there; format fields table, cols, marks."""
 
     _cipher: FieldCipher
+    _kept_frontier: tuple[int, dict[Node, bytes]] | None = None  # (log size, its frontier) this store last committed
 
     # --- what a backend supplies ----------------------------------------------------------------------------------
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
@@ -414,11 +415,13 @@ class SqlStore:
 
         Appenders are serialised (in other processes too), so entries never interleave with another batch's and
         each batch sees the log size the one before leaves. Entry seq N is leaf N-1; merkle gets every subtree a
-        leaf completes (rfc9162.append_leaf), from the frontier fetched once before the batch.
+        leaf completes (rfc9162.append_leaf), from the frontier of the log before the batch: the one this store kept
+        from its own last batch if the log still has that size, else fetched.
         """
         with self._write("access_log") as sql:
             size = as_int(sql.rows("SELECT coalesce(max(seq), 0) FROM access_log")[0][0])
-            nodes = self._nodes(sql, frontier(size))
+            kept = self._kept_frontier
+            nodes = dict(kept[1]) if kept is not None and kept[0] == size else self._nodes(sql, frontier(size))
             rows: list[Row] = []
             merkle: list[Row] = []
             others: list[Row] = []
@@ -443,6 +446,13 @@ class SqlStore:
                 if drop is not None:
                     sql.run("DELETE FROM checkpoints WHERE size = ?", (drop,))
                 self._add_checkpoint(sql, size + len(rows), root, note)
+        # Committed: keep the new frontier for the next batch. Only a committed one (a failed batch left none), and
+        # used only while the log still holds exactly that many entries (another process, a worker or a replica,
+        # may have appended since; then it is fetched again). The log is append-only, so its first `size` entries,
+        # and the frontier they determine, never change.
+        wanted = frontier(size + len(rows))
+        self._kept_frontier = ((size + len(rows), {n: nodes[n] for n in wanted}) if all(n in nodes for n in wanted)
+                               else None)  # a node missing from the store: fetch (and fail) next time as before
         return list(range(size + 1, size + 1 + len(rows)))
 
     def log_size(self) -> int:

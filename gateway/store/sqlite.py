@@ -1,6 +1,7 @@
 """SQLite implementation of the storage port (WAL, synchronous=FULL): opening (read-only too) at the schema version
-of migrations_sqlite.py (migrating only when asked), and how sql_core's statements run here (one connection
-under a lock; BEGIN IMMEDIATE for serialised writers and for each migration step).
+of migrations_sqlite.py (migrating only when asked), and how sql_core's statements run here (writes on one
+connection under a lock, BEGIN IMMEDIATE for serialised writers and for each migration step; reads on a small
+bounded pool of their own connections, so that a read never waits while the writer fsyncs: sqlite_readers.py).
 
 Identity numbers, names, addresses and permit numbers are stored only as AES-GCM ciphertext, and
 found by HMAC blind index (store/crypto.py); an operator reading the file sees neither.
@@ -24,6 +25,7 @@ from gateway.store.migrations_sqlite import PLAN, SCHEMA_VERSION_TABLE
 from gateway.store.port import StoreError, StoreUnavailable
 from gateway.store.quota_sql import QuotaSql
 from gateway.store.sql_core import Row, Sql, SqlStore, as_int
+from gateway.store.sqlite_readers import Readers
 
 SCHEMA_VERSION = PLAN.latest  # the tables themselves, and how older databases reach them: migrations_sqlite.py
 
@@ -39,6 +41,14 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
         return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: {exc}") from exc
+
+
+def _open_reader(path: Path) -> sqlite3.Connection:
+    """A connection for reads beside the writer: query_only (a read path can never write), autocommit (each
+    statement its own snapshot: the latest commit when it starts)."""
+    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=BUSY_SECONDS)
+    db.execute("PRAGMA query_only=ON")
+    return db
 
 
 BUSY_SECONDS = 5.0  # how long a writer waits for another process's write transaction (Python's default too)
@@ -74,7 +84,8 @@ _COUNTS = ("quota", "anomaly:")  # serialised writes of the shared counters (see
 
 
 class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
-    """One connection shared under a lock: SQLite serialises writers anyway, and WAL keeps reads cheap."""
+    """Writes on one connection shared under a lock (SQLite serialises writers anyway); reads on their own
+    connections (WAL lets them run beside the writer, each on the latest committed snapshot)."""
 
     # The other subjects of an entry, space-separated (blind indexes are hex), read with the entry.
     OTHERS = "(SELECT group_concat(s.subject, ' ') FROM access_subjects s WHERE s.seq = access_log.seq)"
@@ -86,6 +97,7 @@ class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
         migrated if `migrate` (`permitgw migrate`, `init`) and refused otherwise (migrations.SchemaBehind)."""
         self._cipher = cipher
         self._lock = threading.Lock()
+        self._readers: Readers | None = None  # read-only: every read on the one connection, under the lock
         if read_only:
             try:
                 self._db = _open_read_only(path)
@@ -121,6 +133,7 @@ class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
         except BaseException:
             self._db.close()
             raise
+        self._readers = Readers(lambda: _open_reader(path))
 
     def _open(self, path: Path, migrate: bool) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -139,8 +152,14 @@ class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
 
     # --- how sql_core's statements run here ----------------------------------------------------------------------
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
-        with self._lock:
-            return self._sql.rows(sql, args)
+        """A read on a reader connection: it sees every transaction committed before it began (a write of this
+        store returns only after its COMMIT), and waits for no writer. A read-only store reads on its one connection.
+        """
+        if self._readers is None:
+            with self._lock:
+                return self._sql.rows(sql, args)
+        with self._readers.connection() as db:
+            return db.execute(sql, tuple(args)).fetchall()
 
     @contextmanager
     def _write(self, serialise: str | None = None) -> Iterator[Sql]:
@@ -197,6 +216,8 @@ class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
         return "datetime('now')", ()
 
     def close(self) -> None:
+        if self._readers is not None:
+            self._readers.close()
         with self._lock:
             self._db.close()
 

@@ -28,7 +28,8 @@ from gateway.policy.decisions import PolicyEngine
 from gateway.rules.eligibility import HousingSettings
 from gateway.rules.enrollment import EnrollmentSettings
 from gateway.server.entitlement_service import CHECK_ENROLLMENT, EntitlementService
-from gateway.server.gate import Gate
+from gateway.server.errors import Refused
+from gateway.server.gate import Call, Gate
 from gateway.server.metrics import Metrics
 from gateway.server.permit_service import GET_PERMIT_STATUS, GET_RESIDENCE_RECORD, PermitService
 from gateway.settings.anomalies import load_anomalies
@@ -235,3 +236,44 @@ def test_allowed_call_is_logged_exactly_once_naming_every_subject(rig: Rig, cert
     assert entry.subject == rig.index(CHILD)
     assert entry.subjects == tuple(sorted((rig.index(ADULT), rig.index(OTHER))))
     assert entry.reason == answer.reasons[0].code
+
+
+# --- one parse of the identity number per call ----------------------------------------------------------------
+class _CountingStore(FakeStore):
+    """FakeStore counting blind indexes made (one per parse of the subject in the pipeline)."""
+
+    indexed = 0
+
+    def subject_index(self, who: IdNumber) -> str:
+        self.indexed += 1
+        return super().subject_index(who)
+
+
+def test_the_admitted_subject_is_parsed_and_indexed_once(rig: Rig, certificate: Callable) -> None:
+    store = _CountingStore()
+    store.add(*_person(ADULT))
+    rig.gate.store = store
+    _, pem = certificate("school")
+    raw = " " + ADULT.value.lower().replace("3", "\uff13") + " "  # messy text: width, case, spaces
+    call = Call(method=GET_PERMIT_STATUS)
+    request = _status_request(raw)
+    rig.gate.admit_peer(call, [pem], request.context, raw)
+    admitted = call.parsed[raw]
+    assert admitted == ADULT and call.subject == store.subject_index(ADULT)
+    store.indexed = 0
+    assert rig.gate.subject(call, raw, "id_number") is admitted
+    assert store.indexed == 0, "the subject admitted was indexed again"
+    assert rig.gate.subject(call, OTHER.value, "id_number") == OTHER, "other text is parsed on its own"
+    assert call.subject == store.subject_index(OTHER) and store.indexed == 2
+
+
+def test_a_subject_admit_could_not_parse_is_refused_by_the_handler_naming_the_field(rig: Rig,
+                                                                                   certificate: Callable) -> None:
+    _, pem = certificate("school")
+    call = Call(method=GET_PERMIT_STATUS)
+    request = _status_request(ADULT.value[:17] + ("1" if ADULT.value[17] == "0" else "0"))  # wrong check character
+    rig.gate.admit_peer(call, [pem], request.context, request.id_number)
+    assert call.parsed == {} and call.subject == ""
+    with pytest.raises(Refused) as info:
+        rig.gate.subject(call, request.id_number, "id_number")
+    assert info.value.code is grpc.StatusCode.INVALID_ARGUMENT and "id_number" in str(info.value)

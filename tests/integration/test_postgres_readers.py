@@ -1,0 +1,106 @@
+"""The PostgreSQL store reads on a connection of its own: a read does not wait behind the store's write transaction
+(a quota check, an access-log append), sees every write the store returned from, and heals as the writer does."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.audit.entry import AccessEntry
+from gateway.datadir import DataDir
+from gateway.store.port import StoreUnavailable
+from gateway.store.postgres import PostgresStore
+from tests.helpers import wait_until
+from tests.pg import OwnLogin, own_login
+
+pytestmark = pytest.mark.postgres
+DEADLINE = 30.0  # seconds; a read that waits for the writer waits until the writer is released
+
+
+@pytest.fixture
+def login() -> Iterator[OwnLogin]:
+    with own_login("pgrd") as own:
+        yield own
+
+
+@pytest.fixture
+def store(login: OwnLogin, data: DataDir) -> Iterator[PostgresStore]:
+    opened = PostgresStore(login.dsn, data.cipher(), "permitgw")
+    yield opened
+    opened.close()
+
+
+def _entry(i: int) -> AccessEntry:
+    return AccessEntry(f"2026-11-21T08:00:{i % 60:02d}.000000Z", "school/330203/S1", "ab", "school", "S1", "330203",
+                       "/permitgw.v1.PermitService/GetPermitStatus", "compulsory-education", f"case-{i}", "op", "",
+                       "allow", "OK", "v1")
+
+
+def test_a_read_does_not_wait_for_the_stores_write_transaction(store: PostgresStore) -> None:
+    store.append_accesses([_entry(1)])
+    inside, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store._write("access_log") as sql:  # the writer's connection busy in a transaction
+            sql.run("INSERT INTO revocations (serial, time) VALUES (?, ?)", ("0bad", "2026-11-21T00:00:00Z"))
+            inside.set()
+            release.wait(DEADLINE)
+
+    holder = threading.Thread(target=writer)
+    holder.start()
+    try:
+        assert inside.wait(DEADLINE)
+        seen: list[object] = []
+        reader = threading.Thread(target=lambda: seen.extend([store.log_size(), store.revocations()]))
+        reader.start()
+        reader.join(DEADLINE)
+        assert seen == [1, frozenset()], "the read waited for the writer (or saw its uncommitted row)"
+    finally:
+        release.set()
+        holder.join(DEADLINE)
+    assert store.revocations() == {"0bad"}, "a read after the commit sees it"
+
+
+def test_every_write_the_store_returned_from_is_read_back_at_once(store: PostgresStore) -> None:
+    for i in range(20):
+        store.add_revocation(f"{i:04x}")
+        assert f"{i:04x}" in store.revocations()
+        assert store.append_accesses([_entry(i)]) == [i + 1]
+        assert store.log_size() == i + 1
+
+
+def test_reads_and_writes_fail_closed_while_the_server_is_out_of_reach_then_heal(login: OwnLogin,
+                                                                                  store: PostgresStore) -> None:
+    store.append_accesses([_entry(1)])
+    assert store.log_size() == 1  # both connections open
+    login.lock_out()
+    with pytest.raises(StoreUnavailable):
+        store.log_size()
+    with pytest.raises(StoreUnavailable):
+        store.append_accesses([_entry(2)])
+    login.let_in()
+
+    def heals() -> bool:
+        try:
+            return store.log_size() == 1
+        except StoreUnavailable:
+            return False
+
+    wait_until(heals, "reads on a new connection", DEADLINE)
+    wait_until(lambda: _appends(store), "writes on a new connection", DEADLINE)
+    assert store.log_size() == 2
+
+
+def _appends(store: PostgresStore) -> bool:
+    try:
+        return store.append_accesses([_entry(2)]) == [2]
+    except StoreUnavailable:
+        return False
+
+
+def test_a_read_after_the_reads_connection_was_killed_is_answered(login: OwnLogin, store: PostgresStore) -> None:
+    store.append_accesses([_entry(1)])
+    assert store.log_size() == 1
+    assert login.kill() == 2  # the writers' connection and the reads'
+    assert store.log_size() == 1  # retried once on a new connection

@@ -1,0 +1,132 @@
+"""Reads on their own SQLite connections (store/sqlite_readers.py): a read does not wait for the store's writer in
+the middle of a transaction, sees every write the store returned from, and the pool stays bounded."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.datadir import DataDir
+from gateway.store.port import StoreError, StoreUnavailable
+from gateway.store.sqlite import SqliteStore
+from gateway.store.sqlite_readers import Readers
+
+DEADLINE = 30.0  # seconds: generous for a loaded machine; a read that waits for the writer waits until released
+
+
+@pytest.fixture
+def store(data: DataDir) -> Iterator[SqliteStore]:
+    opened = data.open_store()
+    assert isinstance(opened, SqliteStore)
+    yield opened
+    opened.close()
+
+
+def test_a_read_does_not_wait_for_the_stores_writer_mid_transaction(store: SqliteStore) -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store._write("access_log") as sql:  # the writer's lock held, as through a COMMIT and its fsync
+            sql.run("INSERT INTO revocations (serial, time) VALUES (?, ?)", ("0bad", "2026-11-21T00:00:00Z"))
+            inside.set()
+            release.wait(DEADLINE)
+
+    holder = threading.Thread(target=writer)
+    holder.start()
+    try:
+        assert inside.wait(DEADLINE)
+        seen: list[frozenset[str]] = []
+        reader = threading.Thread(target=lambda: seen.append(store.revocations()))
+        reader.start()
+        reader.join(DEADLINE)
+        assert seen == [frozenset()], "the read waited for the writer (or saw its uncommitted row)"
+    finally:
+        release.set()
+        holder.join(DEADLINE)
+    assert store.revocations() == {"0bad"}, "a read after the commit sees it"
+
+
+def test_a_read_does_not_wait_for_another_connections_write_transaction(store: SqliteStore, data: DataDir) -> None:
+    other = sqlite3.connect(str(data.database), isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process (serve --workers) in the middle of its write
+    other.execute("INSERT INTO revocations (serial, time) VALUES ('0ther', '2026-11-21T00:00:00Z')")
+    try:
+        seen: list[int] = []
+        reader = threading.Thread(target=lambda: seen.append(store.log_size()))
+        reader.start()
+        reader.join(DEADLINE)
+        assert seen == [0]
+        assert store.revocations() == frozenset()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert store.revocations() == {"0ther"}
+
+
+def test_every_write_the_store_returned_from_is_read_back_at_once(store: SqliteStore) -> None:
+    for i in range(50):  # each read right after its write, on whichever reader connection is free
+        store.add_revocation(f"{i:04x}")
+        assert f"{i:04x}" in store.revocations()
+    assert store.log_size() == 0
+
+
+def test_a_read_only_store_reads_on_its_one_connection(store: SqliteStore, data: DataDir) -> None:
+    store.add_revocation("beef")
+    reader = SqliteStore(data.database, store._cipher, read_only=True)
+    try:
+        assert reader.revocations() == {"beef"}
+    finally:
+        reader.close()
+
+
+def _opener(tmp_path: Path, made: list[sqlite3.Connection]) -> Readers:
+    def open_reader() -> sqlite3.Connection:
+        db = sqlite3.connect(str(tmp_path / "r.db"), check_same_thread=False, isolation_level=None)
+        made.append(db)
+        return db
+    return Readers(open_reader, size=2, wait=0.05)
+
+
+def test_the_pool_opens_no_more_than_its_size_and_reuses_connections(tmp_path: Path) -> None:
+    made: list[sqlite3.Connection] = []
+    pool = _opener(tmp_path, made)
+    with pool.connection() as a, pool.connection() as b:
+        assert a is not b and pool.opened == 2
+        with pytest.raises(StoreUnavailable, match="reader connections stayed busy"), pool.connection():
+            pass
+    for _ in range(10):
+        with pool.connection() as again:
+            assert again in (a, b)
+    assert len(made) == 2
+
+
+def test_a_waiting_read_gets_the_connection_given_back(tmp_path: Path) -> None:
+    made: list[sqlite3.Connection] = []
+    pool = Readers(_opener(tmp_path, made)._open, size=1, wait=DEADLINE)
+    got: list[sqlite3.Connection] = []
+    taken = pool._take()
+    waiter = threading.Thread(target=lambda: got.append(pool._take()))
+    waiter.start()
+    pool._give_back(taken)
+    waiter.join(DEADLINE)
+    assert got == [taken] and pool.opened == 1
+
+
+def test_closing_closes_idle_connections_now_and_lent_ones_on_return(tmp_path: Path) -> None:
+    made: list[sqlite3.Connection] = []
+    pool = _opener(tmp_path, made)
+    with pool.connection():
+        with pool.connection():
+            pass  # given back idle
+        pool.close()
+        with pytest.raises(sqlite3.ProgrammingError):
+            made[1].execute("SELECT 1")
+        made[0].execute("SELECT 1")  # still lent: usable until given back
+    with pytest.raises(sqlite3.ProgrammingError):
+        made[0].execute("SELECT 1")
+    assert pool.opened == 0
+    with pytest.raises(StoreError, match="closed"), pool.connection():
+        pass
