@@ -192,12 +192,18 @@ def test_every_read_and_write_of_facts_uses_the_primary_key(data: DataDir) -> No
     store = data.open_store()
     assert isinstance(store, SqliteStore)
     store.save_rows([[_paid(who, "2023-01")]])
+    store.facts(who)  # opens the reader connection the reads below use again (one thread: the same one)
+    assert store._readers is not None
+    connections = [store._db, *store._readers._idle]
     statements: list[str] = []
-    store._db.set_trace_callback(statements.append)  # the statements exactly as run, values bound
+    for db in connections:
+        db.set_trace_callback(statements.append)  # the statements exactly as run, values bound
     store.save_rows([[_paid(who, "2023-02")], [_paid(who, "2023-02")]])
     store.facts(who)
     store.facts(who, Contribution)
-    store._db.set_trace_callback(None)
+    assert store._readers.opened == 1, "the reads above were traced on the connection they ran on"
+    for db in connections:
+        db.set_trace_callback(None)
     on_facts = [s for s in statements if " facts " in f" {s} " or "facts f" in s]
     assert any(s.startswith("SELECT") for s in on_facts) and any(s.startswith("INSERT") for s in on_facts)
     for statement in on_facts:
