@@ -89,6 +89,16 @@ def cmd_cert_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cert_server(args: argparse.Namespace) -> int:
+    from gateway.identity.ca import reissue_server
+
+    d = _data(args).require()
+    names = reissue_server(d.keys, tuple(args.host))
+    print(f"server certificate for {', '.join(names)} written to {d.keys / 'server.crt'} (key server.key, 0600); "
+          "every server presents it from its next start: copy keys/server.crt and keys/server.key to each replica")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from gateway.cli.progress import Progress
     from gateway.service.importer import count_lines, import_files
@@ -354,6 +364,11 @@ def parser() -> argparse.ArgumentParser:
     revoke = with_data(cert.add_parser("revoke", help="revoke a client certificate"))
     revoke.add_argument("--serial", required=True, help="certificate serial, hex")
     revoke.set_defaults(fn=cmd_cert_revoke)
+    server = with_data(cert.add_parser("server", help="issue a new server certificate naming these hosts (a load "
+                                       "balancer's name), and the loopback names"))
+    server.add_argument("--host", required=True, action="append", metavar="NAME",
+                        help="a DNS name or IP address clients connect to (repeat for several)")
+    server.set_defaults(fn=cmd_cert_server)
 
     imp = with_data(sub.add_parser("import", help="import a bureau's files"))
     from adapters.registry import BUREAUS

@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -163,6 +164,36 @@ def init_ca(keys_dir: Path, *, ca_days: int = 3650, server_days: int = 825,
     atomic_write(keys_dir / CA_CRT, _cert_pem(ca_cert), mode=0o644, overwrite=True)
     atomic_write(keys_dir / CA_KEY, _key_pem(ca_key), mode=0o600, overwrite=False)
     return True
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+_DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def server_host(text: str) -> str:
+    """A host name or address a server certificate may name ('GW.Example.gov.cn' -> 'gw.example.gov.cn');
+    CaError for anything else (a URL, a port, a wildcard, spaces...)."""
+    host = text.strip().lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not 0 < len(host) <= 253 or not all(_DNS_LABEL.fullmatch(label) for label in host.split(".")):
+        raise CaError(f"not a host name or IP address for a server certificate: {text!r}")
+    return host
+
+
+def reissue_server(keys_dir: Path, hosts: tuple[str, ...], *, days: int = 825) -> tuple[str, ...]:
+    """Replace server.key/server.crt with a new key and a certificate from the gateway CA naming `hosts` (e.g. a
+    load balancer's name) and the loopback names; the names it carries. A server presents it from its next start.
+    The key is written before the certificate: a server started in between refuses to start (key and certificate
+    disagree) and starts once both are there, never with a certificate of another key."""
+    names = tuple(dict.fromkeys([*(server_host(h) for h in hosts), *LOOPBACK_HOSTS]))
+    ca_cert, ca_key = load_ca(keys_dir)
+    cert, key = _make_server(ca_cert, ca_key, days, names)
+    atomic_write(Path(keys_dir) / SERVER_KEY, _key_pem(key), mode=0o600, overwrite=True)
+    atomic_write(Path(keys_dir) / SERVER_CRT, _cert_pem(cert), mode=0o644, overwrite=True)
+    return names
 
 
 def load_ca(keys_dir: Path) -> tuple[x509.Certificate, PrivateKey]:

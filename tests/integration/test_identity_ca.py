@@ -17,11 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.identity.ca import (
+    CaError,
     init_ca,
     issue_client,
     issued_ledger_path,
     issued_records,
     load_ca,
+    reissue_server,
     server_credentials_material,
 )
 from gateway.identity.principal import (
@@ -420,3 +422,29 @@ def test_is_revoked_is_cheap(tmp_path: Path) -> None:
         rl.is_revoked(serial)
     per_call = (time.perf_counter_ns() - start) / n
     assert per_call < 5_000, f"is_revoked costs {per_call:.0f} ns per call"
+
+
+def test_a_server_certificate_for_a_load_balancers_name(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    init_ca(keys)
+    old_key = (keys / "server.key").read_bytes()
+    names = reissue_server(keys, ("GW.Example.gov.cn.", "10.0.0.7"))
+    assert names == ("gw.example.gov.cn", "10.0.0.7", "localhost", "127.0.0.1", "::1")
+    cert = load(keys / "server.crt")
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["gw.example.gov.cn", "localhost"]
+    assert [str(a) for a in san.get_values_for_type(x509.IPAddress)] == ["10.0.0.7", "127.0.0.1", "::1"]
+    assert cert.issuer == load(keys / "ca.crt").subject
+    assert (keys / "server.key").read_bytes() != old_key and mode(keys / "server.key") == 0o600
+    cert.verify_directly_issued_by(load(keys / "ca.crt"))
+
+
+@pytest.mark.parametrize("bad", ["https://gw.example", "gw.example:8443", "*.example.gov.cn", "gw example", "",
+                                 "-gw.example", "a" * 64 + ".example"])
+def test_a_server_certificate_refuses_what_is_not_a_host(tmp_path: Path, bad: str) -> None:
+    keys = tmp_path / "keys"
+    init_ca(keys)
+    before = (keys / "server.crt").read_bytes()
+    with pytest.raises(CaError, match="not a host name or IP address"):
+        reissue_server(keys, (bad,))
+    assert (keys / "server.crt").read_bytes() == before
