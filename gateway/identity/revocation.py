@@ -124,14 +124,19 @@ class RevocationList:
     the store had when this process first read it (a process cannot tell a file emptied while it was stopped
     from one that missed revocations made meanwhile, so both fail closed and say how to repair). A serial that
     appears in the store later was revoked elsewhere: it is in force at once and appended to the file.
+    With `shared_store` (replicas on one PostgreSQL database) the store is the cluster's list and other replicas
+    add to it while this one is stopped, so at start too a stored serial the file lacks is taken as revoked
+    elsewhere and appended, not reported as damage (the refusal never depended on the file: the store has it).
+    A serial the file held and lost, or a missing file while revocations exist, is damage in both modes.
     `on_damage` is told of every change of `damage`. `clock` (monotonic seconds) is injectable for tests.
     """
 
     def __init__(self, path: Path, *, store: RevocationStore | None = None, check_interval: float = CHECK_INTERVAL,
                  on_damage: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, shared_store: bool = False) -> None:
         self.path = Path(path)  # DATA/certs/revoked.txt; the issue ledger is its sibling issued.jsonl
         self._store = store
+        self._shared = shared_store
         self._interval = check_interval
         self._clock = clock
         self.on_damage = on_damage
@@ -240,7 +245,8 @@ class RevocationList:
                 return
             in_file, signature = read
         if not self._read_once:  # at start every stored serial belongs in the file: an emptied file is noticed
-            self._filed, self._read_once = self._filed | stored, True
+            self._filed = self._filed if self._shared else self._filed | stored  # (shared: revoked elsewhere)
+            self._read_once = True
         if signature is not None:
             elsewhere = stored - in_file - self._filed  # revoked on another replica: this host's copy catches up
             if elsewhere and self._append(elsewhere):

@@ -197,7 +197,8 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     anomalies = anomaly_watch(loaded.anomalies, store, backend=cfg["store"]["backend"],
                               force_shared=shared_anomalies or reuse_port,  # counted in the database
                               history=lambda: store.access_entries(AccessQuery(since=_since(days=1))))
-    revocations = RevocationList(data.certs / "revoked.txt", store=store)
+    revocations = RevocationList(data.certs / "revoked.txt", store=store,  # on PostgreSQL the store is the cluster's
+                                 shared_store=cfg["store"]["backend"] == "postgres")
     gate = Gate(store, engine, revocations, today=clock.today, quotas=quotas, metrics=counters, audit=audit,
                 anomalies=anomalies)
     stopping = threading.Event()

@@ -54,4 +54,15 @@ def test_a_revocation_on_one_replica_is_refused_by_every_replica_within_5_s(tmp_
         c.replicas[2].start()
         wait_until_revoked(lambda: ask(c.replicas[2].address, doomed, who, "RESTART"), REVOKE_WITHIN)
         ask(c.replicas[2].address, other, who, "RESTART")
+
+        # a replica stopped while another revoked starts whole: it refuses the new revocation at once, answers
+        # the others (not "damaged"), and its file catches up
+        late = c.cert("late")
+        ask(c.replicas[1].address, late, who, "LATE-BEFORE")
+        c.replicas[1].stop()
+        run_cli("cert", "revoke", "--data", str(c.first), "--serial", serial_of(late))
+        c.replicas[1].start()
+        wait_until_revoked(lambda: ask(c.replicas[1].address, late, who, "LATE-AFTER"), REVOKE_WITHIN)
+        ask(c.replicas[1].address, other, who, "LATE-OTHER")
+        assert serial_of(late) in (c.replicas[1].data / "certs" / "revoked.txt").read_text().split()
         c.stop()

@@ -161,3 +161,30 @@ def test_at_start_a_file_lacking_stored_serials_is_damage_and_says_how_to_repair
     assert "lacks 1 of 2" in here.whole(), "a store read must not paper over it"
     here.revoke("abc", require_issued=False)
     assert here.whole() == "" and sorted(here.path.read_text().split()) == ["abc", "def"]
+
+
+def test_a_replica_that_was_stopped_while_another_revoked_starts_whole_and_catches_up(
+        tmp_path: Path, store: SharedStore, clock: Clock) -> None:
+    """Replicas on one PostgreSQL database: the store is the cluster's list, so a serial revoked elsewhere while
+    this replica was stopped is in force at start and copied to its file — no repair needed."""
+    store.revoked.update({"abc", "def"})
+    certs = tmp_path / "here" / "certs"
+    certs.mkdir(parents=True)
+    (certs / "revoked.txt").write_text("abc\n")
+    alarms: list[str] = []
+    here = RevocationList(certs / "revoked.txt", store=store, clock=clock, on_damage=alarms.append,
+                          shared_store=True)
+    assert here.is_revoked("def") and here.whole() == "" and not alarms
+    assert sorted(here.path.read_text().split()) == ["abc", "def"]
+    (certs / "revoked.txt").write_text("abc\n")  # a serial the file held and lost is damage in this mode too
+    clock.now += CHECK_INTERVAL
+    assert "lacks 1 of 2" in here.whole() and here.is_revoked("def")
+
+
+def test_a_shared_store_still_reports_a_missing_file_while_revocations_exist(
+        tmp_path: Path, store: SharedStore, clock: Clock) -> None:
+    store.revoked.add("abc")
+    certs = tmp_path / "here" / "certs"
+    certs.mkdir(parents=True)
+    here = RevocationList(certs / "revoked.txt", store=store, clock=clock, shared_store=True)
+    assert "is missing" in here.whole() and here.is_revoked("abc")
