@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
+from gateway.datadir import DataDir
+from gateway.store.postgres import PostgresStore
 from tests.integration.test_store_backends import PG_DSN
 
 
@@ -57,3 +59,18 @@ def own_login(prefix: str) -> Iterator[OwnLogin]:
         admin.execute(f'DROP DATABASE IF EXISTS "{tag}" WITH (FORCE)')
         admin.execute(f'DROP ROLE IF EXISTS "{tag}"')
         admin.close()
+
+
+@pytest.fixture
+def login() -> Iterator[OwnLogin]:
+    """A role and database of the test's own (import this fixture into a test module to use it)."""
+    with own_login("pgt") as own:
+        yield own
+
+
+@pytest.fixture
+def store(login: OwnLogin, data: DataDir) -> Iterator[PostgresStore]:
+    """A PostgreSQL store on the test's own database (schema permitgw), closed afterwards."""
+    opened = PostgresStore(login.dsn, data.cipher(), "permitgw")
+    yield opened
+    opened.close()

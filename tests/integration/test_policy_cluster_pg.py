@@ -19,26 +19,16 @@ from gateway.server.policy_listener import PolicyListener, in_force_at_start
 from gateway.store.pg_policy import PgPolicyFeed, channel
 from gateway.store.port import StoreError, policy_versions
 from gateway.store.postgres import PostgresStore
+from tests import pg
 from tests.helpers import wait_until
 from tests.integration.test_store_backends import PG_DSN
-from tests.pg import OwnLogin, own_login
+from tests.pg import OwnLogin
 
 pytestmark = pytest.mark.postgres
+login, store = pg.login, pg.store  # the fixtures: a database of the test's own, a store on it
 SCHOOL_GPS = b"p, school, *, compulsory-education, permitgw.v1.PermitService/GetPermitStatus, permit-status, *, allow"
 ASK = ("school", "330203", "compulsory-education", "permitgw.v1.PermitService/GetPermitStatus")
 
-
-@pytest.fixture
-def login() -> Iterator[OwnLogin]:
-    with own_login("pgpol") as own:
-        yield own
-
-
-@pytest.fixture
-def store(login: OwnLogin, data: DataDir) -> Iterator[PostgresStore]:
-    opened = PostgresStore(login.dsn, data.cipher(), "permitgw")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture(scope="module")

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from gateway.audit.entry import AccessEntry
-from gateway.datadir import DataDir
 from gateway.store.port import StoreUnavailable
 from gateway.store.postgres import PostgresStore
+from tests import pg
 from tests.helpers import wait_until
-from tests.pg import OwnLogin, own_login
+from tests.pg import OwnLogin
 
 pytestmark = pytest.mark.postgres
+login, store = pg.login, pg.store  # the fixtures: a database of the test's own, a store on it
 DEADLINE = 30.0  # seconds; a read that waits for the writer waits until the writer is released
 
-
-@pytest.fixture
-def login() -> Iterator[OwnLogin]:
-    with own_login("pgrd") as own:
-        yield own
-
-
-@pytest.fixture
-def store(login: OwnLogin, data: DataDir) -> Iterator[PostgresStore]:
-    opened = PostgresStore(login.dsn, data.cipher(), "permitgw")
-    yield opened
-    opened.close()
 
 
 def _entry(i: int) -> AccessEntry:

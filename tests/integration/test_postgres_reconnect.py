@@ -6,7 +6,6 @@ the server unreachable for it, deterministically, until LOGIN is given back.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,23 +14,13 @@ from gateway.audit.rfc9162 import MemoryTree, leaf_hash, root
 from gateway.datadir import DataDir
 from gateway.store.port import StoreUnavailable
 from gateway.store.postgres import PostgresStore
+from tests import pg
 from tests.helpers import wait_until
-from tests.pg import OwnLogin, own_login
+from tests.pg import OwnLogin
 
 pytestmark = pytest.mark.postgres
+login, store = pg.login, pg.store  # the fixtures: a database of the test's own, a store on it
 
-
-@pytest.fixture
-def login() -> Iterator[OwnLogin]:
-    with own_login("pgr") as own:
-        yield own
-
-
-@pytest.fixture
-def store(login: OwnLogin, data: DataDir) -> Iterator[PostgresStore]:
-    opened = PostgresStore(login.dsn, data.cipher(), "permitgw")
-    yield opened
-    opened.close()
 
 
 def entry(i: int) -> AccessEntry:
