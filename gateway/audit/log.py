@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -48,6 +48,10 @@ def log_origin(ca_cert_pem: bytes) -> str:
 WAIT_SECONDS = 30.0  # an append gives up (LogUnavailable) if its batch is not confirmed by then
 FIRST_PROBE_SECONDS = 0.1  # while the log cannot be written, the writer tries the store again this soon…
 MAX_PROBE_SECONDS = 2.0  # …backing off to at most this
+# The writer thread's niceness (Linux, per thread). Below the threads that answer calls, so that on a busy core they
+# queue their entries before it takes the next batch: batches of ~15 instead of ~7 at 16 calls in flight, so half the
+# commits and signatures per call. Alone on an idle core it runs at once, so a lone call waits no longer.
+WRITER_NICENESS = 19
 
 
 class LogUnavailable(GatewayError):
@@ -58,16 +62,41 @@ class LogUnavailable(GatewayError):
     """
 
 
-@dataclass
 class _Pending:
-    entry: AccessEntry
-    done: threading.Event = field(default_factory=threading.Event)
-    seq: int = 0
-    error: BaseException | None = None
+    """One queued entry and its caller's wake-up: a C-level lock taken at creation and released once by the writer
+    (a threading.Event would cost a Condition, a deque and two more locks per call — measurable at thousands of
+    calls a second)."""
+
+    __slots__ = ("entry", "seq", "error", "_done")
+
+    def __init__(self, entry: AccessEntry) -> None:
+        self.entry = entry
+        self.seq = 0
+        self.error: BaseException | None = None
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def wait(self, timeout: float) -> bool:
+        """(caller) True once the writer has finished with this entry, False if it did not within timeout."""
+        return self._done.acquire(timeout=timeout)
+
+    def finish(self, seq: int) -> None:
+        """(writer thread, once) The entry is committed as number seq."""
+        self.seq = seq
+        self._done.release()
 
     def fail(self, error: BaseException) -> None:
+        """(writer thread, once) The entry was not committed, or is not known to be."""
         self.error = error
-        self.done.set()
+        self._done.release()
+
+
+def _lower_priority(niceness: int) -> None:
+    """Give the calling thread this niceness where the system has per-thread priorities (Linux); else nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: the log works as well, batches smaller
+        log.debug("access log writer keeps its priority: %s", exc)
 
 
 class AuditLog:
@@ -89,7 +118,7 @@ class AuditLog:
         self.every_entries, self.every_seconds, self.max_batch = every_entries, every_seconds, max_batch
         self.wait_seconds = wait_seconds
         self.verifier = verifier_key(origin, key.public_key())
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()  # C-level: no Python lock dance
         self._sign_lock = threading.Lock()
         last = store.checkpoints()[-1:]
         head = Checkpoint(origin, last[0][0], last[0][1]) if last else None
@@ -148,13 +177,14 @@ class AuditLog:
             raise LogUnavailable("the access log is closed: the gateway is shutting down")
         pending = _Pending(entry)
         self._queue.put(pending)
-        if not pending.done.wait(self.wait_seconds):
+        if not pending.wait(self.wait_seconds):
             raise LogUnavailable(f"the access log did not confirm the entry within {self.wait_seconds:g} s")
         if pending.error is not None:
             raise pending.error
         return pending.seq
 
     def _run(self) -> None:
+        _lower_priority(WRITER_NICENESS)
         while True:
             try:
                 if not self._step():
@@ -216,8 +246,7 @@ class AuditLog:
         self._signed(self._signing)
         self.batches += 1
         for p, seq in zip(batch, seqs, strict=True):
-            p.seq = seq
-            p.done.set()
+            p.finish(seq)
 
     def _probe(self) -> None:
         """Try the store again (it reconnects by itself if it can); healthy again if it answers."""

@@ -8,6 +8,7 @@ dialect's insert-or-keep and upsert, how the frontier of the Merkle tree is fetc
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import ClassVar, Protocol
@@ -42,6 +43,7 @@ Node = tuple[int, int]  # (level, index) of a complete aligned Merkle subtree
 
 ACCESS_COLS = ("time", "principal", "serial", "role", "org", "district", "method", "purpose", "case_id",
                "operator_id", "subject", "decision", "reason", "policy_version")
+_access_values = operator.attrgetter(*ACCESS_COLS)  # an entry's ACCESS_COLS values, in that order
 COUNTED = ("persons", "registrations", "permits", "guardianships", "facts", "access_log", "imports",
            "published_statistics")
 
@@ -132,12 +134,18 @@ def _entry(seq: object, values: Sequence[object], others: object) -> AccessEntry
 
 
 class Subtrees:
-    """Merkle subtrees as the current transaction sees them (for signing inside it)."""
+    """Merkle subtrees as the current transaction sees them (for signing inside it): `known` nodes — the frontier
+    the batch started from and every node it completed, exactly what it writes — from memory, any other from the
+    database (a root needs only known ones; a consistency proof mostly)."""
 
-    def __init__(self, sql: Sql) -> None:
+    def __init__(self, sql: Sql, known: Mapping[Node, bytes] | None = None) -> None:
         self._sql = sql
+        self._known = known or {}
 
     def subtree(self, level: int, index: int) -> bytes:
+        node = self._known.get((level, index))
+        if node is not None:
+            return node
         rows = self._sql.rows("SELECT hash FROM merkle WHERE level = ? AND idx = ?", (level, index))
         if not rows:
             raise KeyError(f"no complete subtree at level {level}, index {index}")
@@ -432,7 +440,7 @@ class SqlStore:
 
             for index, entry in enumerate(entries, start=size):
                 leaf = leaf_hash(entry.canonical_bytes())
-                rows.append((index + 1, leaf, *(getattr(entry, c) for c in ACCESS_COLS)))
+                rows.append((index + 1, leaf, *_access_values(entry)))
                 others.extend((index + 1, other) for other in entry.subjects)
                 append_leaf(index, leaf, lambda level, i: nodes[(level, i)], completed)
             sql.run_many(f"INSERT INTO access_log (seq, leaf, {', '.join(ACCESS_COLS)}) "
@@ -442,7 +450,8 @@ class SqlStore:
                 sql.run_many("INSERT INTO access_subjects (seq, subject) VALUES (?, ?)", others)
             if sign is not None and rows:
                 head = sql.rows("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1")
-                root, note, drop = sign(size, size + len(rows), Subtrees(sql), as_str(head[0][0]) if head else None)
+                root, note, drop = sign(size, size + len(rows), Subtrees(sql, nodes),
+                                      as_str(head[0][0]) if head else None)
                 if drop is not None:
                     sql.run("DELETE FROM checkpoints WHERE size = ?", (drop,))
                 self._add_checkpoint(sql, size + len(rows), root, note)

@@ -5,6 +5,8 @@ The writer must never die: a failed batch fails exactly its callers with LogUnav
 """
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -13,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit.entry import AccessEntry
-from gateway.audit.log import AuditLog, LogUnavailable
+from gateway.audit.log import WRITER_NICENESS, AuditLog, LogUnavailable
 from gateway.audit.port import HeadSigner
 from gateway.audit.rfc9162 import MemoryTree, leaf_hash
 from gateway.store.port import StoreUnavailable
@@ -167,3 +169,13 @@ def test_a_listener_hears_the_current_state_at_once(audit: AuditLog) -> None:
     health = Health()
     audit.watch(health)
     assert health.seen == [True]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
+def test_the_writer_runs_below_the_threads_that_answer(audit: AuditLog) -> None:
+    """So that on a busy core the callers queue their entries before the next batch is taken (fuller batches)."""
+    assert audit.append(entry(1)) == 1
+    writer = audit._thread.native_id
+    assert writer is not None and writer != threading.get_native_id()
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert os.getpriority(os.PRIO_PROCESS, writer) == max(own, WRITER_NICENESS)

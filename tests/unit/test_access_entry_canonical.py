@@ -1,0 +1,48 @@
+"""AccessEntry.canonical_bytes is what every log leaf hashes: fixed vectors (entries already logged must hash the
+same for ever), and any entry against the plain definition — sorted-key compact UTF-8 JSON of every field but seq,
+with `subjects` only when there are others."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.audit.entry import AccessEntry
+
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "access_entry_canonical.json").read_text("utf-8"))
+
+
+def by_definition(entry: AccessEntry) -> bytes:
+    d: dict[str, object] = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)
+                            if f.name not in ("seq", "subjects")}
+    if entry.subjects:
+        d["subjects"] = list(entry.subjects)
+    return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def test_vectors_hash_as_they_always_did() -> None:
+    assert len(VECTORS["cases"]) >= 4
+    for case in VECTORS["cases"]:
+        fields = dict(case["entry"])
+        fields["subjects"] = tuple(fields.get("subjects", ()))
+        entry = AccessEntry(**fields)
+        assert entry.canonical_bytes() == case["canonical"].encode("utf-8"), case["what"]
+
+
+def test_seq_is_not_hashed() -> None:
+    case = VECTORS["cases"][0]
+    entry = AccessEntry(**case["entry"])
+    assert dataclasses.replace(entry, seq=41).canonical_bytes() == entry.canonical_bytes()
+
+
+text = st.text(max_size=12)
+
+
+@given(st.lists(text, min_size=14, max_size=14), st.lists(st.text(alphabet="0123456789abcdef", min_size=1,
+                                                                   max_size=8), max_size=4))
+def test_any_entry_matches_the_definition(values: list[str], others: list[str]) -> None:
+    entry = AccessEntry(*values, subjects=tuple(others))
+    assert entry.canonical_bytes() == by_definition(entry)
