@@ -62,8 +62,9 @@ protos: $(BIN)/python
 	$(BIN)/python -m pip install -q "grpcio-tools==1.85.1"
 	$(BIN)/python tools/genprotos.py
 
+# Benchmarks at their default sizes (minutes); `make bench ARGS=--full` for the sizes docs/benchmarks.md reports.
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
