@@ -215,8 +215,8 @@ class AuditLog:
         else:
             for p in batch:
                 p.fail(LogUnavailable("the access log cannot be written right now"))
-        if self._healthy:
-            self._maybe_checkpoint()
+        if self._healthy and time.monotonic() - self._last_signed_at >= self.every_seconds:
+            self._maybe_checkpoint()  # not after every batch: a batch that committed signed its own head
         return True
 
     def _collect(self, first: _Pending) -> list[_Pending]:
