@@ -5,7 +5,8 @@ import pathlib
 import runpy
 import sys
 
-HELPERS = {"run_all.py", "echo_server.py", "load_client.py"}  # used by the benchmarks, not benchmarks themselves
+# used by the benchmarks, not benchmarks themselves
+HELPERS = {"run_all.py", "echo_server.py", "load_client.py", "pg_bench.py"}
 
 for path in sorted(pathlib.Path(__file__).parent.glob("*.py")):
     if path.name not in HELPERS:
