@@ -26,10 +26,10 @@ KNOWN = ("sqlite", "postgres")
 LABEL = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
 
-def reachable(dsn: str = ADMIN_DSN) -> str | None:
-    """None if PostgreSQL answers at dsn, else why not (one line)."""
+def reachable() -> str | None:
+    """None if PostgreSQL answers at ADMIN_DSN, else why not (one line)."""
     try:
-        psycopg.connect(dsn, connect_timeout=3).close()
+        psycopg.connect(ADMIN_DSN, connect_timeout=3).close()
     except psycopg.Error as exc:
         return " ".join(str(exc).split()) or type(exc).__name__
     return None
