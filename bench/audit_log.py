@@ -176,9 +176,8 @@ def appends(root_dir: Path, seconds: float, rounds: int, threads: list[int], bat
     where = {"sqlite": "SQLite: WAL, synchronous=FULL", "postgres": "PostgreSQL: synchronous_commit=on"}
     print(f"durable appends ({'; '.join(where[b] for b in stores)}), fresh empty log each time, median of "
           f"{rounds} x {seconds:g} s:")
-    cols = [(f"{LABEL[b]} appends/s" if len(stores) > 1 or b != "sqlite" else "appends/s",
-             "ratio to one-per-txn" if len(stores) == 1 else f"{LABEL[b]} ratio to one-per-txn",
-             "entries per txn" if len(stores) == 1 else f"{LABEL[b]} entries per txn") for b in stores]
+    cols = [(f"{LABEL[b]} appends/s" if b != "sqlite" or len(stores) > 1 else "appends/s",
+             "ratio to one-per-txn", "entries per txn") for b in stores]
     both = len(stores) > 1
     head = "".join(f" {a} | {r} | {e} |" for a, r, e in cols) + (" PG / SQLite |" if both else "")
     print(f"| {'variant':<38} |{head}")
