@@ -1,6 +1,9 @@
 """Durable access-log appends (one fsync per entry vs group commit vs batches) and inclusion proofs at 1 M / 10 M.
 
 Prints medians and ratios against baselines measured in the same run: one-entry transactions, and MemoryTree proofs.
+The appends are measured on SQLite and, with --backends sqlite,postgres (the default when PostgreSQL answers at
+127.0.0.1:5432, see bench/pg_bench.py), on PostgreSQL too — a fresh database of the run's own, dropped at the end
+— side by side in one table, the backends taking turns. The proofs at 1 M / 10 M entries are SQLite only.
 """
 from __future__ import annotations
 
@@ -16,7 +19,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+
+import psycopg
+from pg_bench import LABEL, backends, own_database, use_postgres
 
 from gateway import datadir
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
@@ -24,6 +31,7 @@ from gateway.audit.log import AuditLog, log_origin
 from gateway.audit.rfc9162 import MemoryTree, inclusion_proof, leaf_hash, node_hash, root, verify_inclusion
 from gateway.datadir import DataDir
 from gateway.store.migrations_sqlite import BASE as SCHEMA  # its CREATE ... IF NOT EXISTS remake dropped indexes
+from gateway.store.port import Store
 from gateway.store.sql_core import ACCESS_COLS as _ACCESS_COLS
 from gateway.store.sqlite import SqliteStore
 
@@ -54,10 +62,21 @@ def fresh_store(data: DataDir) -> SqliteStore:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{data.database}{suffix}").unlink(missing_ok=True)
     data.migrate(create=True)  # open_store no longer creates a missing database (it would hide a lost log)
+    store = data.open_store()
+    assert isinstance(store, SqliteStore)
+    return store
+
+
+def fresh_pg_store(data: DataDir) -> Store:
+    """An empty log in the data directory's PostgreSQL schema (dropped and created again), keys kept."""
+    settings = data.store_settings()
+    with psycopg.connect(settings["postgres_dsn"], autocommit=True) as db:
+        db.execute(f'DROP SCHEMA IF EXISTS "{settings["postgres_schema"]}" CASCADE')
+    data.migrate()
     return data.open_store()
 
 
-def open_log(data: DataDir, store: SqliteStore) -> AuditLog:
+def open_log(data: DataDir, store: Store) -> AuditLog:
     return AuditLog(store, log_origin((data.keys / "ca.crt").read_bytes()), data.signing_key(), every_entries=1000)
 
 
@@ -66,7 +85,7 @@ def open_log(data: DataDir, store: SqliteStore) -> AuditLog:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def naive(store: SqliteStore, pool: list[AccessEntry], seconds: float) -> float:
+def naive(store: Store, pool: list[AccessEntry], seconds: float) -> float:
     """store.append_access in a loop: one transaction, one fsync per entry."""
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -75,7 +94,7 @@ def naive(store: SqliteStore, pool: list[AccessEntry], seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def batched(store: SqliteStore, pool: list[AccessEntry], seconds: float, size: int) -> float:
+def batched(store: Store, pool: list[AccessEntry], seconds: float, size: int) -> float:
     """store.append_accesses with `size` entries per transaction (the upper bound: no queue, no threads)."""
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds or n == 0:
@@ -86,7 +105,7 @@ def batched(store: SqliteStore, pool: list[AccessEntry], seconds: float, size: i
     return n / (time.perf_counter() - t0)
 
 
-def grouped(data: DataDir, store: SqliteStore, pool: list[AccessEntry], seconds: float,
+def grouped(data: DataDir, store: Store, pool: list[AccessEntry], seconds: float,
             threads: int) -> tuple[float, list[float], float]:
     """AuditLog.append from `threads` threads: appends/s, each append's latency, mean entries per transaction."""
     log = open_log(data, store)
@@ -119,43 +138,70 @@ def grouped(data: DataDir, store: SqliteStore, pool: list[AccessEntry], seconds:
     return sum(done) / elapsed, [x for xs in lat for x in xs], sum(done) / max(batches, 1)
 
 
-def appends(root_dir: Path, seconds: float, rounds: int, threads: list[int], batch_sizes: list[int]) -> None:
-    data = DataDir(root_dir / "appends")
-    datadir.init(data.root)
+def appends(root_dir: Path, seconds: float, rounds: int, threads: list[int], batch_sizes: list[int],
+            stores: list[str], pg_dsn: str | None = None) -> None:
+    """Every variant on every backend in `stores` (PostgreSQL: the database at pg_dsn), one table."""
+    dirs: dict[str, DataDir] = {}
+    for backend in stores:
+        data = dirs[backend] = DataDir(root_dir / f"appends-{backend}")
+        datadir.init(data.root)
+        if backend == "postgres":
+            assert pg_dsn is not None
+            use_postgres(data.config_file, pg_dsn)
     pool = entry_pool(4096, seed=1)
     names = ["one entry per transaction", *(f"AuditLog.append, {t} threads" for t in threads),
              *(f"append_accesses, batches of {b}" for b in batch_sizes)]
-    rates: dict[str, list[float]] = {n: [] for n in names}
-    lat16: list[tuple[float, float]] = []
-    per_batch: dict[str, list[float]] = {}
-    for _ in range(rounds):  # rounds interleave the variants so machine noise hits them alike
+    rates: dict[tuple[str, str], list[float]] = {(n, b): [] for n in names for b in stores}
+    lat16: dict[str, list[tuple[float, float]]] = {b: [] for b in stores}
+    per_batch: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):  # rounds interleave the variants (and backends) so machine noise hits them alike
         for name in names:
-            store = fresh_store(data)
-            if name.startswith("one"):
-                rates[name].append(naive(store, pool, seconds))
-            elif name.startswith("AuditLog"):
-                t = int(name.split(", ")[1].split()[0])
-                rate, lat, mean_batch = grouped(data, store, pool, seconds, t)
-                rates[name].append(rate)
-                per_batch.setdefault(name, []).append(mean_batch)
-                if t == 16:
-                    lat16.append((statistics.median(lat), p99(lat)))
-            else:
-                rates[name].append(batched(store, pool, seconds, int(name.rsplit(" ", 1)[1])))
-            store.close()
-    base = statistics.median(rates[names[0]])
-    print(f"durable appends (WAL, synchronous=FULL), fresh empty log each time, median of {rounds} x {seconds:g} s:")
-    print(f"| {'variant':<38} | {'appends/s':>9} | {'ratio to one-per-txn':>20} | {'entries per txn':>15} |")
-    print(f"| {'-' * 38} | {'-' * 9} | {'-' * 20} | {'-' * 15} |")
+            for backend in stores:
+                data = dirs[backend]
+                store: Store = fresh_store(data) if backend == "sqlite" else fresh_pg_store(data)
+                key = (name, backend)
+                if name.startswith("one"):
+                    rates[key].append(naive(store, pool, seconds))
+                elif name.startswith("AuditLog"):
+                    t = int(name.split(", ")[1].split()[0])
+                    rate, lat, mean_batch = grouped(data, store, pool, seconds, t)
+                    rates[key].append(rate)
+                    per_batch.setdefault(key, []).append(mean_batch)
+                    if t == 16:
+                        lat16[backend].append((statistics.median(lat), p99(lat)))
+                else:
+                    rates[key].append(batched(store, pool, seconds, int(name.rsplit(" ", 1)[1])))
+                store.close()
+    base = {b: statistics.median(rates[(names[0], b)]) for b in stores}
+    where = {"sqlite": "SQLite: WAL, synchronous=FULL", "postgres": "PostgreSQL: synchronous_commit=on"}
+    print(f"durable appends ({'; '.join(where[b] for b in stores)}), fresh empty log each time, median of "
+          f"{rounds} x {seconds:g} s:")
+    cols = [(f"{LABEL[b]} appends/s" if b != "sqlite" or len(stores) > 1 else "appends/s",
+             "ratio to one-per-txn", "entries per txn") for b in stores]
+    both = len(stores) > 1
+    head = "".join(f" {a} | {r} | {e} |" for a, r, e in cols) + (" PG / SQLite |" if both else "")
+    print(f"| {'variant':<38} |{head}")
+    print(f"| {'-' * 38} |" + "".join(f" {'-' * len(a)} | {'-' * len(r)} | {'-' * len(e)} |" for a, r, e in cols)
+          + (f" {'-' * 11} |" if both else ""))
     for name in names:
-        med = statistics.median(rates[name])
-        per = f"{statistics.median(per_batch[name]):.1f}" if name in per_batch else (
-            "1" if name.startswith("one") else name.rsplit(" ", 1)[1])
-        print(f"| {name:<38} | {med:>9,.0f} | {med / base:>20.1f} | {per:>15} |")
-    if lat16:
-        print(f"AuditLog.append latency at 16 threads: median {statistics.median(m for m, _ in lat16) * 1e3:.2f} ms, "
-              f"p99 {statistics.median(p for _, p in lat16) * 1e3:.2f} ms (median over rounds); "
-              f"one-per-transaction append: {1e3 / base:.2f} ms each")
+        cells = []
+        for backend, (a, r, e) in zip(stores, cols, strict=True):
+            med = statistics.median(rates[(name, backend)])
+            per = (f"{statistics.median(per_batch[(name, backend)]):.1f}" if (name, backend) in per_batch
+                   else "1" if name.startswith("one") else name.rsplit(" ", 1)[1])
+            cells.append(f" {med:>{len(a)},.0f} | {med / base[backend]:>{len(r)}.1f} | {per:>{len(e)}} |")
+        pg_vs = ""
+        if both:
+            ratio = statistics.median(rates[(name, "postgres")]) / statistics.median(rates[(name, "sqlite")])
+            pg_vs = f" {ratio:>11.2f} |"
+        print(f"| {name:<38} |{''.join(cells)}{pg_vs}")
+    for backend in stores:
+        if lat16[backend]:
+            label = f" ({LABEL[backend]})" if both or backend != "sqlite" else ""
+            print(f"AuditLog.append latency at 16 threads{label}: median "
+                  f"{statistics.median(m for m, _ in lat16[backend]) * 1e3:.2f} ms, "
+                  f"p99 {statistics.median(p for _, p in lat16[backend]) * 1e3:.2f} ms (median over rounds); "
+                  f"one-per-transaction append: {1e3 / base[backend]:.2f} ms each")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -399,18 +445,29 @@ def main() -> None:
     ap.add_argument("--batches", default="100,1000")
     ap.add_argument("--proofs", type=int, default=2000)
     ap.add_argument("--skip-appends", action="store_true")
+    ap.add_argument("--backends", default=None,
+                    help="stores the appends are measured on, comma-separated: sqlite, postgres (default: both if "
+                         "PostgreSQL answers at 127.0.0.1:5432, else sqlite); proofs are SQLite only")
     args = ap.parse_args()
+    stores = backends(args.backends) if not args.skip_appends else ["sqlite"]
     root_dir = Path(tempfile.mkdtemp(prefix="permitgw-log-bench-"))
     started = time.perf_counter()
     print(f"{_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, temp dir {root_dir}")
+    print(f"load average (1, 5, 15 min) at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     try:
         if not args.skip_appends:
-            appends(root_dir, args.seconds, args.rounds, [int(t) for t in args.threads.split(",")],
-                    [int(b) for b in args.batches.split(",")])
-        for n in (int(s) for s in args.sizes.split(",") if s):
+            with ExitStack() as pg:
+                dsn = pg.enter_context(own_database()) if "postgres" in stores else None
+                appends(root_dir, args.seconds, args.rounds, [int(t) for t in args.threads.split(",")],
+                        [int(b) for b in args.batches.split(",")], stores, dsn)
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        if sizes and stores != ["sqlite"]:
+            print("\n(inclusion proofs and appends on a big log: SQLite only)")
+        for n in sizes:
             proofs_at(root_dir, n, args.proofs, args.seconds, args.rounds)
     finally:
         shutil.rmtree(root_dir, ignore_errors=True)
+    print(f"load average (1, 5, 15 min) at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import grpc
 import grpc.aio
@@ -88,6 +89,16 @@ def cpu_us_per_call(before_seconds: float, after_seconds: float, calls: int) -> 
     return (after_seconds - before_seconds) * 1e6 / calls
 
 
+class CpuProbe(Protocol):
+    """CPU spent by processes that are not the server's children (a database's backends) over a window."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> float:
+        """CPU seconds since start()."""
+        ...
+
+
 @dataclass
 class Result:
     """One measured window."""
@@ -98,6 +109,7 @@ class Result:
     errors: Counter[str] = field(default_factory=Counter)
     server_cpu_us_per_call: float = math.nan
     client_cpu_share: float = math.nan  # the client process's CPU time over the window's wall time
+    extra_cpu_us_per_call: float = math.nan  # of the CpuProbe given (e.g. the PostgreSQL backends serving it)
 
     @property
     def rate(self) -> float:
@@ -119,7 +131,7 @@ def credentials(prefix: Path) -> grpc.ChannelCredentials:
 
 
 async def _drive(address: str, prefix: Path, method: str, request: bytes, channels: int, concurrency: int,
-                 warmup: float, seconds: float, server_pid: int | None) -> Result:
+                 warmup: float, seconds: float, server_pid: int | None, extra_cpu: CpuProbe | None) -> Result:
     options = [("grpc.ssl_target_name_override", "localhost"),
                ("grpc.use_local_subchannel_pool", 1)]  # each channel its own connection
     creds = credentials(prefix)
@@ -149,26 +161,32 @@ async def _drive(address: str, prefix: Path, method: str, request: bytes, channe
         tasks = [asyncio.create_task(worker(i)) for i in range(concurrency)]
         await asyncio.sleep(warmup)
         cpu0 = tree_cpu_seconds(server_pid) if server_pid else math.nan
+        if extra_cpu is not None:
+            extra_cpu.start()
         own0 = time.process_time()
         measuring, t0 = True, time.perf_counter()
         await asyncio.sleep(seconds)
         measuring, elapsed = False, time.perf_counter() - t0
         cpu1 = tree_cpu_seconds(server_pid) if server_pid else math.nan
         own = time.process_time() - own0
+        extra = extra_cpu.stop() if extra_cpu is not None else math.nan
         stop = True
         await asyncio.gather(*tasks)
     finally:
         for ch in chans:
             await ch.close()
     done = len(latencies)
-    return Result(done, elapsed, sorted(latencies), errors, cpu_us_per_call(cpu0, cpu1, done), own / elapsed)
+    return Result(done, elapsed, sorted(latencies), errors, cpu_us_per_call(cpu0, cpu1, done), own / elapsed,
+                  cpu_us_per_call(0.0, extra, done))
 
 
 def run(address: str, prefix: Path, method: str, request: bytes, *, channels: int = 4, concurrency: int = 16,
-        warmup: float = 1.0, seconds: float = 3.0, server_pid: int | None = None) -> Result:
-    """Drive `method` at `address` with `concurrency` calls in flight over `channels` connections."""
+        warmup: float = 1.0, seconds: float = 3.0, server_pid: int | None = None,
+        extra_cpu: CpuProbe | None = None) -> Result:
+    """Drive `method` at `address` with `concurrency` calls in flight over `channels` connections; `extra_cpu`
+    measures CPU spent for the server outside its process tree (Result.extra_cpu_us_per_call)."""
     return asyncio.run(_drive(address, prefix, method, request, channels, concurrency, warmup, seconds,
-                              server_pid))
+                              server_pid, extra_cpu))
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-HELPERS = {"run_all.py", "echo_server.py", "load_client.py"}  # used by the benchmarks, not benchmarks themselves
+# Used by the benchmarks, not benchmarks themselves.
+HELPERS = {"run_all.py", "echo_server.py", "load_client.py", "pg_bench.py"}
 # The arguments of the figures in docs/benchmarks.md; a benchmark not named here runs with its defaults.
 FULL: dict[str, list[str]] = {
     "audit_log.py": ["--sizes", "1000000,10000000"],
