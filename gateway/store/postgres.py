@@ -1,9 +1,9 @@
 """PostgreSQL implementation of the storage port: the tables, semantics and encryption of sqlite.py, so that
 operators who run PostgreSQL get the same gateway (no plaintext identity number, name or address at rest).
 
-Here: opening at the schema version of migrations_postgres.py (migrating only when asked), the session,
-reconnecting once a connection (the writers' or the reads') is lost (StoreUnavailable meanwhile), advisory locks
-for serialised writers, and the dialect's upsert; the statements are sql_core's.
+Here: opening at the schema version of migrations_postgres.py (migrating only when asked), the session, three
+connections (writes; quota and anomaly counts; reads), each reopened once lost (StoreUnavailable meanwhile),
+advisory locks for serialised writers, and the dialect's upsert; the statements are sql_core's.
 """
 from __future__ import annotations
 
@@ -110,7 +110,11 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         self._lock = threading.Lock()
         self._reader: Connection | None = None  # reads' own connection (autocommit), opened at the first read
         self._reader_lock = threading.Lock()
-        self._reads_lost = self._writer_checked = 0  # losses reads found, and how many of them the writer checked
+        # Quota checks and anomaly counts: their own connection, so that they never wait behind the access log's
+        # COMMIT (they are serialised per principal by advisory locks, not by this process).
+        self._counter: Connection | None = None
+        self._counter_lock = threading.Lock()
+        self._reads_lost = self._writer_checked = self._counter_checked = 0  # losses reads found; checked by each
         self._closed = False
         try:
             self._reconnect = Reconnect(_connect_params(dsn))
@@ -121,6 +125,7 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             self._prepare_session(self._db)
             target = _Migrations(self)
             self.schema_change = (migrations.migrate if migrate else migrations.open_current)(PLAN, target)
+            self._counter = self._reopen()  # at once, as the writers': an outage later finds both open alike
         except BaseException:
             self._db.close()
             raise
@@ -145,14 +150,18 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         log.warning("reconnected to PostgreSQL")
         return self._db
 
-    def _still_there(self, db: Connection) -> bool:
-        """Whether the writers' connection survived what reads' connection did not: once reads found theirs lost
-        or the server out of reach (a restart, an administrator's kill), the idle writer's is tried (one round
-        trip) before a write is begun on it, so that the first write after the store healed for reads works too."""
+    def _still_there(self, db: Connection, counter: bool = False) -> bool:
+        """Whether a writing connection (the writers', or the counters' if `counter`) survived what reads'
+        connection did not: once reads found theirs lost or the server out of reach (a restart, an administrator's
+        kill), the idle connection is tried (one round trip) before a write is begun on it, so that the first
+        write after the store healed for reads works too."""
         lost = self._reads_lost
-        if lost == self._writer_checked:
+        if lost == (self._counter_checked if counter else self._writer_checked):
             return True
-        self._writer_checked = lost
+        if counter:
+            self._counter_checked = lost
+        else:
+            self._writer_checked = lost
         try:
             db.execute("SELECT 1")
             db.rollback()
@@ -175,6 +184,18 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             self._reconnect.failed(exc)
             raise StoreUnavailable(f"PostgreSQL is unreachable: {_first_line(exc)}") from exc
         return db
+
+    def _live_counter(self) -> Connection:
+        """The counters' connection (caller holds the counter lock), reopened as `_live` reopens the writers'."""
+        db = self._counter
+        if db is not None and not (db.closed or db.broken) and self._still_there(db, counter=True):
+            return db
+        if db is not None:
+            db.close()
+            log.warning("quota and anomaly counters' connection to PostgreSQL lost: reconnecting")
+        self._counter = None
+        self._counter = self._reopen()
+        return self._counter
 
     def _live_reader(self) -> Connection:
         """Reads' connection (caller holds the reader lock), opened or reopened as `_live` does; autocommit, so
@@ -202,15 +223,16 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
                          (f"permitgw:{self._schema}:{what}",))
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        """The connection, locked, in a transaction committed (synchronously) on exit, rolled back on error.
+    def _transaction(self, counter: bool = False) -> Iterator[Connection]:
+        """The writers' connection (the counters' if `counter`), locked, in a transaction committed on exit,
+        rolled back on error.
 
         A lost connection (killed backend, server restart, network) raises StoreUnavailable and is reopened by
         the next call. A commit whose acknowledgement was lost may or may not have happened: the caller is
         told the store is unavailable and must not assume either way.
         """
-        with self._lock:
-            db = self._live()
+        with self._counter_lock if counter else self._lock:
+            db = self._live_counter() if counter else self._live()
             try:
                 with db.transaction():
                     yield db
@@ -250,7 +272,7 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
     def _write(self, serialise: str | None = None) -> Iterator[Sql]:
         """One transaction (see _transaction); with `serialise`, under that advisory lock (as SQLite's BEGIN
         IMMEDIATE), so that writers in several processes sharing the schema do not interleave."""
-        with self._transaction() as db:
+        with self._transaction(counter=serialise is not None and serialise.startswith("anomaly:")) as db:
             if serialise is not None:
                 self._serialise(db, serialise)
             yield _Connection(db)
@@ -267,7 +289,7 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         sessions see the commit at once either way (visibility does not wait for the flush), so counting across
         replicas stays exact.
         """
-        with self._transaction() as db:
+        with self._transaction(counter=True) as db:
             db.execute(QUOTA_SESSION)
             self._serialise(db, f"quota:{principal}")
             yield _Connection(db)
@@ -307,7 +329,8 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
     def close(self) -> None:
         """Close the connection; waits a bounded time for a statement in flight, then closes regardless."""
         self._closed = True  # no reconnecting after this
-        for lock, db in ((self._lock, lambda: self._db), (self._reader_lock, lambda: self._reader)):
+        for lock, db in ((self._lock, lambda: self._db), (self._reader_lock, lambda: self._reader),
+                         (self._counter_lock, lambda: self._counter)):
             locked = lock.acquire(timeout=CLOSE_WAIT_SECONDS)
             try:
                 found = db()

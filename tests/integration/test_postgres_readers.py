@@ -90,5 +90,5 @@ def _appends(store: PostgresStore) -> bool:
 def test_a_read_after_the_reads_connection_was_killed_is_answered(login: OwnLogin, store: PostgresStore) -> None:
     store.append_accesses([_entry(1)])
     assert store.log_size() == 1
-    assert login.kill() == 2  # the writers' connection and the reads'
+    assert login.kill() == 3  # the writers' connection, the counters' and the reads'
     assert store.log_size() == 1  # retried once on a new connection
