@@ -30,6 +30,7 @@ from gateway.errors import GatewayError
 from gateway.identity.ca import server_credentials_material
 from gateway.identity.revocation import CHECK_INTERVAL, RevocationList
 from gateway.policy.decisions import PolicyEngine
+from gateway.server import heap
 from gateway.server.audit_service import AuditService
 from gateway.server.entitlement_service import EducationEnrollmentService, EntitlementService
 from gateway.server.gate import Gate
@@ -333,6 +334,7 @@ def wait_for_stop(stop: threading.Event) -> None:
 def serve_forever(data: DataDir, listen: str, metrics: str | None = None, console: str | None = None) -> None:
     """Run until SIGINT or SIGTERM, then drain in-flight calls and close the store."""
     running = start(data, listen, metrics=metrics, console=console)
+    heap.settle()
     host = listen.rsplit(":", 1)[0]
     print(f"permitgw: serving on {host}:{running.port} (mTLS)", flush=True)
     if running.policy_note:

@@ -190,6 +190,7 @@ def _child(index: int, plan: Plan, report: int, parent: int) -> int:
     if os.getppid() != parent:  # the supervisor died before the request above took effect
         return 1
     from gateway.datadir import DataDir
+    from gateway.server import heap
     from gateway.server.app import start
 
     try:
@@ -201,6 +202,7 @@ def _child(index: int, plan: Plan, report: int, parent: int) -> int:
             raise
         _tell(report, {"error": said or str(exc)})
         return 1
+    heap.settle()
     web = running.console
     if not _tell(report, {"pid": os.getpid(), "console": [web.host, web.port] if web else None}):
         running.stop()  # the supervisor gave up on this worker (another failed to start): never serve alone
