@@ -119,10 +119,13 @@ class FakeStore:
     def append_access(self, entry: AccessEntry) -> int:
         return self.append_accesses([entry])[0]
 
-    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None,
+                        leaves: Sequence[bytes] | None = None) -> list[int]:
         """All or nothing, as one transaction: a failing signer (or `fail_appends`) leaves the log unchanged."""
         if self.fail_appends:
             raise StoreUnavailable("the fake store is set to fail appends")
+        if leaves is not None:  # the caller's hashes must be those of the entries, as a real store would store them
+            assert list(leaves) == [leaf_hash(e.canonical_bytes()) for e in entries]
         before = len(self.entries)
         tree = MemoryTree(self.tree.subtree(0, i) for i in range(before))
         for e in entries:

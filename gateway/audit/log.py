@@ -33,7 +33,7 @@ from gateway.audit.checkpoint import (
 )
 from gateway.audit.entry import AccessEntry
 from gateway.audit.port import LogStore
-from gateway.audit.rfc9162 import SubtreeSource, consistency_proof, root, verify_consistency
+from gateway.audit.rfc9162 import SubtreeSource, consistency_proof, leaf_hash, root, verify_consistency
 from gateway.errors import GatewayError
 
 log = logging.getLogger("permitgw.audit")
@@ -67,10 +67,11 @@ class _Pending:
     (a threading.Event would cost a Condition, a deque and two more locks per call — measurable at thousands of
     calls a second)."""
 
-    __slots__ = ("entry", "seq", "error", "_done")
+    __slots__ = ("entry", "leaf", "seq", "error", "_done")
 
     def __init__(self, entry: AccessEntry) -> None:
         self.entry = entry
+        self.leaf = leaf_hash(entry.canonical_bytes())  # in the caller's thread, not the writer's
         self.seq = 0
         self.error: BaseException | None = None
         self._done = threading.Lock()
@@ -235,7 +236,8 @@ class AuditLog:
     def _commit(self, batch: list[_Pending]) -> None:
         try:
             self._signing = None
-            seqs = self.store.append_accesses([p.entry for p in batch], sign=self.sign_batch)
+            seqs = self.store.append_accesses([p.entry for p in batch], sign=self.sign_batch,
+                                              leaves=[p.leaf for p in batch])
         except Exception as exc:  # not committed, or not known to be: every waiter hears of it, none is answered
             self._set_healthy(False, exc)
             failure = LogUnavailable("the access log cannot be written right now")

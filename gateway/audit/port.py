@@ -97,9 +97,12 @@ class LogStore(SubtreeSource, Protocol):
         """Durably append one access-log entry; return its sequence number."""
         ...
 
-    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None,
+                        leaves: Sequence[bytes] | None = None) -> list[int]:
         """Durably append entries as Merkle leaves in one transaction (group commit); with `sign`, the
-        checkpoint it returns is stored in that same transaction, so no committed entry is ever unsigned."""
+        checkpoint it returns is stored in that same transaction, so no committed entry is ever unsigned.
+        `leaves`, if given, are the entries' leaf hashes (rfc9162.leaf_hash of their canonical bytes) computed
+        by the caller — the log's callers do it in their own threads, while the writer waits for its fsync."""
         ...
 
     def log_size(self) -> int: ...

@@ -417,7 +417,8 @@ class SqlStore:
     def append_access(self, entry: AccessEntry) -> int:
         return self.append_accesses([entry])[0]
 
-    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None,
+                        leaves: Sequence[bytes] | None = None) -> list[int]:
         """Append entries as Merkle leaves in one durable transaction; return their sequence numbers.
         With `sign`, the signed checkpoint of the new tree is stored in the same transaction.
 
@@ -438,8 +439,11 @@ class SqlStore:
                 nodes[(level, index)] = node  # a later leaf of the batch may need it as its left sibling
                 merkle.append((level, index, node))
 
-            for index, entry in enumerate(entries, start=size):
-                leaf = leaf_hash(entry.canonical_bytes())
+            if leaves is None:
+                leaves = [leaf_hash(entry.canonical_bytes()) for entry in entries]
+            elif len(leaves) != len(entries):
+                raise ValueError(f"{len(leaves)} leaf hashes for {len(entries)} entries")
+            for index, (entry, leaf) in enumerate(zip(entries, leaves, strict=True), start=size):
                 rows.append((index + 1, leaf, *_access_values(entry)))
                 others.extend((index + 1, other) for other in entry.subjects)
                 append_leaf(index, leaf, lambda level, i: nodes[(level, i)], completed)

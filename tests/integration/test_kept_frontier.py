@@ -89,3 +89,14 @@ def test_a_batch_that_did_not_commit_leaves_no_frontier_behind(data: DataDir) ->
     finally:
         a.close()
         b.close()
+
+
+def test_leaf_hashes_given_by_the_caller_make_the_same_tree(data: DataDir) -> None:
+    (store,) = _stores(data, 1)
+    entries = [_entry(i) for i in range(7)]
+    assert store.append_accesses(entries[:3], leaves=[leaf_hash(e.canonical_bytes()) for e in entries[:3]]) == [1, 2, 3]
+    assert store.append_accesses(entries[3:]) == [4, 5, 6, 7]
+    _assert_tree_right(store)
+    with pytest.raises(ValueError, match="2 leaf hashes for 1 entries"):
+        store.append_accesses([_entry(8)], leaves=[b"\0" * 32, b"\0" * 32])
+    assert store.log_size() == 7

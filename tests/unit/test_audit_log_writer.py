@@ -44,7 +44,8 @@ class FlakyStore:
         if self.down:
             raise StoreUnavailable("PostgreSQL is unreachable")
 
-    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None) -> list[int]:
+    def append_accesses(self, entries: Sequence[AccessEntry], sign: HeadSigner | None = None,
+                        leaves: Sequence[bytes] | None = None) -> list[int]:
         if self.block is not None:
             self.block.wait(30)
         self._check()
