@@ -11,6 +11,7 @@ import json
 import types
 import typing
 from enum import Enum
+from json.encoder import encode_basestring
 from typing import Any
 
 from gateway.domain.districts import District
@@ -69,9 +70,43 @@ def _names(cls: type) -> tuple[str, ...]:
     return names
 
 
-def encode(fact: Fact) -> bytes:
+def _reference_text(fact: Fact) -> str:
+    """The encoding by definition: json.dumps of [kind, {field: plain value}], compact, non-ASCII kept."""
     body = {name: _plain(getattr(fact, name)) for name in _names(type(fact))}
-    return json.dumps([type(fact).__name__, body], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json.dumps([type(fact).__name__, body], ensure_ascii=False, separators=(",", ":"))
+
+
+_string = encode_basestring  # json.dumps's own string quoting (ensure_ascii=False), C-accelerated
+_PARTS: dict[type, tuple[str, tuple[tuple[str, str], ...]]] = {}  # per kind: its opening, and (field, its "key":)
+
+
+def _parts(cls: type) -> tuple[str, tuple[tuple[str, str], ...]]:
+    parts = _PARTS.get(cls)
+    if parts is None:
+        names = _names(cls)
+        parts = _PARTS[cls] = (f"[{_string(cls.__name__)},{{",
+                               tuple((n, ("" if i == 0 else ",") + _string(n) + ":") for i, n in enumerate(names)))
+    return parts
+
+
+def _value(value: Any) -> str:
+    """One field's JSON, as json.dumps writes it in _reference_text (strings, the common case, directly)."""
+    if type(value) is not str:
+        value = _plain(value)
+        if type(value) is not str:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _string(value)
+
+
+def encode_text(fact: Fact) -> str:
+    """The same text as _reference_text, written directly: an import encodes every row, and the general encoder
+    (a dict, then json.dumps walking it) was a sixth of its time. Stored bytes do not change."""
+    opening, fields = _parts(type(fact))
+    return "".join([opening, *(key + _value(getattr(fact, name)) for name, key in fields), "}]"])
+
+
+def encode(fact: Fact) -> bytes:
+    return encode_text(fact).encode("utf-8")
 
 
 def decode(data: bytes) -> Fact:

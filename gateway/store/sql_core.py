@@ -277,7 +277,7 @@ class SqlStore:
         rows: list[tuple[int, tuple[bytes, bytes, bytes, str, bytes]]] = []
         for i, fact in facts:
             key = c.blind(codec.key_text(fact, NATURAL_KEYS[type(fact)]), "fact")
-            body = codec.encode(fact).decode("utf-8")
+            body = codec.encode_text(fact)
             mac = c.blind(body, "content")
             kind = type(fact).__name__
             for subject in dict.fromkeys(c.blind(s.value) for s in fact_subjects(fact)):
