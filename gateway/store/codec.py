@@ -8,8 +8,10 @@ import dataclasses
 import datetime as _dt
 import functools
 import json
+import operator
 import types
 import typing
+from collections.abc import Callable
 from enum import Enum
 from json.encoder import encode_basestring
 from typing import Any
@@ -89,13 +91,46 @@ def _parts(cls: type) -> tuple[str, tuple[tuple[str, str], ...]]:
     return parts
 
 
+def _general_json(value: Any) -> str:
+    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _general_text(value: Any) -> str:
+    return str(_plain(value))
+
+
+def _id_json(value: IdNumber) -> str:
+    return _string(value.value)
+
+
+def _enum_text(value: Enum) -> str:
+    return str(value.value)
+
+
+def _str_enum_json(value: Enum) -> str:
+    return _string(value.value) if type(value.value) is str else _general_json(value)
+
+
+# How a value of each type is written, chosen once per type (a handful: str, IdNumber, each Enum, date, None, ...):
+# the same text as _plain then json.dumps (or str), without _plain's chain of isinstance checks on every field.
+_JSON: dict[type, Callable[[Any], str]] = {str: _string, IdNumber: _id_json}
+_TEXT: dict[type, Callable[[Any], str]] = {str: str, IdNumber: operator.attrgetter("value")}
+_TYPES_MAX = 256
+
+
+def _by_type(table: dict[type, Callable[[Any], str]], value: Any, general: Callable[[Any], str],
+             enum: Callable[[Any], str]) -> str:
+    write = table.get(type(value))
+    if write is None:
+        write = enum if isinstance(value, Enum) else general
+        if len(table) < _TYPES_MAX:
+            table[type(value)] = write
+    return write(value)
+
+
 def _value(value: Any) -> str:
-    """One field's JSON, as json.dumps writes it in _reference_text (strings, the common case, directly)."""
-    if type(value) is not str:
-        value = _plain(value)
-        if type(value) is not str:
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return _string(value)
+    """One field's JSON, as json.dumps writes it in _reference_text."""
+    return _by_type(_JSON, value, _general_json, _str_enum_json)
 
 
 def encode_text(fact: Fact) -> str:
@@ -117,4 +152,6 @@ def decode(data: bytes) -> Fact:
 
 
 def key_text(fact: Fact, fields: tuple[str, ...]) -> str:
-    return "\x1f".join([type(fact).__name__, *(str(_plain(getattr(fact, f))) for f in fields)])
+    """The fact's kind and natural-key fields as text, unit-separated (what its key digest is taken of)."""
+    return "\x1f".join([type(fact).__name__, *(_by_type(_TEXT, getattr(fact, f), _general_text, _enum_text)
+                                               for f in fields)])

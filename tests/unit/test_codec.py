@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from gateway.domain.districts import DISTRICTS, District
 from gateway.domain.idnumber import IdNumber, check_char
-from gateway.domain.records import FACT_KINDS, Contribution, ContributionKind, InsuranceType
+from gateway.domain.records import FACT_KINDS, NATURAL_KEYS, Contribution, ContributionKind, InsuranceType
 from gateway.store import codec
 
 
@@ -55,6 +55,18 @@ facts = st.one_of(*(st.builds(cls, **{name: _strategy(h) for name, h in codec._h
 def test_direct_encoding_is_the_json_definition_byte_for_byte(fact: Any) -> None:
     assert codec.encode(fact) == codec._reference_text(fact).encode("utf-8")
     assert codec.decode(codec.encode(fact)) == fact
+
+
+@settings(max_examples=200)
+@given(facts)
+def test_key_text_is_the_natural_key_fields_as_text(fact: Any) -> None:
+    """Stored key digests are taken of this text: kind, then each natural-key field's plain value, 0x1F between."""
+    names = NATURAL_KEYS[type(fact)]
+    expected = "\x1f".join([type(fact).__name__, *(str(codec._plain(getattr(fact, n))) for n in names)])
+    assert codec.key_text(fact, names) == expected
+    every = tuple(codec._names(type(fact)))  # every field, so each type of value is covered
+    assert codec.key_text(fact, every) == "\x1f".join([type(fact).__name__,
+                                                        *(str(codec._plain(getattr(fact, n))) for n in every)])
 
 
 def test_a_contribution_encodes_as_before() -> None:
