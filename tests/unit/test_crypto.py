@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hmac
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.store.crypto import FieldCipher, _Hmac
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=200), st.text(min_size=1, max_size=20), st.binary(max_size=300))
 def test_precomputed_hmac_is_hmac_sha256(key: bytes, domain: str, message: bytes) -> None:
     h = _Hmac(key)
@@ -21,6 +22,7 @@ def test_precomputed_hmac_is_hmac_sha256(key: bytes, domain: str, message: bytes
     assert h.digest(domain, message) == expected  # the cached domain state is copied, never consumed
 
 
+@settings(deadline=None)
 @given(st.text(max_size=40), st.sampled_from(["id", "fact", "content", "permit"]))
 def test_blind_is_the_keyed_digest_of_domain_and_value(value: str, domain: str) -> None:
     key = bytes(range(32))

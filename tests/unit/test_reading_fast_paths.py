@@ -25,7 +25,7 @@ def _csv_reader_record(text: str) -> list[str] | reading.BadLine:
         return reading.BadLine("line is not valid CSV")
 
 
-@settings(max_examples=2000)
+@settings(max_examples=2000, deadline=None)
 @given(line_text)
 def test_a_one_line_record_is_what_csv_reader_reads(text: str) -> None:
     records = list(reading._csv_records(iter([(1, text)])))
@@ -37,6 +37,7 @@ def test_a_one_line_record_is_what_csv_reader_reads(text: str) -> None:
     assert records == [(1, _csv_reader_record(text))]
 
 
+@settings(deadline=None)
 @given(st.text(max_size=12))
 def test_clean_gives_the_same_value_cached_or_not(value: str) -> None:
     normalising._CLEANED.clear()
