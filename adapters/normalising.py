@@ -21,7 +21,7 @@ E = TypeVar("E", bound=enum.Enum)
 V = TypeVar("V")
 
 INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"  # BOM and zero-width characters exporters leave behind
-_CLEANED_MAX = 4096
+_CLEANED_MAX, _CLEANED_LONGEST = 4096, 100  # values cached, and the longest cached
 _CODE_SHOWN = re.compile(r"[A-Za-z0-9]{1,8}")  # a longer or non-ASCII "code" may be a misplaced value
 
 
@@ -46,9 +46,10 @@ def clean(value: str | None) -> str:
     found = _CLEANED.get(value)
     if found is None:
         found = fold_width(value).strip().strip(INVISIBLE).strip()
-        if len(_CLEANED) >= _CLEANED_MAX:
-            _CLEANED.clear()
-        _CLEANED[value] = found
+        if len(value) <= _CLEANED_LONGEST:  # a name, not a megabyte-long field: the cache's memory stays small
+            if len(_CLEANED) >= _CLEANED_MAX:
+                _CLEANED.clear()
+            _CLEANED[value] = found
     return found
 
 

@@ -58,3 +58,13 @@ def test_code_caches_members_not_mistakes() -> None:
             assert str(exc) == "K: unknown code '99'"
         else:
             raise AssertionError("99 is no contribution kind")
+
+
+def test_the_clean_cache_keeps_neither_long_values_nor_too_many() -> None:
+    """A line may be a megabyte long: such values are cleaned each time, never kept; and at most 4096 are kept."""
+    normalising._CLEANED.clear()
+    assert clean("张" * 101) == "张" * 101
+    assert normalising._CLEANED == {}
+    for i in range(5000):
+        clean(f"张{i}")
+    assert 0 < len(normalising._CLEANED) <= 4096
