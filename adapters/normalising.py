@@ -21,6 +21,7 @@ E = TypeVar("E", bound=enum.Enum)
 V = TypeVar("V")
 
 INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"  # BOM and zero-width characters exporters leave behind
+_CLEANED_MAX, _CLEANED_LONGEST = 4096, 100  # values cached, and the longest cached
 _CODE_SHOWN = re.compile(r"[A-Za-z0-9]{1,8}")  # a longer or non-ASCII "code" may be a misplaced value
 
 
@@ -33,13 +34,23 @@ class RowError(GatewayError, ValueError):
         self.reason = reason
 
 
+_CLEANED: dict[str, str] = {}  # non-ASCII values already cleaned (employer names repeat row after row); bounded
+
+
 def clean(value: str | None) -> str:
     """Full-width folded to half-width; surrounding spaces (ideographic too) and zero-width marks removed."""
     if value is None:
         return ""
     if value.isascii():  # nothing to fold and no invisible mark (they are all outside ASCII)
         return value.strip()
-    return fold_width(value).strip().strip(INVISIBLE).strip()
+    found = _CLEANED.get(value)
+    if found is None:
+        found = fold_width(value).strip().strip(INVISIBLE).strip()
+        if len(value) <= _CLEANED_LONGEST:  # a name, not a megabyte-long field: the cache's memory stays small
+            if len(_CLEANED) >= _CLEANED_MAX:
+                _CLEANED.clear()
+            _CLEANED[value] = found
+    return found
 
 
 def optional(value: str | None) -> str | None:
@@ -150,14 +161,32 @@ def _unknown_code(name: str, value: str) -> RowError:
     return RowError(name, f"unknown code {shown}")
 
 
-def _lookup(value: str, allowed: type[enum.Enum] | Mapping[str, object] | Set[str]) -> object:
-    """The allowed entry for `value` (tried as given, then upper-case); KeyError if there is none."""
-    for candidate in dict.fromkeys((value, value.upper())):
-        if isinstance(allowed, type):
+# Enum members already looked up, by (enum, value as given): codes repeat on every row; bounded as _PARSED.
+_MEMBERS: dict[tuple[type[enum.Enum], str], enum.Enum] = {}
+
+
+def _member(allowed: type[enum.Enum], value: str) -> enum.Enum:
+    found = _MEMBERS.get((allowed, value))
+    if found is None:
+        for candidate in dict.fromkeys((value, value.upper())):
             try:
-                return allowed(candidate)
+                found = allowed(candidate)
+                break
             except ValueError:
                 continue
+        else:
+            raise KeyError("unknown code")
+        if len(_MEMBERS) >= _PARSED_MAX:
+            _MEMBERS.clear()
+        _MEMBERS[(allowed, value)] = found
+    return found
+
+
+def _lookup(value: str, allowed: type[enum.Enum] | Mapping[str, object] | Set[str]) -> object:
+    """The allowed entry for `value` (tried as given, then upper-case); KeyError if there is none."""
+    if isinstance(allowed, type):
+        return _member(allowed, value)
+    for candidate in dict.fromkeys((value, value.upper())):
         if isinstance(allowed, Mapping) and candidate in allowed:
             return allowed[candidate]
         if isinstance(allowed, Set) and candidate in allowed:

@@ -225,6 +225,9 @@ def _csv_records(lines: Iterator[tuple[int, str | BadLine]]) -> Iterator[tuple[i
             continue
         if not text.strip():
             continue
+        if '"' not in text and "\r" not in text and "\x00" not in text:  # most lines: csv.reader's fields exactly
+            yield lineno, text.split(",")
+            continue
         state = _scan_quotes(text, _START)
         extra: list[tuple[int, str]] = []
         while state == _QUOTED and len(extra) < MAX_RECORD_LINES:
@@ -271,13 +274,16 @@ def _csv_header(path: StrPath, records: Iterator[tuple[int, list[str] | BadLine]
 def _csv_rows(path: StrPath, encoding: str) -> Iterator[tuple[int, Row | BadLine]]:
     records = _csv_records(_decoded_lines(path, encoding))
     header = _csv_header(path, records)
+    width, unnamed = len(header), "" in header  # a column without a name is not a field
     for lineno, values in records:
         if isinstance(values, BadLine):
             yield lineno, values
-        elif len(values) != len(header):
-            yield lineno, BadLine(f"line has {len(values)} fields, the header has {len(header)}")
-        else:
+        elif len(values) != width:
+            yield lineno, BadLine(f"line has {len(values)} fields, the header has {width}")
+        elif unnamed:
             yield lineno, {k: v for k, v in zip(header, values, strict=True) if k}
+        else:
+            yield lineno, dict(zip(header, values, strict=True))
 
 
 def _json_text(value: object) -> str:

@@ -9,6 +9,7 @@ import argparse
 import csv
 import datetime as _dt
 import json
+import os
 import random
 import resource
 import shutil
@@ -75,7 +76,7 @@ def main() -> None:
         cpu = _child_cpu() - cpu0
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         summary = json.loads(proc.stdout)
-        print(f"file: {n:,} rows, {size_mb:.0f} MB")
+        print(f"file: {n:,} rows, {size_mb:.0f} MB; load average {os.getloadavg()}")
         print(f"baseline csv.reader pass: {baseline:.1f} s ({n / baseline:,.0f} rows/s)")
         print(f"permitgw import:          {took:.1f} s ({n / took:,.0f} rows/s), ratio import/baseline "
               f"{took / baseline:.1f}")
@@ -84,7 +85,7 @@ def main() -> None:
         print(f"peak RSS of the import process: {peak_mb:.0f} MB (limit 300 MB)")
         print(f"summary: {summary}")
         db = sum(p.stat().st_size for p in (root / "d").glob("gateway.db*")) / 1e6
-        print(f"database size: {db:.0f} MB")
+        print(f"database size: {db:.0f} MB; load average {os.getloadavg()}")
         if args.again:  # the same file again: every row a duplicate, nothing doubled
             t = time.perf_counter()
             proc = subprocess.run([str(BIN / "permitgw"), "import", "--data", str(root / "d"), "--bureau", "hrss",

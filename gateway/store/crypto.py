@@ -5,8 +5,9 @@ go through an HMAC of the canonical identity number that only a holder of the in
 """
 from __future__ import annotations
 
-import hmac
+import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -48,6 +49,7 @@ class FieldCipher:
         self._aead = AESGCM(enc_key)
         self._index_key = index_key
         self._id_cache: dict[str, bytes] = {}
+        self._hmac = _Hmac(index_key)
 
     @classmethod
     def from_keys_dir(cls, keys_dir: Path) -> FieldCipher:
@@ -65,8 +67,22 @@ class FieldCipher:
     def decrypt(self, blob: bytes, column: str) -> str:
         return self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], column.encode()).decode("utf-8")
 
+    def encrypt_many(self, texts: Sequence[str], column: str) -> list[bytes]:
+        """encrypt() of each text (an import's batch): the same blobs, with all the nonces from one urandom call
+        (a system call per row was a tenth of the encryption's time). The nonces are this call's own: nothing shared
+        between threads, so none can be handed out twice."""
+        nonces = os.urandom(_NONCE * len(texts))
+        aad = column.encode()
+        encrypt = self._aead.encrypt
+        out = []
+        for i, text in enumerate(texts):
+            nonce = nonces[i * _NONCE:(i + 1) * _NONCE]
+            out.append(nonce + encrypt(nonce, text.encode("utf-8"), aad))
+        return out
+
     def blind(self, canonical: str, domain: str = "id") -> bytes:
-        """Keyed, deterministic index of a canonical value (an identity number by default).
+        """Keyed, deterministic index of a canonical value (an identity number by default): HMAC-SHA256 of
+        `domain NUL value` under the index key.
 
         Identity numbers repeat across consecutive rows (a person's months of contributions), so their
         indexes are kept in a small bounded cache; other domains are computed each time.
@@ -76,7 +92,38 @@ class FieldCipher:
             if hit is None:
                 if len(self._id_cache) >= 4096:
                     self._id_cache.clear()
-                hit = self._id_cache[canonical] = hmac.digest(self._index_key, b"id\x00" + canonical.encode(),
-                                                              "sha256")
+                hit = self._id_cache[canonical] = self._hmac.digest("id", canonical.encode())
             return hit
-        return hmac.digest(self._index_key, domain.encode() + b"\x00" + canonical.encode(), "sha256")
+        return self._hmac.digest(domain, canonical.encode())
+
+
+class _Hmac:
+    """HMAC-SHA256 (RFC 2104) under one key, of `domain NUL message`, with the keyed hash states computed once.
+
+    hmac.digest() hashes the padded key into fresh inner and outer states on every call: for the short values
+    blinded here that doubled the work. These states (and the inner one after each domain's prefix) are hashed
+    once and copied per call; the digest is the same HMAC (tests/unit/test_crypto.py checks it against hmac).
+    """
+
+    _BLOCK = 64  # SHA-256's block size
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > self._BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(self._BLOCK, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._domains: dict[str, hashlib._Hash] = {}
+
+    def digest(self, domain: str, message: bytes) -> bytes:
+        prefixed = self._domains.get(domain)
+        if prefixed is None:
+            prefixed = self._inner.copy()
+            prefixed.update(domain.encode() + b"\x00")
+            if len(self._domains) < 64:  # a handful of fixed domains in practice; bounded all the same
+                self._domains[domain] = prefixed
+        inner = prefixed.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()

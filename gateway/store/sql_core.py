@@ -282,17 +282,21 @@ class SqlStore:
         and inserted one by one, which tells row by row. Ids are taken in order, so a later version of a fact
         gets a higher id than an earlier one of the same batch."""
         c = self._cipher
-        rows: list[tuple[int, tuple[bytes, bytes, bytes, str, bytes]]] = []
+        rows: list[tuple[int, tuple[bytes, bytes, bytes, str]]] = []
+        bodies: dict[str, list[str]] = {}  # by kind, in the order of `rows` (each kind's own column to encrypt for)
         for i, fact in facts:
             key = c.blind(codec.key_text(fact, NATURAL_KEYS[type(fact)]), "fact")
-            body = codec.encode(fact).decode("utf-8")
+            body = codec.encode_text(fact)
             mac = c.blind(body, "content")
             kind = type(fact).__name__
+            same_kind = bodies.setdefault(kind, [])
             for subject in dict.fromkeys(c.blind(s.value) for s in fact_subjects(fact)):
-                rows.append((i, (subject, key, mac, kind, c.encrypt(body, f"facts.{kind}"))))
+                rows.append((i, (subject, key, mac, kind)))
+                same_kind.append(body)
+        encrypted = {kind: iter(c.encrypt_many(texts, f"facts.{kind}")) for kind, texts in bodies.items()}
         ids = self._fact_ids(sql, len(rows))
-        args = [(subject, key, mac, fact_id, kind, enc)
-                for fact_id, (_, (subject, key, mac, kind, enc)) in zip(ids, rows, strict=True)]
+        args = [(subject, key, mac, fact_id, kind, next(encrypted[kind]))
+                for fact_id, (_, (subject, key, mac, kind)) in zip(ids, rows, strict=True)]
         statement = self.INSERT_NEW.format(table="facts", cols="subject, key, mac, id, kind, body_enc",
                                            marks="?, ?, ?, ?, ?, ?")
         sql.run("SAVEPOINT facts_batch")
