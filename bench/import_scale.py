@@ -1,7 +1,9 @@
 """Import of N social-insurance contribution rows: time, rows/s and peak memory of the import process.
 
-Baseline in the same run: a bare csv.reader pass over the same file. Target: 1,000,000
-rows with peak RSS under 300 MB. Run: .venv/bin/python bench/import_scale.py [--rows N] [--again]
+Each size is imported --rounds times, each into a fresh data directory; the import's own CPU time and peak RSS are
+its process's (os.wait4). Baseline in the same run: a bare csv.reader pass over the same file; rows per CPU second
+at each size is also given as a ratio to the first size (flat: within 20 %). Goals: >= 50,000 rows per CPU second,
+peak RSS under 300 MB. Run: .venv/bin/python bench/import_scale.py [--rows 100000,1000000,5000000] [--rounds 2]
 """
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import datetime as _dt
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,55 +46,72 @@ def write_contributions(path: Path, rows: int, seed: int = 9) -> None:
                     written += 1
 
 
-def _child_cpu() -> float:
-    """User and system CPU seconds of the finished child processes so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _import(data: Path, src: Path) -> tuple[float, float, float, dict[str, object]]:
+    """`permitgw import` of src into data in a child process: wall seconds, its CPU seconds, its peak RSS (MB), and
+    its JSON summary (os.wait4 gives this child's own resource usage, not the maximum over every child so far)."""
+    t = time.perf_counter()
+    with tempfile.TemporaryFile(mode="w+") as err:
+        proc = subprocess.Popen([str(BIN / "permitgw"), "import", "--data", str(data), "--bureau", "hrss", "--json",
+                                 str(src)], stdout=subprocess.PIPE, stderr=err, text=True)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)  # reaped here, so that its usage is this child's alone
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        took = time.perf_counter() - t
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"permitgw import failed ({proc.returncode}): {err.read().strip()}")
+    return took, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, json.loads(out)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rows", default="1000000", help="comma-separated file sizes, e.g. 100000,1000000,5000000")
+    ap.add_argument("--rounds", type=int, default=2, help="imports of each file, each into a fresh data directory")
     ap.add_argument("--again", action="store_true", help="import the file a second time (all duplicates)")
     args = ap.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="permitgw-import-bench-"))
-    try:
-        src = root / "sbjf_bench.csv"
-        write_contributions(src, args.rows)
-        size_mb = src.stat().st_size / 1e6
-
-        t = time.perf_counter()
-        with src.open(encoding="utf-8", newline="") as f:
-            n = sum(1 for _ in csv.reader(f)) - 1
-        baseline = time.perf_counter() - t
-
-        subprocess.run([str(BIN / "permitgw"), "init", "--data", str(root / "d")], check=True, capture_output=True)
-        cpu0 = _child_cpu()
-        t = time.perf_counter()
-        proc = subprocess.run([str(BIN / "permitgw"), "import", "--data", str(root / "d"), "--bureau", "hrss",
-                               "--json", str(src)], check=True, capture_output=True, text=True)
-        took = time.perf_counter() - t
-        cpu = _child_cpu() - cpu0
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        summary = json.loads(proc.stdout)
-        print(f"file: {n:,} rows, {size_mb:.0f} MB; load average {os.getloadavg()}")
-        print(f"baseline csv.reader pass: {baseline:.1f} s ({n / baseline:,.0f} rows/s)")
-        print(f"permitgw import:          {took:.1f} s ({n / took:,.0f} rows/s), ratio import/baseline "
-              f"{took / baseline:.1f}")
-        print(f"CPU time of the import process: {cpu:.1f} s ({n / cpu:,.0f} rows per CPU second; on a shared "
-              "machine the wall-clock figure also counts waiting for the CPU and the disk)")
-        print(f"peak RSS of the import process: {peak_mb:.0f} MB (limit 300 MB)")
-        print(f"summary: {summary}")
-        db = sum(p.stat().st_size for p in (root / "d").glob("gateway.db*")) / 1e6
-        print(f"database size: {db:.0f} MB; load average {os.getloadavg()}")
-        if args.again:  # the same file again: every row a duplicate, nothing doubled
-            t = time.perf_counter()
-            proc = subprocess.run([str(BIN / "permitgw"), "import", "--data", str(root / "d"), "--bureau", "hrss",
-                                   "--json", str(src)], check=True, capture_output=True, text=True)
-            took = time.perf_counter() - t
-            print(f"the same file again:      {took:.1f} s ({n / took:,.0f} rows/s), summary: {proc.stdout.strip()}")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    sizes = [int(n) for n in args.rows.split(",")]
+    print(f"load average at start {_load()}")
+    lines = ["| rows | round | wall s | rows/s (wall) | CPU s | rows per CPU second | ratio to the first size "
+             "| peak RSS | database | csv.reader pass |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    first: float | None = None
+    for rows in sizes:
+        root = Path(tempfile.mkdtemp(prefix="permitgw-import-bench-"))
+        try:
+            src = root / "sbjf_bench.csv"
+            write_contributions(src, rows)
+            size_mb = src.stat().st_size / 1e6
+            for r in range(1, args.rounds + 1):
+                t = time.perf_counter()
+                with src.open(encoding="utf-8", newline="") as f:
+                    n = sum(1 for _ in csv.reader(f)) - 1
+                baseline = time.perf_counter() - t
+                data = root / f"d{r}"
+                subprocess.run([str(BIN / "permitgw"), "init", "--data", str(data)], check=True,
+                               capture_output=True)
+                took, cpu, peak_mb, summary = _import(data, src)
+                per_cpu = n / cpu
+                first = first or per_cpu
+                db = sum(p.stat().st_size for p in data.glob("gateway.db*")) / 1e6
+                print(f"{n:,} rows ({size_mb:.0f} MB), round {r}: {took:.1f} s wall, {cpu:.1f} s CPU, "
+                      f"{per_cpu:,.0f} rows per CPU second, peak RSS {peak_mb:.0f} MB; summary {summary}; "
+                      f"load average {_load()}", flush=True)
+                lines.append(f"| {n:,} | {r} | {took:.1f} | {n / took:,.0f} | {cpu:.1f} | {per_cpu:,.0f} | "
+                             f"{per_cpu / first:.2f} | {peak_mb:.0f} MB | {db:,.0f} MB | {n / baseline:,.0f} rows/s |")
+                if args.again and r == 1:  # the same file again: every row a duplicate, nothing doubled
+                    took, cpu, _, summary = _import(data, src)
+                    print(f"the same file again: {took:.1f} s ({n / took:,.0f} rows/s), summary: {summary}")
+                shutil.rmtree(data, ignore_errors=True)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    print("\n".join(lines))
+    print(f"load average at end {_load()} (goal: >= 50,000 rows per CPU second, flat within 20 %, "
+          "peak RSS < 300 MB)")
 
 
 if __name__ == "__main__":
