@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from gateway import datadir
 from gateway.datadir import DataDir
@@ -20,6 +21,11 @@ from gateway.synth import psb
 from gateway.synth.people import SynthPerson, residents
 
 BIN = Path(sys.executable).parent
+
+# Property tests are judged by their examples, not by the speed of the machine running them: hypothesis's default
+# 200 ms deadline per example failed a file-parsing test on a loaded machine. Each test still bounds its examples.
+settings.register_profile("any-machine", deadline=None)
+settings.load_profile("any-machine")
 
 # The suite runs on one instant, whatever the machine's date, hour or time zone: a Monday at noon in Ningbo,
 # mid-month, far from the day, month and office-hours boundaries. Every process the tests start inherits it,
