@@ -56,7 +56,8 @@ _FIRST_RETRY, _MAX_RETRY = 50e-6, 1e-3  # seconds between attempts to take the w
 
 
 def begin_immediate(db: sqlite3.Connection, wait: float = BUSY_SECONDS) -> None:
-    """BEGIN IMMEDIATE, waiting at most `wait` seconds for another process's write transaction to end.
+    """BEGIN IMMEDIATE on a connection whose busy timeout is 0, waiting at most `wait` seconds for another
+    process's write transaction to end.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25... ms between attempts: with several processes
     writing one file (serve --workers) a writer often slept far longer than the transaction it waited for took.
@@ -65,19 +66,34 @@ def begin_immediate(db: sqlite3.Connection, wait: float = BUSY_SECONDS) -> None:
     """
     deadline = time.monotonic() + wait
     delay = _FIRST_RETRY
-    db.execute("PRAGMA busy_timeout = 0")
-    try:
-        while True:
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, _MAX_RETRY)
-    finally:
-        db.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, _MAX_RETRY)
+
+
+class _BusyTimeout:
+    """The writer connection's busy timeout, set only when it must change: 0 for serialised writes (which retry
+    BEGIN IMMEDIATE themselves), BUSY_SECONDS for anything else. A batch of the access log then runs no PRAGMA: each
+    statement releases and retakes the GIL, which on a busy server costs more than the statement."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db, self._patient = db, True  # sqlite3.connect's default timeout is 5 s
+
+    def immediate(self) -> None:
+        if self._patient:
+            self._db.execute("PRAGMA busy_timeout = 0")
+            self._patient = False
+
+    def patient(self) -> None:
+        if not self._patient:
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+            self._patient = True
 
 
 _COUNTS = ("quota", "anomaly:")  # serialised writes of the shared counters (see SqliteStore._write)
@@ -102,6 +118,7 @@ class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
             try:
                 self._db = _open_read_only(path)
                 self._sql = _Connection(self._db)
+                self._busy = _BusyTimeout(self._db)
                 found = as_int(self._sql.rows("PRAGMA user_version")[0][0])
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"{path} is damaged or not a gateway database ({exc}): restore it from a backup"
@@ -118,8 +135,10 @@ class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
         try:
             if not path.exists():  # SQLite gives -wal and -shm the database file's mode: private from the start
                 os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
+                                       timeout=BUSY_SECONDS)
             self._sql = _Connection(self._db)
+            self._busy = _BusyTimeout(self._db)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{path}: cannot open the database ({exc})") from exc
         try:
@@ -139,7 +158,7 @@ class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        target = _Migrations(self._db, self._lock, self._sql, path)
+        target = _Migrations(self._db, self._lock, self._sql, path, self._busy)
         if migrate:
             self.schema_change = migrations.migrate(PLAN, target)
             return
@@ -173,12 +192,14 @@ class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
         pays one fsync, its log entry's, instead of three."""
         with self._lock:
             if serialise is None:
+                self._busy.patient()
                 yield self._sql
                 return
             counting = serialise.startswith(_COUNTS)
             if counting:
                 self._db.execute("PRAGMA synchronous=NORMAL")
             try:
+                self._busy.immediate()
                 begin_immediate(self._db)
                 try:
                     yield self._sql
@@ -243,13 +264,15 @@ class _Migrations:
 
     failures: tuple[type[BaseException], ...] = (sqlite3.Error,)
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, sql: _Connection, path: Path) -> None:
-        self._db, self._lock, self._sql, self._path = db, lock, sql, path
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, sql: _Connection, path: Path,
+                 busy: _BusyTimeout) -> None:
+        self._db, self._lock, self._sql, self._path, self._busy = db, lock, sql, path, busy
         self.where = f"sqlite {path}"
 
     @contextmanager
     def transaction(self) -> Iterator[Sql]:
         with self._lock:
+            self._busy.patient()  # another process migrating: wait for it (SQLite's busy handler, up to 5 s)
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._sql
