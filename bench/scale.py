@@ -48,6 +48,7 @@ from server_vs_echo import BIN, CLIENT_CORE, ENROL, PERMIT, SERVER_CORE, _of_age
 
 from gateway import datadir
 from gateway.datadir import DataDir
+from gateway.domain.idnumber import IdNumber
 from gateway.identity.ca import issue_client
 from gateway.identity.principal import Principal
 from gateway.service.importer import import_files
@@ -202,6 +203,25 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
+def store_lookups(data: DataDir, ids: list[str], passes: int) -> list[float]:
+    """The store alone, in this process: the median seconds of store.permits() (what GetPermitStatus reads) over
+    `ids`, once per pass (no gRPC, TLS, policy or access log: whether the database itself slows with its size)."""
+    store = data.open_store(read_only=True)
+    who = [IdNumber.parse(i) for i in ids]
+    medians = []
+    try:
+        for _ in range(passes):
+            took = []
+            for w in who:
+                t = time.perf_counter()
+                store.permits(w)
+                took.append(time.perf_counter() - t)
+            medians.append(statistics.median(took))
+    finally:
+        store.close()
+    return medians
+
+
 def requests_of(info: dict[str, object], pool: int, seed: int) -> dict[str, list[bytes]]:
     adults = list(info["adults"])  # type: ignore[call-overload]
     children = list(info["children"])  # type: ignore[call-overload]
@@ -301,6 +321,14 @@ def main() -> None:
 
         pinned = len(own_cores) >= 2 and {SERVER_CORE, CLIENT_CORE} <= own_cores
         reqs = {n: requests_of(infos[n], args.pool, args.seed) for n in scales}
+        alone = {}
+        for n in scales:
+            adults = list(infos[n]["adults"])  # type: ignore[call-overload]
+            alone[n] = store_lookups(DataDir(root / str(n) / "data"),
+                                     random.Random(args.seed).sample(adults, min(2000, len(adults))), args.rounds)
+        print("\nthe store alone (store.permits() in this process, up to 2,000 random residents, median "
+              "per pass): " + "; ".join(f"{n:,}: {', '.join(f'{x * 1e6:.0f}' for x in alone[n])} µs "
+                                        f"(ratio {med(alone[n]) / med(alone[scales[0]]):.2f})" for n in scales))
         rss_start: dict[int, tuple[int, int]] = {}
         decisions: dict[int, Counter[str]] = {}
         for n in scales:
