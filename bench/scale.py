@@ -14,7 +14,9 @@ lookups are counted but not refused) and the servers take turns, round after rou
 drawn at random across the whole population (`--pool` different people, in random order), and CheckEnrollment about
 school-age children drawn likewise with their PSB guardian, at each concurrency. Servers are pinned to core 0, the
 load client (bench/load_client.py) to core 1. Reported: build time and rows, database size, p50/p99 per round and
-their ratio to the smallest scale, and the server's VmRSS / VmHWM (/proc/PID/status) at start and after the rounds.
+their ratio to the smallest scale, the server's VmRSS / VmHWM (/proc/PID/status) at start and after the rounds, and
+the access-log entries the directory held at start (the server reads its log's last 24 hours at start, so a kept
+directory's earlier runs show in its RSS), and store.permits() timed alone in this process.
 `--keep DIR` keeps the data directories in DIR and reuses the ones already built there.
 Run: .venv/bin/python bench/scale.py [--scales 10000,100000] [--rounds 2] [--seconds 5] [--concurrency 1,16]
      [--keep DIR] [--build-only]
@@ -329,6 +331,11 @@ def main() -> None:
         print("\nthe store alone (store.permits() in this process, up to 2,000 random residents, median "
               "per pass): " + "; ".join(f"{n:,}: {', '.join(f'{x * 1e6:.0f}' for x in alone[n])} µs "
                                         f"(ratio {med(alone[n]) / med(alone[scales[0]]):.2f})" for n in scales))
+        logged = {}  # the server reads the last 24 hours of its access log at start (quotas, anomalies)
+        for n in scales:
+            store = DataDir(root / str(n) / "data").open_store(read_only=True)
+            logged[n] = store.counts()["access_log"]
+            store.close()
         rss_start: dict[int, tuple[int, int]] = {}
         decisions: dict[int, Counter[str]] = {}
         for n in scales:
@@ -378,12 +385,12 @@ def main() -> None:
                           f"| {p50 * 1e3:.2f} ({', '.join(f'{x.p50 * 1e3:.2f}' for x in rs)}) | {p50 / p50_base:.2f} "
                           f"| {p99 * 1e3:.2f} ({', '.join(f'{x.p99 * 1e3:.2f}' for x in rs)}) | {p99 / p99_base:.2f} "
                           f"| {errors or 0} |")
-        print("\n| residents | server VmRSS MB at start | VmRSS MB after the lookups | VmHWM MB | first 50 "
-              "CheckEnrollment decisions |")
-        print("| ---: | ---: | ---: | ---: | --- |")
+        print("\n| residents | access-log entries at start (earlier runs of a kept directory) | server VmRSS MB at "
+              "start | VmRSS MB after the lookups | VmHWM MB | first 50 CheckEnrollment decisions |")
+        print("| ---: | ---: | ---: | ---: | ---: | --- |")
         for n in scales:
-            print(f"| {n:,} | {rss_start[n][0] / 1024:.0f} | {rss_end[n][0] / 1024:.0f} | {rss_end[n][1] / 1024:.0f} "
-                  f"| {dict(decisions[n])} |")
+            print(f"| {n:,} | {logged[n]:,} | {rss_start[n][0] / 1024:.0f} | {rss_end[n][0] / 1024:.0f} "
+                  f"| {rss_end[n][1] / 1024:.0f} | {dict(decisions[n])} |")
         print(f"load average (1, 5, 15 min): at start {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}, "
               f"before the lookups {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}, "
               f"after {after[0]:.2f} {after[1]:.2f} {after[2]:.2f}")
