@@ -1,7 +1,8 @@
 """An asyncio gRPC load client: N channels, C calls in flight, warm-up, then a fixed measured window.
 
-It sends ready-serialised request bytes and takes the answer as bytes (no protobuf work on the client), so the
-gateway and a bare echo server are driven by exactly the same loop. It reports calls/s, p50 and p99 latency,
+It sends ready-serialised request bytes (one request, or several taken in turn, e.g. about many different people)
+and takes the answer as bytes (no protobuf work on the client), so the gateway and a bare echo server are driven by
+exactly the same loop. It reports calls/s, p50 and p99 latency,
 non-OK answers by status code, and the CPU the server's process tree spent per call, read from /proc/<pid>/stat
 (utime + stime of every process in the tree) at the start and at the end of the measured window.
 Used by bench/server_vs_echo.py; on its own:
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import math
 import os
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -130,8 +133,9 @@ def credentials(prefix: Path) -> grpc.ChannelCredentials:
                                         Path(f"{prefix}.crt").read_bytes())
 
 
-async def _drive(address: str, prefix: Path, method: str, request: bytes, channels: int, concurrency: int,
-                 warmup: float, seconds: float, server_pid: int | None, extra_cpu: CpuProbe | None) -> Result:
+async def _drive(address: str, prefix: Path, method: str, request: bytes | Sequence[bytes], channels: int,
+                 concurrency: int, warmup: float, seconds: float, server_pid: int | None,
+                 extra_cpu: CpuProbe | None) -> Result:
     options = [("grpc.ssl_target_name_override", "localhost"),
                ("grpc.use_local_subchannel_pool", 1)]  # each channel its own connection
     creds = credentials(prefix)
@@ -140,6 +144,7 @@ async def _drive(address: str, prefix: Path, method: str, request: bytes, channe
         for ch in chans:
             await asyncio.wait_for(ch.channel_ready(), timeout=30)
         calls: list[grpc.aio.UnaryUnaryMultiCallable] = [ch.unary_unary(method) for ch in chans]  # bytes in/out
+        requests = itertools.cycle([request] if isinstance(request, bytes) else request)
         latencies: list[float] = []
         errors: Counter[str] = Counter()
         measuring = False
@@ -150,7 +155,7 @@ async def _drive(address: str, prefix: Path, method: str, request: bytes, channe
             while not stop:
                 t = time.perf_counter()
                 try:
-                    await call(request, timeout=30)
+                    await call(next(requests), timeout=30)
                 except grpc.aio.AioRpcError as err:
                     if measuring:
                         errors[err.code().name] += 1
@@ -180,11 +185,12 @@ async def _drive(address: str, prefix: Path, method: str, request: bytes, channe
                   cpu_us_per_call(0.0, extra, done))
 
 
-def run(address: str, prefix: Path, method: str, request: bytes, *, channels: int = 4, concurrency: int = 16,
-        warmup: float = 1.0, seconds: float = 3.0, server_pid: int | None = None,
+def run(address: str, prefix: Path, method: str, request: bytes | Sequence[bytes], *, channels: int = 4,
+        concurrency: int = 16, warmup: float = 1.0, seconds: float = 3.0, server_pid: int | None = None,
         extra_cpu: CpuProbe | None = None) -> Result:
-    """Drive `method` at `address` with `concurrency` calls in flight over `channels` connections; `extra_cpu`
-    measures CPU spent for the server outside its process tree (Result.extra_cpu_us_per_call)."""
+    """Drive `method` at `address` with `concurrency` calls in flight over `channels` connections. `request` is
+    one serialised request sent every time, or several sent in turn (each call takes the next, cycling);
+    `extra_cpu` measures CPU spent for the server outside its process tree (Result.extra_cpu_us_per_call)."""
     return asyncio.run(_drive(address, prefix, method, request, channels, concurrency, warmup, seconds,
                               server_pid, extra_cpu))
 

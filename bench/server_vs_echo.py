@@ -67,16 +67,22 @@ def _of_age(p: SynthPerson) -> bool:
     return 6 <= age <= 15
 
 
+def raise_limits(data: DataDir, to: int = 128) -> None:
+    """[server] calls_per_principal and max_calls raised to `to` in the data directory's config.toml, so that one
+    certificate at high concurrency is not refused (the limits are still checked on every call)."""
+    config = data.config_file.read_text()
+    for key in ("calls_per_principal", "max_calls"):
+        config, n = re.subn(rf"^{key} = \d+", f"{key} = {to}", config, flags=re.M)
+        if n != 1:
+            raise SystemExit(f"{data.config_file}: no {key} line to raise")
+    data.config_file.write_text(config)
+
+
 def prepare(root: Path) -> tuple[DataDir, Path, dict[str, bytes]]:
     """The data directory (SQLite), the school's certificate prefix, and the serialised request of each method."""
     data = DataDir(root / "data")
     datadir.init(data.root)
-    config = data.config_file.read_text()
-    for key in ("calls_per_principal", "max_calls"):
-        config, n = re.subn(rf"^{key} = \d+", f"{key} = 128", config, flags=re.M)
-        if n != 1:
-            raise SystemExit(f"{data.config_file}: no {key} line to raise")
-    data.config_file.write_text(config)
+    raise_limits(data)
     people = residents(1000, seed=3)
     psb.write(root / "jzdj.csv", people, seed=3)
     store = data.open_store()
