@@ -26,6 +26,7 @@ import psycopg
 from pg_bench import LABEL, backends, own_database, use_postgres
 
 from gateway import datadir
+from gateway.audit.checkpoint import Checkpoint, sign_checkpoint
 from gateway.audit.entry import AccessEntry, Decision, now_rfc3339
 from gateway.audit.log import AuditLog, log_origin
 from gateway.audit.rfc9162 import MemoryTree, inclusion_proof, leaf_hash, node_hash, root, verify_inclusion
@@ -405,6 +406,16 @@ def proofs_at(root_dir: Path, n: int, proofs: int, seconds: float, rounds: int) 
     shutil.rmtree(data.root, ignore_errors=True)
 
 
+def sign_head(data: DataDir, store: SqliteStore) -> None:
+    """Sign and store a checkpoint of the whole log with the gateway's key, as its writer would have: the entries
+    this benchmark put in directly (the built store, the batches of 100) are then the gateway's own. (AuditLog
+    refuses to sign on top of entries no signature covers: rows somebody else wrote into its database.)"""
+    size = store.log_size()
+    origin = log_origin((data.keys / "ca.crt").read_bytes())
+    head = Checkpoint(origin, size, root(size, store))
+    store.add_checkpoint(size, head.root, sign_checkpoint(head, origin, data.signing_key()).decode("utf-8"))
+
+
 def appends_at(data: DataDir, store: SqliteStore, n: int, seconds: float, rounds: int) -> None:
     """The same durable appends on this big log, against an empty log measured now (fresh data dir)."""
     small = DataDir(data.root.parent / f"small{n}")
@@ -416,6 +427,7 @@ def appends_at(data: DataDir, store: SqliteStore, n: int, seconds: float, rounds
         for where, d in (("empty", small), ("big", data)):
             s = fresh_store(d) if where == "empty" else store
             results.setdefault(("batches of 100", where), []).append(batched(s, pool, seconds, 100))
+            sign_head(d, s)  # the log's writer signs only on top of a signed head of every entry it holds
             rate, ls, _ = grouped(d, s, pool, seconds, 16)
             results.setdefault(("AuditLog, 16 threads", where), []).append(rate)
             lat.setdefault(where, []).append(statistics.median(ls))

@@ -15,6 +15,7 @@ import platform
 import runpy
 import sys
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -55,6 +56,7 @@ def main() -> None:
         raise SystemExit(f"no such benchmark: {', '.join(sorted(unknown))}")
     print(f"# {platform.node()}: {os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, "
           f"{'--full' if args.full else 'default sizes'}", flush=True)
+    failed: list[str] = []
     sys.path.insert(0, str(HERE))  # the benchmarks import their helpers (load_client, echo_server) by name
     for path in scripts:
         argv = FULL.get(path.name, []) if args.full else []
@@ -62,8 +64,18 @@ def main() -> None:
         print(f"\n== {path.name} {' '.join(argv)}\n"
               f"   {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC, load average (1, 5, 15 min) {load()}", flush=True)
         sys.argv = [str(path), *argv]
-        runpy.run_path(str(path), run_name="__main__")
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+        except SystemExit as exc:  # one broken benchmark must not cost the others' figures
+            if exc.code not in (None, 0):
+                failed.append(path.name)
+                print(f"   {path.name} stopped: {exc.code}", flush=True)
+        except Exception:
+            failed.append(path.name)
+            traceback.print_exc()
         print(f"   {path.name} took {time.monotonic() - started:.0f} s; load average now {load()}", flush=True)
+    if failed:
+        raise SystemExit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
