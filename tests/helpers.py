@@ -5,10 +5,13 @@ Adapters must be tested on bytes as bureaus send them, so files are written in a
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 from gateway.domain.idnumber import check_char
 
@@ -92,3 +95,18 @@ def wait_until(condition: Callable[[], object], what: str, seconds: float = 30.0
         assert time.monotonic() - start < seconds, f"timed out after {seconds} s waiting for {what}"
         time.sleep(poll)  # polling interval, not a synchronisation point
     return time.monotonic() - start
+
+
+def script_module(path: Path, name: str) -> ModuleType:
+    """A script outside the package (bench/, tools/) loaded as module `name`, with its own directory on sys.path
+    while it loads (as running it from there would) and registered in sys.modules (dataclasses look it up)."""
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(path.parent))

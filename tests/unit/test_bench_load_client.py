@@ -4,7 +4,6 @@ bench/ is not a package, so the module is loaded from its file.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import subprocess
@@ -15,16 +14,13 @@ from types import ModuleType
 
 import pytest
 
+from tests.helpers import script_module
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_load_client", ROOT / "bench" / "load_client.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return script_module(ROOT / "bench" / "load_client.py", "bench_load_client")
 
 
 lc = _load()

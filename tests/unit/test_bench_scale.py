@@ -5,30 +5,20 @@ package, so the module is loaded from its file (with bench/ on the path for the 
 """
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from pathlib import Path
 from types import ModuleType
 
 from gateway.domain.idnumber import IdNumber
 from gateway.synth import psb
 from gateway.synth.people import residents
+from tests.helpers import script_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load() -> ModuleType:
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "bench" / "scale.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    return script_module(ROOT / "bench" / "scale.py", "bench_scale")
 
 
 scale = _load()

@@ -8,7 +8,6 @@ reject the lies the browser must catch in the proof or the signature.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +17,7 @@ import pytest
 
 from gateway.audit.checkpoint import NoteError, verify_checkpoint
 from gateway.audit.rfc9162 import leaf_hash, verify_inclusion
+from tests.helpers import script_module
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors" / "console_proofs.json"
@@ -25,11 +25,7 @@ Case = dict[str, Any]  # one case of the parsed JSON file
 
 
 def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("console_vectors", ROOT / "tools" / "console_vectors.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module(ROOT / "tools" / "console_vectors.py", "console_vectors")
 
 
 def cases() -> list[Case]:
