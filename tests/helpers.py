@@ -8,12 +8,20 @@ import datetime as _dt
 import importlib.util
 import json
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
+from gateway.audit.entry import AccessEntry
+from gateway.datadir import DataDir
 from gateway.domain.idnumber import check_char
+from gateway.store.port import Store
+from gateway.store.sqlite import SqliteStore
 
 FULLWIDTH = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ")
 
@@ -110,3 +118,41 @@ def script_module(path: Path, name: str) -> ModuleType:
         return module
     finally:
         sys.path.remove(str(path.parent))
+
+
+def log_entry(i: int) -> AccessEntry:
+    """An allowed access-log entry, distinct for each i (its case id and subject)."""
+    return AccessEntry("2026-11-21T00:00:00Z", "school/330203/x", "ab", "school", "x", "330203", "m", "p", f"c{i}",
+                       "o", f"{i:064x}", "allow", "S-1", "v")
+
+
+@contextmanager
+def write_held_open(store: Store, deadline: float) -> Iterator[None]:
+    """The store's writer inside a transaction (as through a COMMIT and its fsync) that has inserted revocation
+    "0bad", for the body's duration; committed after it."""
+    inside, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store._write("access_log") as sql:  # type: ignore[attr-defined]
+            sql.run("INSERT INTO revocations (serial, time) VALUES (?, ?)", ("0bad", "2026-11-21T00:00:00Z"))
+            inside.set()
+            release.wait(deadline)
+
+    holder = threading.Thread(target=writer)
+    holder.start()
+    try:
+        assert inside.wait(deadline), "the writer never began its transaction"
+        yield
+    finally:
+        release.set()
+        holder.join(deadline)
+
+
+@pytest.fixture(name="store")
+def sqlite_store(data: DataDir) -> Iterator[SqliteStore]:
+    """The fixture `store` (a module takes it with `store = helpers.sqlite_store`): the data directory's SQLite store,
+    closed after the test."""
+    opened = data.open_store()
+    assert isinstance(opened, SqliteStore)
+    yield opened
+    opened.close()

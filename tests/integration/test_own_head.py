@@ -4,32 +4,22 @@ text is verified as before, so a head replaced by someone else is still refused.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import gateway.audit.log as audit_log
 from gateway.audit.checkpoint import Checkpoint, sign_checkpoint
-from gateway.audit.entry import AccessEntry
 from gateway.audit.log import AuditLog, LogUnavailable
 from gateway.datadir import DataDir
 from gateway.store.sqlite import SqliteStore
+from tests import helpers
+from tests.helpers import log_entry
+
+store = helpers.sqlite_store  # the fixture: the data directory's SQLite store
 
 HOUR = 3600.0
-
-
-def _entry(i: int) -> AccessEntry:
-    return AccessEntry("2026-11-21T00:00:00Z", "school/330203/x", "ab", "school", "x", "330203", "m", "p", f"c{i}",
-                       "o", f"{i:064x}", "allow", "S-1", "v")
-
-
-@pytest.fixture
-def store(data: DataDir) -> Iterator[SqliteStore]:
-    opened = data.open_store()
-    assert isinstance(opened, SqliteStore)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
@@ -50,7 +40,7 @@ def test_a_head_this_process_committed_is_not_verified_again(store: SqliteStore,
     log = AuditLog(store, "permitgw.test/own", Ed25519PrivateKey.generate(), every_seconds=HOUR)
     try:
         for i in range(6):
-            assert log.append(_entry(i)) == i + 1
+            assert log.append(log_entry(i)) == i + 1
         assert verified == [], "a note this process signed and committed was verified again"
         assert log.checkpoint().size == 6
     finally:
@@ -61,7 +51,7 @@ def test_a_head_replaced_by_someone_else_is_verified_and_refused(store: SqliteSt
                                                                  verified: list[bytes]) -> None:
     log = AuditLog(store, "permitgw.test/own", Ed25519PrivateKey.generate(), every_seconds=HOUR)
     try:
-        log.append(_entry(0))
+        log.append(log_entry(0))
         head = log.checkpoint()
         forged = sign_checkpoint(Checkpoint(head.origin, head.size, head.root), head.origin,
                                  Ed25519PrivateKey.generate())  # same head, another key
@@ -72,7 +62,7 @@ def test_a_head_replaced_by_someone_else_is_verified_and_refused(store: SqliteSt
         finally:
             other.close()
         with pytest.raises(LogUnavailable):
-            log.append(_entry(1))
+            log.append(log_entry(1))
         assert verified == [forged], "the replaced note was not verified"
         assert store.log_size() == 1, "nothing was signed on top of a head this gateway did not sign"
     finally:

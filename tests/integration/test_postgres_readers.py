@@ -6,11 +6,10 @@ import threading
 
 import pytest
 
-from gateway.audit.entry import AccessEntry
 from gateway.store.port import StoreUnavailable
 from gateway.store.postgres import PostgresStore
 from tests import pg
-from tests.helpers import wait_until
+from tests.helpers import log_entry, wait_until, write_held_open
 from tests.pg import OwnLogin
 
 pytestmark = pytest.mark.postgres
@@ -19,34 +18,14 @@ DEADLINE = 30.0  # seconds; a read that waits for the writer waits until the wri
 
 
 
-def _entry(i: int) -> AccessEntry:
-    return AccessEntry(f"2026-11-21T08:00:{i % 60:02d}.000000Z", "school/330203/S1", "ab", "school", "S1", "330203",
-                       "/permitgw.v1.PermitService/GetPermitStatus", "compulsory-education", f"case-{i}", "op", "",
-                       "allow", "OK", "v1")
-
-
 def test_a_read_does_not_wait_for_the_stores_write_transaction(store: PostgresStore) -> None:
-    store.append_accesses([_entry(1)])
-    inside, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with store._write("access_log") as sql:  # the writer's connection busy in a transaction
-            sql.run("INSERT INTO revocations (serial, time) VALUES (?, ?)", ("0bad", "2026-11-21T00:00:00Z"))
-            inside.set()
-            release.wait(DEADLINE)
-
-    holder = threading.Thread(target=writer)
-    holder.start()
-    try:
-        assert inside.wait(DEADLINE)
+    store.append_accesses([log_entry(1)])
+    with write_held_open(store, DEADLINE):  # the writer's connection busy in a transaction
         seen: list[object] = []
         reader = threading.Thread(target=lambda: seen.extend([store.log_size(), store.revocations()]))
         reader.start()
         reader.join(DEADLINE)
         assert seen == [1, frozenset()], "the read waited for the writer (or saw its uncommitted row)"
-    finally:
-        release.set()
-        holder.join(DEADLINE)
     assert store.revocations() == {"0bad"}, "a read after the commit sees it"
 
 
@@ -54,19 +33,19 @@ def test_every_write_the_store_returned_from_is_read_back_at_once(store: Postgre
     for i in range(20):
         store.add_revocation(f"{i:04x}")
         assert f"{i:04x}" in store.revocations()
-        assert store.append_accesses([_entry(i)]) == [i + 1]
+        assert store.append_accesses([log_entry(i)]) == [i + 1]
         assert store.log_size() == i + 1
 
 
 def test_reads_and_writes_fail_closed_while_the_server_is_out_of_reach_then_heal(login: OwnLogin,
                                                                                   store: PostgresStore) -> None:
-    store.append_accesses([_entry(1)])
+    store.append_accesses([log_entry(1)])
     assert store.log_size() == 1  # both connections open
     login.lock_out()
     with pytest.raises(StoreUnavailable):
         store.log_size()
     with pytest.raises(StoreUnavailable):
-        store.append_accesses([_entry(2)])
+        store.append_accesses([log_entry(2)])
     login.let_in()
 
     def heals() -> bool:
@@ -82,13 +61,13 @@ def test_reads_and_writes_fail_closed_while_the_server_is_out_of_reach_then_heal
 
 def _appends(store: PostgresStore) -> bool:
     try:
-        return store.append_accesses([_entry(2)]) == [2]
+        return store.append_accesses([log_entry(2)]) == [2]
     except StoreUnavailable:
         return False
 
 
 def test_a_read_after_the_reads_connection_was_killed_is_answered(login: OwnLogin, store: PostgresStore) -> None:
-    store.append_accesses([_entry(1)])
+    store.append_accesses([log_entry(1)])
     assert store.log_size() == 1
     assert login.kill() == 3  # the writers' connection, the counters' and the reads'
     assert store.log_size() == 1  # retried once on a new connection

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,39 +12,21 @@ from gateway.datadir import DataDir
 from gateway.store.port import StoreError, StoreUnavailable
 from gateway.store.sqlite import SqliteStore
 from gateway.store.sqlite_readers import Readers
+from tests import helpers
+from tests.helpers import write_held_open
+
+store = helpers.sqlite_store  # the fixture: the data directory's SQLite store
 
 DEADLINE = 30.0  # seconds: generous for a loaded machine; a read that waits for the writer waits until released
 
 
-@pytest.fixture
-def store(data: DataDir) -> Iterator[SqliteStore]:
-    opened = data.open_store()
-    assert isinstance(opened, SqliteStore)
-    yield opened
-    opened.close()
-
-
 def test_a_read_does_not_wait_for_the_stores_writer_mid_transaction(store: SqliteStore) -> None:
-    inside, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with store._write("access_log") as sql:  # the writer's lock held, as through a COMMIT and its fsync
-            sql.run("INSERT INTO revocations (serial, time) VALUES (?, ?)", ("0bad", "2026-11-21T00:00:00Z"))
-            inside.set()
-            release.wait(DEADLINE)
-
-    holder = threading.Thread(target=writer)
-    holder.start()
-    try:
-        assert inside.wait(DEADLINE)
+    with write_held_open(store, DEADLINE):  # the writer's lock held, as through a COMMIT and its fsync
         seen: list[frozenset[str]] = []
         reader = threading.Thread(target=lambda: seen.append(store.revocations()))
         reader.start()
         reader.join(DEADLINE)
         assert seen == [frozenset()], "the read waited for the writer (or saw its uncommitted row)"
-    finally:
-        release.set()
-        holder.join(DEADLINE)
     assert store.revocations() == {"0bad"}, "a read after the commit sees it"
 
 

@@ -8,16 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.entry import AccessEntry
 from gateway.datadir import DataDir
 from gateway.store.sqlite import SqliteStore, begin_immediate
+from tests.helpers import log_entry
 
 FULL, NORMAL = 2, 1  # PRAGMA synchronous
-
-
-def _entry(i: int) -> AccessEntry:
-    return AccessEntry("2026-11-21T00:00:00Z", "school/330203/x", "ab", "school", "x", "330203", "m", "p", f"c{i}",
-                       "o", f"{i:064x}", "allow", "S-1", "v")
 
 
 def _db(path: Path) -> sqlite3.Connection:
@@ -69,11 +64,11 @@ def test_appends_run_no_pragma_and_a_plain_write_still_waits_for_another_process
     busy timeout for another process's transaction instead of failing at once."""
     store = data.open_store()
     assert isinstance(store, SqliteStore)
-    store.append_accesses([_entry(0)])
+    store.append_accesses([log_entry(0)])
     seen: list[str] = []
     store._db.set_trace_callback(seen.append)
     for i in range(1, 4):
-        store.append_accesses([_entry(i)])
+        store.append_accesses([log_entry(i)])
     store._db.set_trace_callback(None)
     assert "BEGIN IMMEDIATE" in seen and not [s for s in seen if "PRAGMA" in s], seen
     other = _db(data.database)
