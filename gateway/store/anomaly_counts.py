@@ -67,53 +67,63 @@ class AnomalyCounts:
 
     def count_anomalies(self, principal: str, now: float, tallies: Sequence[Tally],
                         cooldown: float) -> list[tuple[str, int]]:
-        """Count one entry of `principal` at time `now` (POSIX seconds) towards each tally; the kinds whose
-        threshold is reached and that did not alert within `cooldown` seconds, with their count — recorded as
-        alerted, so no other process raises them again. A time earlier than the principal's latest is counted
-        at the latest (windows never run backwards)."""
+        """Count one entry of `principal` at time `now` (POSIX seconds) towards each tally (of distinct kinds); the
+        kinds whose threshold is reached and that did not alert within `cooldown` seconds, with their count —
+        recorded as alerted, so no other process raises them again. A time earlier than the principal's latest is
+        counted at the latest (windows never run backwards).
+
+        Three waits for the database whatever the number of tallies (on PostgreSQL, whose counting transaction is
+        pipelined): the principal's latest time; every window's count and last alert, read in one statement after
+        every window took the entry and dropped what expired; the commit. The rest is sent without waiting."""
+        kinds = [kind for kind, *_ in tallies]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"anomaly tallies of one entry repeat a kind: {kinds}")
         fired: list[tuple[str, int]] = []
         with self._write(f"anomaly:{principal}") as sql:
             if self.ANOMALY_SESSION:
-                sql.run(self.ANOMALY_SESSION)
-            at = _real(sql.rows(  # one round trip: the later of `now` and the principal's latest, kept
+                sql.send(self.ANOMALY_SESSION)
+            at = _real(sql.rows(  # the later of `now` and the principal's latest, kept
                 "INSERT INTO anomaly_principals (principal, latest) VALUES (?, ?) ON CONFLICT (principal) DO UPDATE "
                 "SET latest = CASE WHEN excluded.latest > anomaly_principals.latest THEN excluded.latest "
                 "ELSE anomaly_principals.latest END RETURNING latest", (principal, now))[0][0])
-            for kind, subjects, threshold, window in tallies:
-                count = self._tally(sql, principal, kind, subjects, threshold, at - window, at)
-                if count >= threshold and self._may_alert(sql, principal, kind, at, cooldown):
+            if not tallies:
+                return fired
+            reads: list[str] = []
+            args: list[object] = []
+            for kind, subjects, _, window in tallies:
+                table = self._add(sql, principal, kind, subjects, at - window, at)
+                reads.append(f"(SELECT count(*) FROM {table} WHERE principal = ? AND kind = ?), "
+                             "(SELECT fired FROM anomaly_alerts WHERE principal = ? AND kind = ?)")
+                args += [principal, kind, principal, kind]
+            found = sql.rows(f"SELECT {', '.join(reads)}", args)[0]
+            for i, (kind, subjects, threshold, _) in enumerate(tallies):
+                count, last = as_int(found[2 * i]), found[2 * i + 1]
+                if count > threshold:  # the oldest beyond the threshold are not needed to know it is reached
+                    table, key = _TABLE_OF[subjects is not None]
+                    sql.send(f"DELETE FROM {table} WHERE principal = ? AND kind = ? AND {key} IN (SELECT {key} "
+                             f"FROM {table} WHERE principal = ? AND kind = ? ORDER BY t, {key} LIMIT ?)",
+                             (principal, kind, principal, kind, count - threshold))
+                    count = threshold
+                if count >= threshold and (last is None or at - _real(last) >= cooldown):
+                    sql.send("INSERT INTO anomaly_alerts (principal, kind, fired) VALUES (?, ?, ?) ON CONFLICT "
+                             "(principal, kind) DO UPDATE SET fired = excluded.fired", (principal, kind, at))
                     fired.append((kind, count))
         return fired
 
     @staticmethod
-    def _tally(sql: Sql, principal: str, kind: str, subjects: tuple[str, ...] | None, cap: int, expired: float,
-               at: float) -> int:
-        """Add the entry to one window, drop what is at or before `expired`, keep the newest `cap`; the count."""
-        table, key = _TABLE_OF[subjects is not None]
+    def _add(sql: Sql, principal: str, kind: str, subjects: tuple[str, ...] | None, expired: float,
+             at: float) -> str:
+        """Add the entry to one window and drop what is at or before `expired` (sent, not waited for); its table."""
+        table, _ = _TABLE_OF[subjects is not None]
         if subjects is None:
-            sql.run("INSERT INTO anomaly_requests (principal, kind, t) VALUES (?, ?, ?)", (principal, kind, at))
+            sql.send("INSERT INTO anomaly_requests (principal, kind, t) VALUES (?, ?, ?)", (principal, kind, at))
         else:
-            sql.run_many("INSERT INTO anomaly_subjects (principal, kind, subject, t) VALUES (?, ?, ?, ?) "
+            for subject in dict.fromkeys(subjects):
+                sql.send("INSERT INTO anomaly_subjects (principal, kind, subject, t) VALUES (?, ?, ?, ?) "
                          "ON CONFLICT (principal, kind, subject) DO UPDATE SET t = excluded.t",
-                         [(principal, kind, s, at) for s in subjects])
-        sql.run(f"DELETE FROM {table} WHERE principal = ? AND kind = ? AND t <= ?", (principal, kind, expired))
-        count = as_int(sql.rows(f"SELECT count(*) FROM {table} WHERE principal = ? AND kind = ?",
-                                (principal, kind))[0][0])
-        if count > cap:  # the oldest beyond the threshold are not needed to know it is reached
-            sql.run(f"DELETE FROM {table} WHERE principal = ? AND kind = ? AND {key} IN (SELECT {key} FROM {table} "
-                    f"WHERE principal = ? AND kind = ? ORDER BY t, {key} LIMIT ?)",
-                    (principal, kind, principal, kind, count - cap))
-            count = cap
-        return count
-
-    @staticmethod
-    def _may_alert(sql: Sql, principal: str, kind: str, at: float, cooldown: float) -> bool:
-        last = sql.rows("SELECT fired FROM anomaly_alerts WHERE principal = ? AND kind = ?", (principal, kind))
-        if last and at - _real(last[0][0]) < cooldown:
-            return False
-        sql.run("INSERT INTO anomaly_alerts (principal, kind, fired) VALUES (?, ?, ?) "
-                "ON CONFLICT (principal, kind) DO UPDATE SET fired = excluded.fired", (principal, kind, at))
-        return True
+                         (principal, kind, subject, at))
+        sql.send(f"DELETE FROM {table} WHERE principal = ? AND kind = ? AND t <= ?", (principal, kind, expired))
+        return table
 
     def prune_anomalies(self, idle_before: float, limit: int) -> int:
         """Forget up to `limit` principals whose latest counted time is at or before `idle_before` (nothing of

@@ -11,8 +11,8 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -38,7 +38,8 @@ Connection = psycopg.Connection[TupleRow]
 SCHEMA_VERSION = PLAN.latest  # of the PostgreSQL schema (sqlite.py numbers its own): migrations_postgres.py
 # A quota check's transaction settings (PostgresStore._quota_write says why).
 QUOTA_LOCK_TIMEOUT = "5s"
-QUOTA_SESSION = f"SET LOCAL lock_timeout = '{QUOTA_LOCK_TIMEOUT}'; SET LOCAL synchronous_commit = off"
+QUOTA_SESSION = (f"SET LOCAL lock_timeout = '{QUOTA_LOCK_TIMEOUT}'", "SET LOCAL synchronous_commit = off")
+COUNTERS = ("quota", "anomaly")  # the counters with a connection each (PostgresStore._transaction)
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -62,21 +63,38 @@ def _marks(sql: str) -> str:
 
 
 class _Connection:
-    """A psycopg connection as sql_core.Sql."""
+    """A psycopg connection as sql_core.Sql.
 
-    def __init__(self, db: Connection) -> None:
-        self._db = db
+    In pipeline mode (`pipeline` given: see PostgresStore._transaction) `send` and `send_many` do not wait for the
+    server; `rows` waits for everything sent so far and its own answer (one round trip for all of it), and `run` and
+    `run_many` wait too, so that the row counts they return are real.
+    """
+
+    def __init__(self, db: Connection, pipeline: psycopg.Pipeline | None = None) -> None:
+        self._db, self._pipeline = db, pipeline
 
     def rows(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         return self._db.execute(_marks(sql), tuple(args)).fetchall()
 
     def run(self, sql: str, args: Sequence[object] = ()) -> int:
-        return self._db.execute(_marks(sql), tuple(args)).rowcount
+        cur = self._db.execute(_marks(sql), tuple(args))
+        if self._pipeline is not None:
+            self._pipeline.sync()
+        return cur.rowcount
 
     def run_many(self, sql: str, args: Sequence[Sequence[object]]) -> int:
         with self._db.cursor() as cur:
             cur.executemany(_marks(sql), args)
+            if self._pipeline is not None:
+                self._pipeline.sync()
             return cur.rowcount
+
+    def send(self, sql: str, args: Sequence[object] = ()) -> None:
+        self._db.execute(_marks(sql), tuple(args))
+
+    def send_many(self, sql: str, args: Sequence[Sequence[object]]) -> None:
+        with self._db.cursor() as cur:
+            cur.executemany(_marks(sql), args)
 
 
 class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
@@ -110,11 +128,13 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         self._lock = threading.Lock()
         self._reader: Connection | None = None  # reads' own connection (autocommit), opened at the first read
         self._reader_lock = threading.Lock()
-        # Quota checks and anomaly counts: their own connection, so that they never wait behind the access log's
-        # COMMIT (they are serialised per principal by advisory locks, not by this process).
-        self._counter: Connection | None = None
-        self._counter_lock = threading.Lock()
-        self._reads_lost = self._writer_checked = self._counter_checked = 0  # losses reads found; checked by each
+        # Quota checks and anomaly counts: a connection each (COUNTERS), so that they never wait behind the access
+        # log's COMMIT nor behind each other (they are serialised per principal by advisory locks, not by this
+        # process). One shared connection had capped a busy server at one quota check plus one count at a time.
+        self._counters: dict[str, Connection | None] = dict.fromkeys(COUNTERS)
+        self._counter_locks = {name: threading.Lock() for name in COUNTERS}
+        self._counter_checked = dict.fromkeys(COUNTERS, 0)
+        self._reads_lost = self._writer_checked = 0  # losses reads found; checked by the writers' (and each counter)
         self._closed = False
         try:
             self._reconnect = Reconnect(_connect_params(dsn))
@@ -125,9 +145,13 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             self._prepare_session(self._db)
             target = _Migrations(self)
             self.schema_change = (migrations.migrate if migrate else migrations.open_current)(PLAN, target)
-            self._counter = self._reopen()  # at once, as the writers': an outage later finds both open alike
+            for name in COUNTERS:  # at once, as the writers': an outage later finds them all open alike
+                self._counters[name] = self._reopen()
         except BaseException:
             self._db.close()
+            for opened in self._counters.values():
+                if opened is not None:
+                    opened.close()
             raise
 
     # --- connection and schema -------------------------------------------------------------------
@@ -150,16 +174,16 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         log.warning("reconnected to PostgreSQL")
         return self._db
 
-    def _still_there(self, db: Connection, counter: bool = False) -> bool:
-        """Whether a writing connection (the writers', or the counters' if `counter`) survived what reads'
-        connection did not: once reads found theirs lost or the server out of reach (a restart, an administrator's
-        kill), the idle connection is tried (one round trip) before a write is begun on it, so that the first
-        write after the store healed for reads works too."""
+    def _still_there(self, db: Connection, counter: str | None = None) -> bool:
+        """Whether a writing connection (the writers', or that counter's) survived what reads' connection did not:
+        once reads found theirs lost or the server out of reach (a restart, an administrator's kill), the idle
+        connection is tried (one round trip) before a write is begun on it, so that the first write after the store
+        healed for reads works too."""
         lost = self._reads_lost
-        if lost == (self._counter_checked if counter else self._writer_checked):
+        if lost == (self._counter_checked[counter] if counter else self._writer_checked):
             return True
         if counter:
-            self._counter_checked = lost
+            self._counter_checked[counter] = lost
         else:
             self._writer_checked = lost
         try:
@@ -185,17 +209,17 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             raise StoreUnavailable(f"PostgreSQL is unreachable: {_first_line(exc)}") from exc
         return db
 
-    def _live_counter(self) -> Connection:
-        """The counters' connection (caller holds the counter lock), reopened as `_live` reopens the writers'."""
-        db = self._counter
-        if db is not None and not (db.closed or db.broken) and self._still_there(db, counter=True):
+    def _live_counter(self, name: str) -> Connection:
+        """That counter's connection (caller holds its lock), reopened as `_live` reopens the writers'."""
+        db = self._counters[name]
+        if db is not None and not (db.closed or db.broken) and self._still_there(db, counter=name):
             return db
         if db is not None:
             db.close()
-            log.warning("quota and anomaly counters' connection to PostgreSQL lost: reconnecting")
-        self._counter = None
-        self._counter = self._reopen()
-        return self._counter
+            log.warning("the %s counter's connection to PostgreSQL lost: reconnecting", name)
+        self._counters[name] = None
+        self._counters[name] = opened = self._reopen()
+        return opened
 
     def _live_reader(self) -> Connection:
         """Reads' connection (caller holds the reader lock), opened or reopened as `_live` does; autocommit, so
@@ -217,25 +241,29 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         self._reader = db
         return db
 
-    def _serialise(self, db: Connection, what: str) -> None:
-        """Hold a transaction-level advisory lock on `what` in this schema until COMMIT or ROLLBACK."""
-        db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                         (f"permitgw:{self._schema}:{what}",))
+    def _serialise(self, sql: Sql, what: str) -> None:
+        """Hold a transaction-level advisory lock on `what` in this schema until COMMIT or ROLLBACK (in pipeline
+        mode the statements sent after it wait for it on the server; their answers come after it is held)."""
+        sql.send("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"permitgw:{self._schema}:{what}",))
 
     @contextmanager
-    def _transaction(self, counter: bool = False) -> Iterator[Connection]:
-        """The writers' connection (the counters' if `counter`), locked, in a transaction committed on exit,
-        rolled back on error.
+    def _transaction(self, counter: str | None = None, pipelined: bool = False) -> Iterator[Sql]:
+        """The writers' connection (or that of the counter named, one of COUNTERS), locked, in a transaction
+        committed on exit, rolled back on error.
+
+        `pipelined`: in libpq's pipeline mode, so that statements whose answer is not needed yet (`send`) cost no
+        round trip of their own. Every round trip is two thread switches, and under load those, not the server's
+        work, were most of a quota check's or an anomaly count's cost.
 
         A lost connection (killed backend, server restart, network) raises StoreUnavailable and is reopened by
         the next call. A commit whose acknowledgement was lost may or may not have happened: the caller is
         told the store is unavailable and must not assume either way.
         """
-        with self._counter_lock if counter else self._lock:
-            db = self._live_counter() if counter else self._live()
+        with self._counter_locks[counter] if counter else self._lock:
+            db = self._live_counter(counter) if counter else self._live()
             try:
-                with db.transaction():
-                    yield db
+                with db.pipeline() if pipelined else nullcontext() as pipeline, db.transaction():
+                    yield _Connection(db, pipeline)
             except psycopg.Error as exc:
                 if db.closed or db.broken:
                     raise StoreUnavailable(f"PostgreSQL connection lost: {_first_line(exc)}") from exc
@@ -272,10 +300,11 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
     def _write(self, serialise: str | None = None) -> Iterator[Sql]:
         """One transaction (see _transaction); with `serialise`, under that advisory lock (as SQLite's BEGIN
         IMMEDIATE), so that writers in several processes sharing the schema do not interleave."""
-        with self._transaction(counter=serialise is not None and serialise.startswith("anomaly:")) as db:
+        counter = "anomaly" if serialise is not None and serialise.startswith("anomaly:") else None
+        with self._transaction(counter, pipelined=counter is not None or serialise == "access_log") as sql:
             if serialise is not None:
-                self._serialise(db, serialise)
-            yield _Connection(db)
+                self._serialise(sql, serialise)
+            yield sql
 
     @contextmanager
     def _quota_write(self, principal: str) -> Iterator[Sql]:
@@ -289,10 +318,11 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         sessions see the commit at once either way (visibility does not wait for the flush), so counting across
         replicas stays exact.
         """
-        with self._transaction(counter=True) as db:
-            db.execute(QUOTA_SESSION)
-            self._serialise(db, f"quota:{principal}")
-            yield _Connection(db)
+        with self._transaction("quota", pipelined=True) as sql:
+            for setting in QUOTA_SESSION:
+                sql.send(setting)
+            self._serialise(sql, f"quota:{principal}")
+            yield sql
 
     def _upsert(self, sql: Sql, table: str, key: Mapping[str, object], mac: bytes,
                 values: Mapping[str, object]) -> bool:
@@ -320,8 +350,8 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             return pg_policy.push(sql, self._schema, files, pushed_by, only_if_none)
 
     def latest_policy(self) -> PushedPolicy | None:
-        with self._transaction() as db:
-            return pg_policy.latest(_Connection(db))
+        with self._transaction() as sql:
+            return pg_policy.latest(sql)
 
     def policy_feed(self) -> pg_policy.PgPolicyFeed:
         return pg_policy.PgPolicyFeed(_connect_params(self._dsn), self._schema)
@@ -329,8 +359,10 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
     def close(self) -> None:
         """Close the connection; waits a bounded time for a statement in flight, then closes regardless."""
         self._closed = True  # no reconnecting after this
-        for lock, db in ((self._lock, lambda: self._db), (self._reader_lock, lambda: self._reader),
-                         (self._counter_lock, lambda: self._counter)):
+        lanes: list[tuple[threading.Lock, Callable[[], Connection | None]]] = [
+            (self._lock, lambda: self._db), (self._reader_lock, lambda: self._reader),
+            *((self._counter_locks[name], functools.partial(self._counters.get, name)) for name in COUNTERS)]
+        for lock, db in lanes:
             locked = lock.acquire(timeout=CLOSE_WAIT_SECONDS)
             try:
                 found = db()
@@ -354,10 +386,10 @@ class _Migrations:
     @contextmanager
     def transaction(self) -> Iterator[Sql]:
         store = self._store
-        with store._transaction() as db:
-            store._serialise(db, "schema")  # one migrator (or creator) at a time, whichever gateway it runs in
-            db.execute(f'CREATE SCHEMA IF NOT EXISTS "{store._schema}"')
-            yield _Connection(db)
+        with store._transaction() as sql:
+            store._serialise(sql, "schema")  # one migrator (or creator) at a time, whichever gateway it runs in
+            sql.run(f'CREATE SCHEMA IF NOT EXISTS "{store._schema}"')
+            yield sql
 
     def version(self) -> int:
         db = self._store._db

@@ -64,10 +64,10 @@ class QuotaRows:
         return list(zip(values[::2], values[1::2], strict=True))
 
     def record(self, subjects: Collection[str], now: float) -> None:
-        self._sql.run_many("INSERT INTO quota_seen (principal, subject, seen) VALUES (?, ?, ?) "
+        for subject in sorted(subjects):  # one statement each: on PostgreSQL all sent at once, no round trip each
+            self._sql.send("INSERT INTO quota_seen (principal, subject, seen) VALUES (?, ?, ?) "
                            "ON CONFLICT (principal, subject) DO UPDATE SET seen = excluded.seen "
-                           "WHERE quota_seen.seen < excluded.seen",
-                           [(self._principal, s, now) for s in sorted(subjects)])
+                           "WHERE quota_seen.seen < excluded.seen", (self._principal, subject, now))
 
     def warned_at(self, window: str) -> float | None:
         rows = self._sql.rows("SELECT warned FROM quota_warnings WHERE principal = ? AND span = ?",
@@ -75,9 +75,9 @@ class QuotaRows:
         return _as_float(rows[0][0]) if rows else None
 
     def warn(self, window: str, now: float) -> None:
-        self._sql.run("INSERT INTO quota_warnings (principal, span, warned) VALUES (?, ?, ?) "
-                      "ON CONFLICT (principal, span) DO UPDATE SET warned = excluded.warned",
-                      (self._principal, window, now))
+        self._sql.send("INSERT INTO quota_warnings (principal, span, warned) VALUES (?, ?, ?) "
+                       "ON CONFLICT (principal, span) DO UPDATE SET warned = excluded.warned",
+                       (self._principal, window, now))
 
 
 class QuotaSql:
@@ -94,7 +94,7 @@ class QuotaSql:
     @contextmanager
     def quota_rows(self, principal: str, forget_before: float) -> Iterator[QuotaRows]:
         with self._quota_write(principal) as sql:
-            sql.run("DELETE FROM quota_seen WHERE principal = ? AND seen <= ?", (principal, forget_before))
+            sql.send("DELETE FROM quota_seen WHERE principal = ? AND seen <= ?", (principal, forget_before))
             yield QuotaRows(sql, principal)
 
     def forget_quotas(self, before: float) -> int:

@@ -63,6 +63,16 @@ class Sql(Protocol):
         """Run a statement once per argument tuple; the number of rows they changed in all."""
         ...
 
+    def send(self, sql: str, args: Sequence[object] = ()) -> None:
+        """Run a statement whose answer is not needed: on PostgreSQL in a pipelined transaction it is sent without
+        waiting, and its error, if any, is raised by the next statement that waits (or by the commit), which then
+        rolls the whole transaction back."""
+        ...
+
+    def send_many(self, sql: str, args: Sequence[Sequence[object]]) -> None:
+        """`send` once per argument tuple."""
+        ...
+
 
 # --- values out of rows, checked (the drivers type them as anything) -----------------------------------------------
 
@@ -451,17 +461,17 @@ class SqlStore:
                 rows.append((index + 1, leaf, *_access_values(entry)))
                 others.extend((index + 1, other) for other in entry.subjects)
                 append_leaf(index, leaf, lambda level, i: nodes[(level, i)], completed)
-            sql.run_many(f"INSERT INTO access_log (seq, leaf, {', '.join(ACCESS_COLS)}) "
-                         f"VALUES ({', '.join('?' * (2 + len(ACCESS_COLS)))})", rows)
-            sql.run_many("INSERT INTO merkle (level, idx, hash) VALUES (?, ?, ?)", merkle)
+            sql.send_many(f"INSERT INTO access_log (seq, leaf, {', '.join(ACCESS_COLS)}) "
+                          f"VALUES ({', '.join('?' * (2 + len(ACCESS_COLS)))})", rows)
+            sql.send_many("INSERT INTO merkle (level, idx, hash) VALUES (?, ?, ?)", merkle)
             if others:
-                sql.run_many("INSERT INTO access_subjects (seq, subject) VALUES (?, ?)", others)
+                sql.send_many("INSERT INTO access_subjects (seq, subject) VALUES (?, ?)", others)
             if sign is not None and rows:
                 head = sql.rows("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1")
                 root, note, drop = sign(size, size + len(rows), Subtrees(sql, nodes),
                                       as_str(head[0][0]) if head else None)
                 if drop is not None:
-                    sql.run("DELETE FROM checkpoints WHERE size = ?", (drop,))
+                    sql.send("DELETE FROM checkpoints WHERE size = ?", (drop,))
                 self._add_checkpoint(sql, size + len(rows), root, note)
         # Committed: keep the new frontier for the next batch. Only a committed one (a failed batch left none), and
         # used only while the log still holds exactly that many entries (another process, a worker or a replica,
@@ -491,8 +501,8 @@ class SqlStore:
 
     @staticmethod
     def _add_checkpoint(sql: Sql, size: int, root: bytes, note: str) -> None:
-        sql.run("INSERT INTO checkpoints (size, time, root, note) VALUES (?, ?, ?, ?)",
-                (size, now_rfc3339(), root, note))
+        sql.send("INSERT INTO checkpoints (size, time, root, note) VALUES (?, ?, ?, ?)",
+                 (size, now_rfc3339(), root, note))
 
     def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
         with self._write() as sql:

@@ -258,6 +258,12 @@ class _Connection:
     def run_many(self, sql: str, args: Sequence[Sequence[object]]) -> int:
         return self._db.executemany(sql, args).rowcount
 
+    def send(self, sql: str, args: Sequence[object] = ()) -> None:
+        self._db.execute(sql, tuple(args))
+
+    def send_many(self, sql: str, args: Sequence[Sequence[object]]) -> None:
+        self._db.executemany(sql, args)
+
 
 class _Migrations:
     """This database as the migration runner's target: BEGIN IMMEDIATE transactions, PRAGMA user_version."""

@@ -1,10 +1,13 @@
-"""On PostgreSQL, quota checks and anomaly counts run on a connection of their own: they never wait behind the
-access log's transaction (a COMMIT, a batch being signed), and that connection heals by itself when lost."""
+"""On PostgreSQL, quota checks and anomaly counts run on a connection each: they never wait behind the access log's
+transaction (a COMMIT, a batch being signed) nor behind each other, and those connections heal by themselves when
+lost. Their transactions are pipelined: a statement whose answer is not needed is sent without waiting, and its
+failure still fails (and rolls back) the whole transaction."""
 from __future__ import annotations
 
 import contextlib
 import threading
 
+import psycopg
 import pytest
 
 from gateway.audit.entry import AccessEntry
@@ -55,3 +58,29 @@ def test_a_lost_counters_connection_is_reopened(login: OwnLogin, store: Postgres
     with pytest.raises(StoreUnavailable):  # the log's connection was killed too: its next write fails, once
         store.append_accesses([entry(1)])
     assert store.append_accesses([entry(2)]) == [1]
+
+
+@pytest.mark.parametrize("held", ["quota", "anomaly"])
+def test_a_quota_check_and_an_anomaly_count_do_not_wait_for_each_other(store: PostgresStore, held: str) -> None:
+    counted = threading.Event()
+    other = (lambda: store.count_anomalies(PRINCIPAL, 1000.0, [], 60.0)) if held == "quota" else \
+        (lambda: check_quota(store, "aa" * 32, 1000.0))
+    with store._counter_locks[held]:  # that counter's connection is busy
+        worker = threading.Thread(target=lambda: (other(), counted.set()))
+        worker.start()
+        assert counted.wait(20), f"the other counter waited for the {held} counter's connection"
+    worker.join(20)
+
+
+def test_a_failing_statement_sent_without_waiting_rolls_the_whole_transaction_back(store: PostgresStore) -> None:
+    with pytest.raises(psycopg.errors.DivisionByZero), store.quota_rows(PRINCIPAL, forget_before=0.0) as rows:
+        rows.record({"aa" * 32}, 1000.0)  # sent, not waited for
+        rows._sql.send("SELECT 1 / 0")  # fails on the server; raised when the transaction waits (its commit)
+    assert check_quota(store, "bb" * 32, 1001.0) == [(0, 0)]  # the first subject was never recorded
+
+
+def test_run_in_a_pipelined_transaction_answers_the_real_row_count(store: PostgresStore) -> None:
+    check_quota(store, "aa" * 32, 1000.0)
+    check_quota(store, "bb" * 32, 1000.0)
+    with store.quota_rows(PRINCIPAL, forget_before=0.0) as rows:
+        assert rows._sql.run("DELETE FROM quota_seen WHERE principal = ?", (PRINCIPAL,)) == 2

@@ -163,3 +163,13 @@ def test_a_database_out_of_reach_costs_alerts_never_the_call(cluster: Cluster,
     else:
         assert [x.kind for x in a.observe(entry(WED_10 + 2, decision="deny"))] == []
         assert [x.kind for x in a.observe(entry(WED_10 + 3, decision="deny"))] == [DENIED_STORM]
+
+
+def test_one_entry_may_not_count_twice_towards_one_kind(cluster: Cluster) -> None:
+    """The windows' counts are read together after every window took the entry: a kind named twice would be
+    counted wrong, so it is refused before anything is written."""
+    store = cluster.stores[0]
+    tally = (BULK_LOOKUP, ("aa" * 32,), 5, 60)
+    with pytest.raises(ValueError, match="repeat a kind"):
+        store.count_anomalies(SCHOOL, 1000.0, [tally, tally], 60.0)
+    assert store.anomaly_rows()["anomaly_principals"] == 0  # nothing written

@@ -40,6 +40,12 @@ class FakeSql:
     def run_many(self, sql: str, args: object) -> int:
         return 0
 
+    def send(self, sql: str, args: object = ()) -> None:
+        pass
+
+    def send_many(self, sql: str, args: object) -> None:
+        pass
+
 
 class FakeDatabase:
     """Committed state (version, scripts run, versions recorded) and a transaction that is undone on failure."""
