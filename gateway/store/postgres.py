@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -40,7 +40,9 @@ SCHEMA_VERSION = PLAN.latest  # of the PostgreSQL schema (sqlite.py numbers its 
 # A quota check's transaction settings (PostgresStore._quota_write says why).
 QUOTA_LOCK_TIMEOUT = "5s"
 QUOTA_SESSION = (f"SET LOCAL lock_timeout = '{QUOTA_LOCK_TIMEOUT}'", "SET LOCAL synchronous_commit = off")
-COUNTERS = ("quota", "anomaly")  # the counters with a connection each (PostgresStore._transaction)
+# The hot writes with a connection each, in pipeline mode for good (PostgresStore._transaction): the access log's
+# batches, quota checks, anomaly counts.
+LANES = ("log", "quota", "anomaly")
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -64,17 +66,22 @@ def _marks(sql: str) -> str:
 
 
 @contextmanager
-def _pipelined_transaction(db: Connection) -> Iterator[None]:
-    """A transaction on a connection in pipeline mode: begun implicitly by its first statement (queued with it, no
-    wait of its own, where psycopg's transaction() waits for its BEGIN) and committed on exit (one wait), rolled
-    back if the block raises. Traced with libpq: a quota check waits twice (its usage read, the commit) instead of
-    five times."""
+def _lane_transaction(db: Connection, pipeline: psycopg.Pipeline) -> Iterator[None]:
+    """A transaction on a lane's connection (autocommit, always in pipeline mode): BEGIN is queued with the
+    statements that follow it, COMMIT waits once; on any error (also one that surfaces at the COMMIT) the
+    transaction is rolled back. A quota check waits twice in all (its usage read, the commit), an access-log batch
+    twice (the log's size and head, the commit)."""
+    db.execute("BEGIN")
     try:
         yield
-        db.commit()  # also where the error of a statement sent without waiting surfaces
+        db.execute("COMMIT")
+        pipeline.sync()
     except BaseException:
-        with contextlib.suppress(psycopg.Error):  # a lost connection: the caller's error says so
-            db.rollback()
+        with contextlib.suppress(psycopg.Error):  # after a failed statement the server skips all up to a Sync…
+            pipeline.sync()
+        with contextlib.suppress(psycopg.Error):  # …so the ROLLBACK goes after one (a lost connection: the
+            db.execute("ROLLBACK")                 # caller's error says so)
+            pipeline.sync()
         raise
 
 
@@ -144,13 +151,15 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         self._lock = threading.Lock()
         self._reader: Connection | None = None  # reads' own connection (autocommit), opened at the first read
         self._reader_lock = threading.Lock()
-        # Quota checks and anomaly counts: a connection each (COUNTERS), so that they never wait behind the access
-        # log's COMMIT nor behind each other (they are serialised per principal by advisory locks, not by this
-        # process). One shared connection had capped a busy server at one quota check plus one count at a time.
-        self._counters: dict[str, Connection | None] = dict.fromkeys(COUNTERS)
-        self._counter_locks = {name: threading.Lock() for name in COUNTERS}
-        self._counter_checked = dict.fromkeys(COUNTERS, 0)
-        self._reads_lost = self._writer_checked = 0  # losses reads found; checked by the writers' (and each counter)
+        # The access log's batches, quota checks and anomaly counts: a connection each (LANES), so that none waits
+        # behind another's COMMIT or an import (they are serialised by advisory locks, not by this process). One
+        # shared counters' connection had capped a busy server at one quota check plus one count at a time.
+        self._lanes: dict[str, Connection | None] = dict.fromkeys(LANES)
+        # Each lane's connection stays in pipeline mode: its pipeline, and the context that holds it.
+        self._lane_pipelines: dict[str, tuple[psycopg.Pipeline, AbstractContextManager[psycopg.Pipeline]]] = {}
+        self._lane_locks = {name: threading.Lock() for name in LANES}
+        self._lane_checked = dict.fromkeys(LANES, 0)
+        self._reads_lost = self._writer_checked = 0  # losses reads found; checked by the writers' (and each lane)
         self._closed = False
         try:
             self._reconnect = Reconnect(_connect_params(dsn))
@@ -161,13 +170,12 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             self._prepare_session(self._db)
             target = _Migrations(self)
             self.schema_change = (migrations.migrate if migrate else migrations.open_current)(PLAN, target)
-            for name in COUNTERS:  # at once, as the writers': an outage later finds them all open alike
-                self._counters[name] = self._reopen()
+            for name in LANES:  # at once, as the writers': an outage later finds them all open alike
+                self._lanes[name] = self._open_lane(name)
         except BaseException:
             self._db.close()
-            for opened in self._counters.values():
-                if opened is not None:
-                    opened.close()
+            for name in LANES:
+                self._drop_lane(name)
             raise
 
     # --- connection and schema -------------------------------------------------------------------
@@ -190,21 +198,22 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         log.warning("reconnected to PostgreSQL")
         return self._db
 
-    def _still_there(self, db: Connection, counter: str | None = None) -> bool:
-        """Whether a writing connection (the writers', or that counter's) survived what reads' connection did not:
+    def _still_there(self, db: Connection, lane: str | None = None) -> bool:
+        """Whether a writing connection (the writers', or that lane's) survived what reads' connection did not:
         once reads found theirs lost or the server out of reach (a restart, an administrator's kill), the idle
         connection is tried (one round trip) before a write is begun on it, so that the first write after the store
         healed for reads works too."""
         lost = self._reads_lost
-        if lost == (self._counter_checked[counter] if counter else self._writer_checked):
+        if lost == (self._lane_checked[lane] if lane else self._writer_checked):
             return True
-        if counter:
-            self._counter_checked[counter] = lost
+        if lane:
+            self._lane_checked[lane] = lost
         else:
             self._writer_checked = lost
         try:
-            db.execute("SELECT 1")
-            db.rollback()
+            db.execute("SELECT 1").fetchall()  # waits, in pipeline mode too
+            if not db.autocommit:
+                db.rollback()
         except psycopg.Error:
             return False
         return True
@@ -225,17 +234,40 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             raise StoreUnavailable(f"PostgreSQL is unreachable: {_first_line(exc)}") from exc
         return db
 
-    def _live_counter(self, name: str) -> Connection:
-        """That counter's connection (caller holds its lock), reopened as `_live` reopens the writers'."""
-        db = self._counters[name]
-        if db is not None and not (db.closed or db.broken) and self._still_there(db, counter=name):
+    def _live_lane(self, name: str) -> Connection:
+        """That lane's connection (caller holds its lock), reopened as `_live` reopens the writers'."""
+        db = self._lanes[name]
+        if db is not None and not (db.closed or db.broken) and self._still_there(db, lane=name):
             return db
         if db is not None:
-            db.close()
-            log.warning("the %s counter's connection to PostgreSQL lost: reconnecting", name)
-        self._counters[name] = None
-        self._counters[name] = opened = self._reopen()
+            self._drop_lane(name)
+            log.warning("the %s connection to PostgreSQL lost: reconnecting", name)
+        self._lanes[name] = opened = self._open_lane(name)
         return opened
+
+    def _drop_lane(self, name: str) -> None:
+        """Close a lane's connection, then end its pipeline context (which fails at once on the closed connection,
+        quietly: left to the garbage collector, it would log the failure)."""
+        db, held = self._lanes[name], self._lane_pipelines.pop(name, None)
+        self._lanes[name] = None
+        if db is not None:
+            db.close()
+        if held is not None:
+            with contextlib.suppress(Exception):
+                held[1].__exit__(None, None, None)
+
+    def _open_lane(self, name: str) -> Connection:
+        """A lane's connection: autocommit and for good in pipeline mode, its transactions begun and ended by
+        statements of their own (`_lane_transaction`), so that one waits only where an answer is read."""
+        db = self._reopen()
+        try:
+            db.autocommit = True
+            mode = db.pipeline()  # kept: were it collected, its exit would leave pipeline mode
+            self._lane_pipelines[name] = (mode.__enter__(), mode)  # left only by closing the connection
+        except psycopg.Error as exc:
+            db.close()
+            raise StoreUnavailable(f"PostgreSQL is unreachable: {_first_line(exc)}") from exc
+        return db
 
     def _live_reader(self) -> Connection:
         """Reads' connection (caller holds the reader lock), opened or reopened as `_live` does; autocommit, so
@@ -263,23 +295,24 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         sql.send("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"permitgw:{self._schema}:{what}",))
 
     @contextmanager
-    def _transaction(self, counter: str | None = None, pipelined: bool = False) -> Iterator[Sql]:
-        """The writers' connection (or that of the counter named, one of COUNTERS), locked, in a transaction
+    def _transaction(self, lane: str | None = None) -> Iterator[Sql]:
+        """The writers' connection (or that of the lane named, one of LANES), locked, in a transaction
         committed on exit, rolled back on error.
 
-        `pipelined`: in libpq's pipeline mode, so that statements whose answer is not needed yet (`send`) cost no
-        round trip of their own. Every round trip is two thread switches, and under load those, not the server's
-        work, were most of a quota check's or an anomaly count's cost.
+        A lane's transaction is pipelined (libpq's pipeline mode): statements whose answer is not needed yet
+        (`send`) cost no round trip of their own. Every round trip is two thread switches, and under load those, not
+        the server's work, were most of a quota check's, an anomaly count's or a log batch's cost.
 
         A lost connection (killed backend, server restart, network) raises StoreUnavailable and is reopened by
         the next call. A commit whose acknowledgement was lost may or may not have happened: the caller is
         told the store is unavailable and must not assume either way.
         """
-        with self._counter_locks[counter] if counter else self._lock:
-            db = self._live_counter(counter) if counter else self._live()
+        with self._lane_locks[lane] if lane else self._lock:
+            db = self._live_lane(lane) if lane else self._live()
             try:
-                if pipelined:
-                    with db.pipeline() as pipeline, _pipelined_transaction(db):
+                if lane:
+                    pipeline = self._lane_pipelines[lane][0]
+                    with _lane_transaction(db, pipeline):
                         yield _Connection(db, pipeline)
                 else:
                     with db.transaction():
@@ -320,8 +353,9 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
     def _write(self, serialise: str | None = None) -> Iterator[Sql]:
         """One transaction (see _transaction); with `serialise`, under that advisory lock (as SQLite's BEGIN
         IMMEDIATE), so that writers in several processes sharing the schema do not interleave."""
-        counter = "anomaly" if serialise is not None and serialise.startswith("anomaly:") else None
-        with self._transaction(counter, pipelined=counter is not None or serialise == "access_log") as sql:
+        lane = ("log" if serialise == "access_log" else
+                "anomaly" if serialise is not None and serialise.startswith("anomaly:") else None)
+        with self._transaction(lane) as sql:
             if serialise is not None:
                 self._serialise(sql, serialise)
             yield sql
@@ -338,7 +372,7 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         sessions see the commit at once either way (visibility does not wait for the flush), so counting across
         replicas stays exact.
         """
-        with self._transaction("quota", pipelined=True) as sql:
+        with self._transaction("quota") as sql:
             for setting in QUOTA_SESSION:
                 sql.send(setting)
             self._serialise(sql, f"quota:{principal}")
@@ -376,18 +410,20 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
     def policy_feed(self) -> pg_policy.PgPolicyFeed:
         return pg_policy.PgPolicyFeed(_connect_params(self._dsn), self._schema)
 
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
     def close(self) -> None:
         """Close the connection; waits a bounded time for a statement in flight, then closes regardless."""
         self._closed = True  # no reconnecting after this
-        lanes: list[tuple[threading.Lock, Callable[[], Connection | None]]] = [
-            (self._lock, lambda: self._db), (self._reader_lock, lambda: self._reader),
-            *((self._counter_locks[name], functools.partial(self._counters.get, name)) for name in COUNTERS)]
-        for lock, db in lanes:
+        connections: list[tuple[threading.Lock, Callable[[], None]]] = [
+            (self._lock, self._db.close), (self._reader_lock, self._close_reader),
+            *((self._lane_locks[name], functools.partial(self._drop_lane, name)) for name in LANES)]
+        for lock, close in connections:
             locked = lock.acquire(timeout=CLOSE_WAIT_SECONDS)
             try:
-                found = db()
-                if found is not None:
-                    found.close()
+                close()
             finally:
                 if locked:
                     lock.release()

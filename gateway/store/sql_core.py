@@ -442,7 +442,11 @@ class SqlStore:
         from its own last batch if the log still has that size, else fetched.
         """
         with self._write("access_log") as sql:
-            size = as_int(sql.rows("SELECT coalesce(max(seq), 0) FROM access_log")[0][0])
+            # The log's size and, to sign on top of, its latest head: one read (on PostgreSQL, one of the batch's
+            # two waits; the other is its commit).
+            size_value, head_note = sql.rows("SELECT coalesce(max(seq), 0), (SELECT note FROM checkpoints ORDER BY "
+                                             "size DESC LIMIT 1) FROM access_log")[0]
+            size = as_int(size_value)
             kept = self._kept_frontier
             nodes = dict(kept[1]) if kept is not None and kept[0] == size else self._nodes(sql, frontier(size))
             rows: list[Row] = []
@@ -467,9 +471,8 @@ class SqlStore:
             if others:
                 sql.send_many("INSERT INTO access_subjects (seq, subject) VALUES (?, ?)", others)
             if sign is not None and rows:
-                head = sql.rows("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1")
                 root, note, drop = sign(size, size + len(rows), Subtrees(sql, nodes),
-                                      as_str(head[0][0]) if head else None)
+                                      None if head_note is None else as_str(head_note))
                 if drop is not None:
                     sql.send("DELETE FROM checkpoints WHERE size = ?", (drop,))
                 self._add_checkpoint(sql, size + len(rows), root, note)

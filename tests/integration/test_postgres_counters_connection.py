@@ -1,11 +1,14 @@
-"""On PostgreSQL, quota checks and anomaly counts run on a connection each: they never wait behind the access log's
-transaction (a COMMIT, a batch being signed) nor behind each other, and those connections heal by themselves when
-lost. Their transactions are pipelined: a statement whose answer is not needed is sent without waiting, and its
-failure still fails (and rolls back) the whole transaction."""
+"""On PostgreSQL, the access log's batches, quota checks and anomaly counts run on a connection each (the store's
+lanes): none waits behind another's transaction (a COMMIT, a batch being signed) or behind an import on the writers'
+connection, and those connections heal by themselves when lost. Their transactions are pipelined: a statement whose
+answer is not needed is sent without waiting, and its failure still fails (and rolls back) the whole transaction."""
 from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -38,7 +41,7 @@ def check_quota(store: PostgresStore, subject: str, now: float) -> list[tuple[in
 def test_counting_does_not_wait_for_the_access_log_writer(store: PostgresStore) -> None:
     store.append_accesses([entry(1)])
     counted = threading.Event()
-    with store._lock:  # the access log's connection is busy (as during a batch's COMMIT)
+    with store._lane_locks["log"]:  # the access log's connection is busy (as during a batch's COMMIT)
         worker = threading.Thread(target=lambda: (check_quota(store, "aa" * 32, 1000.0),
                                                   store.count_anomalies(PRINCIPAL, 1000.0, [], 60.0),
                                                   counted.set()))
@@ -65,7 +68,7 @@ def test_a_quota_check_and_an_anomaly_count_do_not_wait_for_each_other(store: Po
     counted = threading.Event()
     other = (lambda: store.count_anomalies(PRINCIPAL, 1000.0, [], 60.0)) if held == "quota" else \
         (lambda: check_quota(store, "aa" * 32, 1000.0))
-    with store._counter_locks[held]:  # that counter's connection is busy
+    with store._lane_locks[held]:  # that counter's connection is busy
         worker = threading.Thread(target=lambda: (other(), counted.set()))
         worker.start()
         assert counted.wait(20), f"the other counter waited for the {held} counter's connection"
@@ -84,3 +87,56 @@ def test_run_in_a_pipelined_transaction_answers_the_real_row_count(store: Postgr
     check_quota(store, "bb" * 32, 1000.0)
     with store.quota_rows(PRINCIPAL, forget_before=0.0) as rows:
         assert rows._sql.run("DELETE FROM quota_seen WHERE principal = ?", (PRINCIPAL,)) == 2
+
+
+def turns(db: psycopg.Connection, action: Callable[[], object], tmp_path: Path) -> int:
+    """How many times the client went from sending to reading while `action` ran (libpq's own trace of the
+    protocol messages): each is a wait for the server, i.e. a round trip."""
+    trace = tmp_path / f"trace-{uuid.uuid4().hex}"
+    with trace.open("w") as f:
+        db.pgconn.trace(f.fileno())
+        try:
+            action()
+        finally:
+            db.pgconn.untrace()
+    sides = [line.split("\t")[1] for line in trace.read_text().splitlines() if line.count("\t") >= 2]
+    assert "F" in sides and "B" in sides, "the trace recorded nothing: is the action on this connection?"
+    return sum(1 for a, b in zip(sides, sides[1:], strict=False) if (a, b) == ("F", "B"))
+
+
+def test_a_quota_check_waits_twice_and_an_anomaly_count_three_times(store: PostgresStore, tmp_path: Path) -> None:
+    """Pipelined: a quota check waits for its usage read and its commit; an anomaly count of two kinds for the
+    principal's latest time, the windows' counts (one statement) and its commit — not once per statement."""
+    tallies = [("bulk_lookup", ("aa" * 32,), 50, 60), ("denied_storm", None, 20, 60)]
+    check_quota(store, "aa" * 32, 1000.0)  # warm: statements prepared, connections open
+    store.count_anomalies(PRINCIPAL, 1000.0, tallies, 60.0)
+    quota, anomaly = store._lanes["quota"], store._lanes["anomaly"]
+    assert quota is not None and anomaly is not None
+    assert turns(quota, lambda: check_quota(store, "bb" * 32, 1001.0), tmp_path) == 2
+    assert turns(anomaly, lambda: store.count_anomalies(PRINCIPAL, 1001.0, tallies, 60.0), tmp_path) == 3
+
+
+def test_the_access_log_does_not_wait_for_the_writers_connection(store: PostgresStore) -> None:
+    appended = threading.Event()
+    with store._lock:  # the writers' connection is busy (as during an import's batch)
+        worker = threading.Thread(target=lambda: (store.append_accesses([entry(1)]), appended.set()))
+        worker.start()
+        assert appended.wait(20), "an access-log append waited for the writers' connection"
+    worker.join(20)
+
+
+def test_a_signed_log_batch_waits_twice(store: PostgresStore, tmp_path: Path) -> None:
+    """The log's size and latest head in one read, then the commit: two waits for a batch, whatever its size."""
+    signed: list[int] = []
+
+    def sign(before: int, after: int, tree: object, head: str | None) -> tuple[bytes, str, int | None]:
+        signed.append(after)
+        return bytes(32), f"head {after} over {head!r}", None
+
+    store.append_accesses([entry(1)], sign=sign)  # type: ignore[arg-type]
+    log_lane = store._lanes["log"]
+    assert log_lane is not None
+    assert turns(log_lane, lambda: store.append_accesses([entry(i) for i in range(2, 10)], sign=sign),  # type: ignore[arg-type]
+                 tmp_path) == 2
+    assert signed == [1, 9] and store.latest_checkpoint() is not None
+    assert store.latest_checkpoint().note == "head 9 over 'head 1 over None'"  # type: ignore[union-attr]

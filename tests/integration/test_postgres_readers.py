@@ -69,5 +69,5 @@ def _appends(store: PostgresStore) -> bool:
 def test_a_read_after_the_reads_connection_was_killed_is_answered(login: OwnLogin, store: PostgresStore) -> None:
     store.append_accesses([log_entry(1)])
     assert store.log_size() == 1
-    assert login.kill() == 4  # the writers' connection, the two counters' and the reads'
+    assert login.kill() == 5  # the writers' connection, the three lanes' and the reads'
     assert store.log_size() == 1  # retried once on a new connection

@@ -39,7 +39,7 @@ def answers(store: PostgresStore) -> bool:
 
 def test_a_read_after_the_connection_was_killed_is_answered(login: OwnLogin, store: PostgresStore) -> None:
     store.append_accesses([entry(1), entry(2)])
-    assert login.kill() == 3  # the writers' connection and the two counters' (reads' opens at the first read)
+    assert login.kill() == 4  # the writers' connection and the three lanes' (reads' opens at the first read)
     assert store.log_size() == 2  # retried once on a new connection: the reader does not notice
     assert store.counts()["access_log"] == 2
 
