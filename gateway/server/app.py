@@ -9,6 +9,7 @@ import functools
 import logging
 import signal
 import threading
+from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from gateway.audit import anchors as _anchors
 from gateway.audit import witnessing
+from gateway.audit.entry import AccessEntry
 from gateway.audit.log import AuditLog, log_origin
 from gateway.audit.port import AccessQuery
 from gateway.audit.startup import LogRefused, check_log
@@ -122,12 +124,27 @@ def _since(days: int) -> str:
     return (clock.now() - _dt.timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def recent_accesses(store: Store) -> list[tuple[float, str, str, str, str]]:
+HISTORY_PAGE = 2000  # entries read at a time when the last day of the log is replayed at start
+
+
+def day_of_log(store: Store) -> Iterator[AccessEntry]:
+    """The last 24 hours of the access log, oldest first, read a page at a time: a busy day read whole had held every
+    row in memory at once while the quotas and anomaly windows were rebuilt, and the server kept that peak."""
+    since, after = _since(days=1), 0
+    while True:
+        page = list(store.access_entries(AccessQuery(since=since, after=after, limit=HISTORY_PAGE)))
+        yield from page
+        if len(page) < HISTORY_PAGE or page[-1].seq is None:
+            return
+        after = page[-1].seq
+
+
+def recent_accesses(store: Store) -> Iterator[tuple[float, str, str, str, str]]:
     """The last 24 hours of the access log as (epoch seconds, principal, role, subjects, decision); subjects are
     every person an entry is about, space-separated."""
-    since = _since(days=1)
-    return [(_dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")).timestamp(), e.principal, e.role,
-             " ".join(e.people()), e.decision) for e in store.access_entries(AccessQuery(since=since))]
+    for e in day_of_log(store):
+        yield (_dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")).timestamp(), e.principal, e.role,
+               " ".join(e.people()), e.decision)
 
 
 def watch_revocations(revocations: RevocationList, gate: Gate, stopping: threading.Event) -> None:
@@ -197,7 +214,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     counters = Metrics()
     anomalies = anomaly_watch(loaded.anomalies, store, backend=cfg["store"]["backend"],
                               force_shared=shared_anomalies or reuse_port,  # counted in the database
-                              history=lambda: store.access_entries(AccessQuery(since=_since(days=1))))
+                              history=lambda: day_of_log(store))
     revocations = RevocationList(data.certs / "revoked.txt", store=store,  # on PostgreSQL the store is the cluster's
                                  shared_store=cfg["store"]["backend"] == "postgres")
     gate = Gate(store, engine, revocations, today=clock.today, quotas=quotas, metrics=counters, audit=audit,

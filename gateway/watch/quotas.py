@@ -104,12 +104,26 @@ class QuotaCounter(Protocol):
         """New limits from now on (a pushed or reloaded policy); the counts so far stay."""
 
 
+Key = bytes | str  # a subject as the tracker keeps it (subject_key)
+
+
+def subject_key(subject: str) -> Key:
+    """A subject as the windows keep it: a blind index (lower-case hex, as the gate computes it) as its 32 bytes — a
+    65-byte object against 113 for its text, and the windows hold one per distinct person a principal asked about
+    in the day —; anything else as given (distinct texts stay distinct keys)."""
+    try:
+        raw = bytes.fromhex(subject)
+    except ValueError:
+        return subject
+    return raw if raw.hex() == subject else subject
+
+
 @dataclass(slots=True)
 class _Window:
     """Subjects seen in the last `length` seconds, oldest first; a subject's time is its latest allowed ask."""
 
     length: float
-    seen: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    seen: OrderedDict[Key, float] = field(default_factory=OrderedDict)
     warned_at: float | None = None
 
     def prune(self, now: float) -> None:
@@ -120,7 +134,7 @@ class _Window:
                 return
             del seen[subject]
 
-    def touch(self, subject: str, now: float) -> None:
+    def touch(self, subject: Key, now: float) -> None:
         self.seen[subject] = now
         self.seen.move_to_end(subject)
 
@@ -142,7 +156,7 @@ class _Principal:
         self.hour.prune(now)
         self.day.prune(now)
 
-    def record(self, subject: str, now: float) -> None:
+    def record(self, subject: Key, now: float) -> None:
         self.hour.touch(subject, now)
         self.day.touch(subject, now)
 
@@ -150,7 +164,7 @@ class _Principal:
         return self.day if name == "day" else self.hour
 
 
-def _decide(p: _Principal, limits: QuotaLimits, ratio: float, subjects: Collection[str], now: float
+def _decide(p: _Principal, limits: QuotaLimits, ratio: float, subjects: Collection[Key], now: float
             ) -> QuotaOutcome:
     """Under the lock: refuse without recording, or record every subject of the request and allow.
 
@@ -200,8 +214,10 @@ class QuotaTracker(PrincipalWatch[QuotaSettings, _Principal]):
         `others` the same request speaks of? Each distinct person counts once."""
         settings = self._settings
         limits = settings.for_role(role)
-        subjects = {s for s in (subject, *others) if s}
-        if not subjects or limits.unlimited:
+        if limits.unlimited:
+            return _FREE
+        subjects = {subject_key(s) for s in (subject, *others) if s}
+        if not subjects:
             return _FREE
         t = self._clock()
         with self._lock:
@@ -216,7 +232,9 @@ class QuotaTracker(PrincipalWatch[QuotaSettings, _Principal]):
         are not replayed (a restart may repeat one). `subject` may name several people, space-separated.
         """
         now = self._clock()
-        kept = sorted((min(t, now), pid, one) for t, pid, role, subject, decision in entries
+        names: dict[str, str] = {}  # one string per principal, not one per entry
+        kept = sorted((min(t, now), names.setdefault(pid, pid), subject_key(one))
+                      for t, pid, role, subject, decision in entries
                       if decision == Decision.ALLOW and subject and now - t < DAY
                       and not self._settings.for_role(role).unlimited for one in subject.split())
         with self._lock:

@@ -25,6 +25,7 @@ from gateway.watch.quotas import (
     QuotaLimits,
     QuotaSettings,
     QuotaTracker,
+    subject_key,
 )
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -451,3 +452,19 @@ def test_replay_counts_every_person_of_an_entry() -> None:
     t, _ = tracker(school=(3, None))
     t.replay([(T0 - 60, "school/330203/A", "school", "child1 adultA adultB", "allow")])
     assert not t.check("school/330203/A", "school", "child2").allowed
+
+
+@pytest.mark.parametrize(("subject", "key"), [
+    ("ab" * 32, bytes([0xAB]) * 32),  # a blind index: kept as its 32 bytes
+    ("AB" * 32, "AB" * 32),  # not the gate's lower-case hex: kept as given, so it cannot meet "ab" * 32
+    ("child", "child"), ("abc", "abc"),
+])
+def test_subjects_are_kept_as_bytes_only_when_that_is_one_to_one(subject: str, key: bytes | str) -> None:
+    assert subject_key(subject) == key
+
+
+def test_a_blind_index_counts_once_however_it_arrives() -> None:
+    t = QuotaTracker(make_settings(school=(10, 100)), clock=lambda: T0)
+    assert t.check("school/330203/A", "school", "ab" * 32).count == 1
+    assert t.check("school/330203/A", "school", "ab" * 32, "cd" * 32).count == 2  # the first is not new
+    assert t.check("school/330203/A", "school", "AB" * 32).count == 3  # another text: another subject
