@@ -85,3 +85,25 @@ def test_entries_are_stamped_in_utc_from_the_gateway_clock() -> None:
         assert clock.epoch() == _dt.datetime(2026, 6, 15, 4, 0, 0, 250000, tzinfo=UTC).timestamp()
     finally:
         clock.install(None)
+
+
+ONE = _dt.timedelta(days=1)
+
+
+def test_the_system_clocks_today_changes_exactly_at_ningbo_midnight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """today() on the system clock keeps the day's bounds: the date must still change at 16:00 UTC to the
+    microsecond, and follow a system clock that is set back."""
+    clock.install(clock.SystemClock())
+    try:
+        midnight = _dt.datetime(2026, 6, 15, 16, 0, tzinfo=_dt.UTC).timestamp()  # 2026-06-16 00:00 in Ningbo
+        day = _dt.date(2026, 6, 15)
+        steps = [(midnight - 1e-6, day), (midnight, day + ONE), (midnight + 86399.999, day + ONE),
+                 (midnight + 86400, day + 2 * ONE),
+                 (midnight - 1e-6, day),  # set back: seen at once
+                 (midnight - 86400, day), (midnight - 86400 - 1e-6, day - ONE)]
+        for t, expected in steps:
+            monkeypatch.setattr(clock.time, "time", lambda t=t: t)
+            assert clock.today() == expected, t
+            assert clock.today() == clock.ningbo_date(_dt.datetime.fromtimestamp(t, _dt.UTC))
+    finally:
+        clock.install(None)
