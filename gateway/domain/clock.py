@@ -135,6 +135,7 @@ def today() -> _dt.date:
 
 
 _DAY_SECONDS = 86400.0
+_wall = time.time  # what SystemClock.now() reads too (CLOCK_REALTIME); a test replaces this name, not time.time
 _system_day: tuple[float, float, _dt.date] = (0.0, 0.0, _dt.date.min)  # [start, end) in epoch seconds, and that date
 
 
@@ -143,7 +144,7 @@ def _system_today() -> _dt.date:
     datetime, a time-zone conversion and a date (an import asks for every row). Exact: Ningbo's offset is fixed, so the
     date changes only at those bounds, and a clock set back below the start is seen at once."""
     global _system_day
-    t = time.time()
+    t = _wall()
     start, end, day = _system_day
     if start <= t < end:
         return day

@@ -102,7 +102,7 @@ def test_the_system_clocks_today_changes_exactly_at_ningbo_midnight(monkeypatch:
                  (midnight - 1e-6, day),  # set back: seen at once
                  (midnight - 86400, day), (midnight - 86400 - 1e-6, day - ONE)]
         for t, expected in steps:
-            monkeypatch.setattr(clock.time, "time", lambda t=t: t)
+            monkeypatch.setattr(clock, "_wall", lambda t=t: t)
             assert clock.today() == expected, t
             assert clock.today() == clock.ningbo_date(_dt.datetime.fromtimestamp(t, _dt.UTC))
     finally:
