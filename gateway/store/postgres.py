@@ -1,9 +1,10 @@
 """PostgreSQL implementation of the storage port: the tables, semantics and encryption of sqlite.py, so that
 operators who run PostgreSQL get the same gateway (no plaintext identity number, name or address at rest).
 
-Here: opening at the schema version of migrations_postgres.py (migrating only when asked), the session, three
-connections (writes; quota and anomaly counts; reads), each reopened once lost (StoreUnavailable meanwhile),
-advisory locks for serialised writers, and the dialect's upsert; the statements are sql_core's.
+Here: opening at the schema version of migrations_postgres.py (migrating only when asked), the session, five
+connections (other writes; the access log, quota checks and anomaly counts, a pipelined "lane" each; reads), each
+reopened once lost (StoreUnavailable meanwhile), advisory locks for serialised writers, and the dialect's upsert;
+the statements are sql_core's.
 """
 from __future__ import annotations
 
@@ -121,9 +122,10 @@ class _Connection:
 
 
 class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
-    """Writes on one connection shared under a lock (as SqliteStore), autocommit off, every write one explicit
-    transaction; reads on a second connection of their own (autocommit: one statement, one round trip), so that a
-    read never waits behind a write transaction of this store.
+    """The hot writes — access-log batches, quota checks, anomaly counts — on a connection each (LANES, kept in
+    pipeline mode), the other writes (imports, revocations, checkpoints, policy pushes) on one connection shared under
+    a lock (as SqliteStore), every write one explicit transaction; reads on a connection of their own (autocommit:
+    one statement, one round trip), so that a read never waits behind a write transaction of this store.
 
     Durability: commits are synchronous — synchronous_commit=on, PostgreSQL's default (turned on for the session
     if the server has it off), makes COMMIT return only after the WAL record is fsync'd, as SQLite's
