@@ -60,6 +60,17 @@ def stat(sock: Path) -> dict[str, dict[str, str]]:
     return {r["svname"]: r for r in found if r["pxname"] == "replicas" and r["svname"] != "BACKEND"}
 
 
+def answering(sock: Path) -> bool:
+    """Whether a Unix socket accepts connections yet. HAProxy's stats socket file appears when it is bound, a moment
+    before it listens: waiting for the file alone let `stat` be refused (seen once in a fresh-clone run)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(str(sock))
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+    return True
+
+
 @contextmanager
 def haproxy(c: Cluster, root: Path) -> Iterator[tuple[str, Path]]:
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -71,7 +82,7 @@ def haproxy(c: Cluster, root: Path) -> Iterator[tuple[str, Path]]:
     proc = subprocess.Popen([binary, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL,
                             stderr=(root / "haproxy.err").open("w"))
     try:
-        wait_until(lambda: sock.exists() or proc.poll() is not None, "HAProxy's stats socket", 20)
+        wait_until(lambda: answering(sock) or proc.poll() is not None, "HAProxy's stats socket", 20)
         assert proc.poll() is None, (root / "haproxy.err").read_text()
         yield listen, sock
     finally:
@@ -114,3 +125,15 @@ def test_two_replicas_behind_the_example_haproxy(tmp_path: Path) -> None:
         finally:
             store.close()
         assert len(via) == 140 and {e.org for e in via} == {"ORG-viaLB"}, "the caller's identity reached the gateway"
+
+
+def test_a_socket_bound_but_not_listening_is_not_answering(tmp_path: Path) -> None:
+    """The state HAProxy's stats socket is in between its bind and its listen: the file exists, a connection is
+    refused. The wait for HAProxy must not take it for ready."""
+    path = tmp_path / "s.sock"
+    assert not answering(path)  # no file yet
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        assert path.exists() and not answering(path)  # bound, not listening: refused
+        server.listen(1)
+        assert answering(path)
