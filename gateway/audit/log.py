@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit import attestation
+from gateway.audit.arrivals import Arrivals
 from gateway.audit.checkpoint import (
     Checkpoint,
     CheckpointGuard,
@@ -52,6 +53,8 @@ MAX_PROBE_SECONDS = 2.0  # …backing off to at most this
 # queue their entries before it takes the next batch: batches of ~15 instead of ~7 at 16 calls in flight, so half the
 # commits and signatures per call. Alone on an idle core it runs at once, so a lone call waits no longer.
 WRITER_NICENESS = 19
+# How long a batch may wait for the entries of calls the server has accepted and not yet logged (arrivals.py).
+GATHER_SECONDS = 0.004
 
 
 class LogUnavailable(GatewayError):
@@ -60,6 +63,13 @@ class LogUnavailable(GatewayError):
     The entry may or may not be in the log (a commit whose acknowledgement was lost); it is never appended
     twice, because a failed batch is never retried: its callers are told, and may ask again.
     """
+
+
+class _Wake:
+    """Queued to make a gathering writer look again at whether more entries can come (arrivals.py)."""
+
+
+_WAKE = _Wake()
 
 
 class _Pending:
@@ -110,7 +120,8 @@ class AuditLog:
 
     def __init__(self, store: LogStore, origin: str, key: Ed25519PrivateKey, *, every_entries: int = 1000,
                  every_seconds: float = 10.0, max_batch: int = 512, wait_seconds: float = WAIT_SECONDS,
-                 on_signed: Callable[[bytes], None] | None = None) -> None:
+                 on_signed: Callable[[bytes], None] | None = None, arrivals: Arrivals | None = None,
+                 gather_seconds: float = GATHER_SECONDS) -> None:
         self.store, self.origin, self._key = store, origin, key
         self._on_signed = on_signed  # e.g. hand each new checkpoint to the witnesses (gateway/audit/witnessing.py)
         self._proof_source: SubtreeSource = store
@@ -119,7 +130,13 @@ class AuditLog:
         self.every_entries, self.every_seconds, self.max_batch = every_entries, every_seconds, max_batch
         self.wait_seconds = wait_seconds
         self.verifier = verifier_key(origin, key.public_key())
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()  # C-level: no Python lock dance
+        self._queue: queue.SimpleQueue[_Pending | _Wake | None] = queue.SimpleQueue()  # C-level: no lock dance
+        # Without arrivals (tools, tests, benchmarks of the log alone) a batch is what is queued when the writer
+        # takes it; with them, the writer waits up to gather_seconds for entries of calls the server accepted.
+        self.arrivals, self.gather_seconds = arrivals, gather_seconds
+        self.gathering = False  # the writer holds a batch and waits for expected entries (tests, diagnostics)
+        if arrivals is not None:
+            arrivals.wake = self._wake
         self._sign_lock = threading.Lock()
         last = store.checkpoints()[-1:]
         head = Checkpoint(origin, last[0][0], last[0][1]) if last else None
@@ -178,6 +195,8 @@ class AuditLog:
             raise LogUnavailable("the access log is closed: the gateway is shutting down")
         pending = _Pending(entry)
         self._queue.put(pending)
+        if self.arrivals is not None:
+            self.arrivals.queued()
         if not pending.wait(self.wait_seconds):
             raise LogUnavailable(f"the access log did not confirm the entry within {self.wait_seconds:g} s")
         if pending.error is not None:
@@ -208,6 +227,8 @@ class AuditLog:
         if first is None:
             self._finish()
             return False
+        if isinstance(first, _Wake):
+            return True
         batch = self._collect(first)
         if not self._healthy:
             self._probe()
@@ -220,16 +241,35 @@ class AuditLog:
             self._maybe_checkpoint()  # not after every batch: a batch that committed signed its own head
         return True
 
+    def _wake(self) -> None:
+        self._queue.put(_WAKE)
+
     def _collect(self, first: _Pending) -> list[_Pending]:
+        """The batch: the entries queued, and those that arrive while more can come (at most gather_seconds)."""
         batch = [first]
+        deadline = 0.0
         while len(batch) < self.max_batch:
             try:
                 more = self._queue.get_nowait()
             except queue.Empty:
-                break
+                if self.arrivals is None or not self.arrivals.worth_waiting(len(batch)):
+                    break
+                now = time.monotonic()
+                deadline = deadline or now + self.gather_seconds
+                if now >= deadline:
+                    break
+                self.gathering = True
+                try:
+                    more = self._queue.get(timeout=deadline - now)
+                except queue.Empty:
+                    break
+                finally:
+                    self.gathering = False
             if more is None:
                 self._queue.put(None)
                 break
+            if isinstance(more, _Wake):
+                continue
             batch.append(more)
         return batch
 
@@ -269,7 +309,7 @@ class AuditLog:
                 left = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if left is not None:
+            if isinstance(left, _Pending):
                 left.fail(LogUnavailable("the access log is closed: the gateway is shutting down"))
 
     # --- checkpoints ---------------------------------------------------------------------------------

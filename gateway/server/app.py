@@ -20,8 +20,9 @@ from grpc_reflection.v1alpha import reflection
 
 from gateway.audit import anchors as _anchors
 from gateway.audit import witnessing
+from gateway.audit.arrivals import Arrivals
 from gateway.audit.entry import AccessEntry
-from gateway.audit.log import AuditLog, log_origin
+from gateway.audit.log import GATHER_SECONDS, AuditLog, log_origin
 from gateway.audit.port import AccessQuery
 from gateway.audit.startup import LogRefused, check_log
 from gateway.console import server as console_server
@@ -102,8 +103,10 @@ class RunningServer:
         self.store.close()
 
 
-def open_log(data: DataDir, store: Store) -> tuple[AuditLog, witnessing.Submitter]:
-    """The audit log, refusing a stored log that disagrees with any checkpoint known outside the database."""
+def open_log(data: DataDir, store: Store, arrivals: Arrivals | None = None,
+             gather: float = GATHER_SECONDS) -> tuple[AuditLog, witnessing.Submitter]:
+    """The audit log, refusing a stored log that disagrees with any checkpoint known outside the database.
+    With `arrivals` (a server's), its batches wait up to `gather` seconds for entries of calls already accepted."""
     cfg = data.config()["log"]
     origin = log_origin((data.keys / "ca.crt").read_bytes())
     verifier = data.log_verifier()
@@ -116,7 +119,8 @@ def open_log(data: DataDir, store: Store) -> tuple[AuditLog, witnessing.Submitte
     if latest:
         submitter.submit(latest[0][2].encode("utf-8"))  # a witness that missed the last one catches up
     audit = AuditLog(store, origin, data.signing_key(), every_entries=cfg["checkpoint_entries"],
-                     every_seconds=cfg["checkpoint_seconds"], on_signed=submitter.submit)
+                     every_seconds=cfg["checkpoint_seconds"], on_signed=submitter.submit, arrivals=arrivals,
+                     gather_seconds=gather)
     return audit, submitter
 
 
@@ -189,6 +193,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     data.require()
     cfg = data.config()
     interval = watch_seconds(cfg)
+    gather = gather_seconds(cfg)
     if cfg["store"]["backend"] == "sqlite" and not data.database.is_file():
         raise ListenError(f"{data.database} is missing: restore it from a backup (a gateway that has served "
                           "never starts on an empty log), or run `permitgw init` for a new gateway")
@@ -205,7 +210,9 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
             raise
     engine = PolicyEngine(data.policies, loaded.table)
     try:
-        audit, submitter = open_log(data, store)
+        threads = workers or cfg["server"]["workers"]
+        arrivals = Arrivals(threads)
+        audit, submitter = open_log(data, store, arrivals, gather)
     except (LogRefused, witnessing.WitnessConfigError) as exc:
         store.close()
         raise ListenError(f"refusing to serve this log: {exc}") from exc
@@ -242,8 +249,8 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     # Intake first: it authenticates, logs and decodes every call (also unknown, undecodable or oversized ones)
     # before the limits see the decoded request (gateway/server/intake.py, limits.py).
     intake = Intake(gate, max_request_bytes=bounds.max_request_bytes // 2,
-                    method_bytes=lambda method: method_limits.of(method).max_bytes)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or cfg["server"]["workers"]),
+                    method_bytes=lambda method: method_limits.of(method).max_bytes, arrivals=arrivals)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads),
                          interceptors=[intake, limiter],
                          options=[*bounds.grpc_options(), ("grpc.so_reuseport", int(reuse_port))],
                          maximum_concurrent_rpcs=bounds.max_calls)
@@ -325,6 +332,18 @@ def watch_seconds(cfg: dict[str, Any]) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
         raise ListenError(f"[policy] watch_seconds must be a number of seconds from 0 to 86400, not {value!r}")
     return float(value)
+
+
+MAX_GATHER_MS = 50  # [log] gather_ms above this would hold every answer of a busy server too long
+
+
+def gather_seconds(cfg: dict[str, Any]) -> float:
+    """[log] gather_ms as seconds: how long a batch of the log may wait for entries of calls already accepted."""
+    value = cfg["log"]["gather_ms"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_GATHER_MS:
+        raise ListenError(f"[log] gather_ms must be a number of milliseconds from 0 to {MAX_GATHER_MS}, "
+                          f"not {value!r}")
+    return float(value) / 1000
 
 
 def _report_health(servicer: health.HealthServicer, names: tuple[str, ...], log_writable: bool) -> None:

@@ -13,6 +13,9 @@ revoked certificate. This interceptor closes the gap:
 - health checks and reflection are authenticated (a revoked certificate is refused) and logged, once per call
   (a Watch stream or a reflection session is one call).
 
+It also tells the access log, as gRPC accepts each unary call, that the call's entry is coming: so a batch of the
+log waits for the entries it can still get (gateway/audit/arrivals.py).
+
 The servicers of permitgw.* log their own calls in the request pipeline (gate.handler); here they only get
 their request decoded.
 """
@@ -26,6 +29,7 @@ from typing import Any, NoReturn
 import grpc
 from grpc_health.v1 import health_pb2
 
+from gateway.audit.arrivals import Arrivals
 from gateway.audit.entry import Decision
 from gateway.server import errors
 from gateway.server.gate import Call, Gate
@@ -75,8 +79,9 @@ class Intake(grpc.ServerInterceptor):
     """Wraps every method handler (see the module docstring); register it as the server's only interceptor."""
 
     def __init__(self, gate: Gate, max_request_bytes: int = MAX_REQUEST_BYTES,
-                 method_bytes: Callable[[str], int] | None = None) -> None:
+                 method_bytes: Callable[[str], int] | None = None, arrivals: Arrivals | None = None) -> None:
         self.gate = gate
+        self.arrivals = arrivals
         self.max_request_bytes = max_request_bytes
         self.method_bytes = method_bytes  # a method's own cap (policies/limits.toml), checked before decoding
 
@@ -103,12 +108,20 @@ class Intake(grpc.ServerInterceptor):
         out = h.response_serializer
         if not h.request_streaming:
             inner = behaviour(h)
+            # A unary call's entry is expected from now (gRPC's polling thread) until its handler queues it.
+            arrival = None if h.response_streaming or self.arrivals is None else self.arrivals.expect()
 
             def unary(raw: bytes, context: grpc.ServicerContext) -> Any:
-                request = decode(raw, context)
-                if guard and not self._admit(method, guard, context):
-                    return _not_serving(h.response_streaming)  # a health check the log cannot record
-                return inner(request, context)
+                if arrival is not None:
+                    arrival.enter()
+                try:
+                    request = decode(raw, context)
+                    if guard and not self._admit(method, guard, context):
+                        return _not_serving(h.response_streaming)  # a health check the log cannot record
+                    return inner(request, context)
+                finally:
+                    if arrival is not None:
+                        arrival.leave()
 
             make = grpc.unary_stream_rpc_method_handler if h.response_streaming else grpc.unary_unary_rpc_method_handler
             return make(unary, request_deserializer=None, response_serializer=out)
