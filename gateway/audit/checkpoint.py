@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 import threading
@@ -30,6 +31,7 @@ MAX_TREE_SIZE = 2**64 - 1  # RFC 9162 tree_size is a uint64
 _EM_DASH_PREFIX = "\u2014 "
 _HEX8 = re.compile(r"[0-9a-fA-F]{8}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f]")  # what a note's text may not hold (CR, tab, NUL...)
 
 
 class NoteError(GatewayError, ValueError):
@@ -147,12 +149,13 @@ class Verifier:
 
 def is_valid_key_name(name: object) -> bool:
     """Key names are non-empty, with no Unicode spaces and no '+' (and, being in a note, no control characters)."""
-    return (
-        isinstance(name, str)
-        and name != ""
-        and "+" not in name
-        and not any(ch.isspace() or ord(ch) < 0x20 for ch in name)
-    )
+    return isinstance(name, str) and _valid_key_name(name)
+
+
+@functools.lru_cache(maxsize=256)
+def _valid_key_name(name: str) -> bool:
+    """(cached: a gateway signs every answer's attestation under the same few names)"""
+    return name != "" and "+" not in name and not any(ch.isspace() or ord(ch) < 0x20 for ch in name)
 
 
 def _require_key_name(name: str) -> None:
@@ -286,7 +289,7 @@ def _decode_note(raw: bytes) -> str:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise NoteError("malformed note: not valid UTF-8") from exc
-    if any(ord(ch) < 0x20 and ch != "\n" for ch in decoded):
+    if _CONTROL_BUT_NEWLINE.search(decoded):
         raise NoteError("malformed note: control character other than newline (CRLF line endings?)")
     return decoded
 
@@ -324,7 +327,15 @@ def _check_text(body: bytes) -> bytes:
 
 def _signature(body: bytes, name: str, key: Ed25519PrivateKey) -> NoteSignature:
     _require_key_name(name)
-    return NoteSignature(name, key_id(name, key.public_key()), key.sign(body))
+    return NoteSignature(name, _signing_key_id(name, key), key.sign(body))
+
+
+@functools.lru_cache(maxsize=64)
+def _signing_key_id(name: str, key: Ed25519PrivateKey) -> int:
+    """The key ID of one of this process's signing keys under a name (cached: every answer's attestation and every
+    batch's checkpoint is signed with the same key; private keys compare by identity, so a key is never confused
+    with another)."""
+    return key_id(name, key.public_key())
 
 
 def sign_note(body: bytes, name: str, key: Ed25519PrivateKey) -> bytes:

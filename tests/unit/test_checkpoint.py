@@ -503,3 +503,21 @@ def test_guard_persists_before_releasing_and_keeps_state_if_persisting_fails() -
     with pytest.raises(OSError):
         guard.sign(Checkpoint(ORIGIN, 13, root(13)), ORIGIN, LOG_KEY)
     assert saved == [(5, root(5))] and guard.last == Checkpoint(ORIGIN, 5, root(5))
+
+
+@pytest.mark.parametrize("code", [c for c in range(0x20) if c != 0x0A])
+def test_a_note_text_with_a_control_character_other_than_newline_is_not_signed(code: int) -> None:
+    key = Ed25519PrivateKey.generate()
+    for body in (f"origin\n{chr(code)}\n".encode(), f"origin{chr(code)}x\n".encode()):
+        with pytest.raises(NoteError, match="control character"):
+            sign_note(body, "origin", key)
+    assert sign_note(b"origin\n1\n", "origin", key).startswith(b"origin\n1\n\n")
+
+
+def test_two_keys_under_one_name_sign_with_their_own_key_ids() -> None:
+    """The signing key's ID is cached per key: a second key under the same name must not get the first one's ID."""
+    first, second = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    for key in (first, second, first):
+        note = sign_note(b"origin\n1\n", "origin", key)
+        _, signers = open_note(note, [verifier_key("origin", key.public_key())])
+        assert signers == ["origin"]
