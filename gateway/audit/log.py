@@ -291,8 +291,10 @@ class AuditLog:
             p.finish(seq)
         # Give up the GIL once, so that the callers just woken run before the next batch is taken: a caller that
         # appends again as soon as it is answered then queues into the next batch, not the one after (16 threads in a
-        # closed loop: batches of 8 -> 12). The server's calls are gathered through arrivals; this costs them nothing.
-        time.sleep(0)
+        # closed loop: batches of 8 -> 12). Not after a lone entry: its caller has no one to meet, and would only wait
+        # longer. The server's calls are gathered through arrivals; this costs them nothing.
+        if len(batch) > 1:
+            time.sleep(0)
 
     def _probe(self) -> None:
         """Try the store again (it reconnects by itself if it can); healthy again if it answers."""
