@@ -66,6 +66,12 @@ def _marks(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
+def _hung_up(exc: psycopg.Error) -> bool:
+    """An error of the connection itself, not of a statement: no SQLSTATE (the server said nothing). psycopg raises
+    "connection socket closed" when poll() sees the socket hang up before libpq has marked the connection broken."""
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and exc.sqlstate is None
+
+
 @contextmanager
 def _lane_transaction(db: Connection, pipeline: psycopg.Pipeline) -> Iterator[None]:
     """A transaction on a lane's connection (autocommit, always in pipeline mode): BEGIN is queued with the
@@ -345,7 +351,8 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             try:
                 return _Connection(db).rows(sql, args)
             except psycopg.Error as exc:
-                if db.closed or db.broken:
+                if db.closed or db.broken or _hung_up(exc):
+                    db.close()  # it holds no transaction (autocommit): the next read, or _query's retry, opens anew
                     raise StoreUnavailable(f"PostgreSQL connection lost: {_first_line(exc)}") from exc
                 if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
                     raise StoreUnavailable(f"PostgreSQL did not complete the statement: {_first_line(exc)}") from exc

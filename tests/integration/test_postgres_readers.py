@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import psycopg
 import pytest
 
 from gateway.store.port import StoreUnavailable
@@ -71,3 +72,30 @@ def test_a_read_after_the_reads_connection_was_killed_is_answered(login: OwnLogi
     assert store.log_size() == 1
     assert login.kill() == 5  # the writers' connection, the three lanes' and the reads'
     assert store.log_size() == 1  # retried once on a new connection
+
+
+class _HungUpSocket:
+    """The reads' connection as psycopg leaves it when poll() sees the socket hang up before libpq does (a killed
+    backend, caught at the wrong instant): the statement raises OperationalError("connection socket closed") while
+    neither `closed` nor `broken` is set yet. That race made the test above fail now and then."""
+
+    def __init__(self, real: object) -> None:
+        self.real, self.closed, self.broken = real, False, False
+
+    def execute(self, *args: object, **kwargs: object) -> object:
+        raise psycopg.OperationalError("connection socket closed")
+
+    def close(self) -> None:
+        self.closed = True
+        self.real.close()
+
+
+def test_a_read_whose_socket_hung_up_before_libpq_noticed_is_answered_on_a_new_connection(
+        store: PostgresStore) -> None:
+    store.append_accesses([log_entry(1)])
+    assert store.log_size() == 1  # reads' connection open
+    hung = _HungUpSocket(store._reader)
+    store._reader = hung  # type: ignore[assignment]
+    assert store.log_size() == 1  # retried once, on a new connection
+    assert hung.closed, "the dead connection was left open"
+    assert store._reader is not hung
