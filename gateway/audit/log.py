@@ -50,8 +50,9 @@ WAIT_SECONDS = 30.0  # an append gives up (LogUnavailable) if its batch is not c
 FIRST_PROBE_SECONDS = 0.1  # while the log cannot be written, the writer tries the store again this soon…
 MAX_PROBE_SECONDS = 2.0  # …backing off to at most this
 # The writer thread's niceness (Linux, per thread). Below the threads that answer calls, so that on a busy core they
-# queue their entries before it takes the next batch: batches of ~15 instead of ~7 at 16 calls in flight, so half the
-# commits and signatures per call. Alone on an idle core it runs at once, so a lone call waits no longer.
+# queue their entries before it takes the next batch (measured once at ~15 entries instead of ~7 at 16 calls in flight;
+# on another machine later, 9: what fills the server's batches now is arrivals.py). Alone on an idle core it runs at
+# once, so a lone call waits no longer.
 WRITER_NICENESS = 19
 # How long a batch may wait for the entries of calls the server has accepted and not yet logged (arrivals.py).
 GATHER_SECONDS = 0.004

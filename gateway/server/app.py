@@ -194,6 +194,7 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
     cfg = data.config()
     interval = watch_seconds(cfg)
     gather = gather_seconds(cfg)
+    threads = worker_threads(cfg, workers)
     if cfg["store"]["backend"] == "sqlite" and not data.database.is_file():
         raise ListenError(f"{data.database} is missing: restore it from a backup (a gateway that has served "
                           "never starts on an empty log), or run `permitgw init` for a new gateway")
@@ -210,7 +211,6 @@ def start(data: DataDir, listen: str, workers: int | None = None, metrics: str |
             raise
     engine = PolicyEngine(data.policies, loaded.table)
     try:
-        threads = workers or cfg["server"]["workers"]
         arrivals = Arrivals(threads)
         audit, submitter = open_log(data, store, arrivals, gather)
     except (LogRefused, witnessing.WitnessConfigError) as exc:
@@ -332,6 +332,14 @@ def watch_seconds(cfg: dict[str, Any]) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
         raise ListenError(f"[policy] watch_seconds must be a number of seconds from 0 to 86400, not {value!r}")
     return float(value)
+
+
+def worker_threads(cfg: dict[str, Any], workers: int | None) -> int:
+    """The threads serving calls in this process: `workers` if given, else [server] workers (a whole number ≥ 1)."""
+    value = workers if workers is not None else cfg["server"]["workers"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ListenError(f"[server] workers must be a whole number of threads, at least 1, not {value!r}")
+    return value
 
 
 MAX_GATHER_MS = 50  # [log] gather_ms above this would hold every answer of a busy server too long

@@ -167,3 +167,12 @@ def test_a_gather_time_of_zero_commits_what_is_queued(data: DataDir, people: lis
         assert answer.status == permit_pb2.PERMIT_STATUS_VALID
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("value", ["0", '"16"', "-2"])
+def test_a_bad_worker_thread_count_is_refused_at_start_naming_the_setting(data: DataDir, value: str) -> None:
+    config = data.config_file.read_text()
+    assert "workers = 16 " in config
+    data.config_file.write_text(config.replace("workers = 16 ", f"workers = {value} "))
+    with pytest.raises(ListenError, match=r"\[server\] workers must be a whole number of threads, at least 1"):
+        start(data, "127.0.0.1:0")
