@@ -66,10 +66,17 @@ def _marks(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-def _hung_up(exc: psycopg.Error) -> bool:
-    """An error of the connection itself, not of a statement: no SQLSTATE (the server said nothing). psycopg raises
-    "connection socket closed" when poll() sees the socket hang up before libpq has marked the connection broken."""
-    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and exc.sqlstate is None
+def _closed_if_lost(db: Connection, exc: psycopg.Error) -> bool:
+    """Whether `exc` means the connection itself is gone; if so it is closed, so that its next user opens a new one.
+
+    Gone: closed or broken, or an error with no SQLSTATE (the server said nothing) — psycopg raises "connection socket
+    closed" when poll() sees the socket hang up before libpq has marked the connection broken, and a connection left
+    open then would be used again."""
+    lost = db.closed or db.broken or (isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+                                      and exc.sqlstate is None)
+    if lost:
+        db.close()
+    return lost
 
 
 @contextmanager
@@ -326,7 +333,7 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
                     with db.transaction():
                         yield _Connection(db)
             except psycopg.Error as exc:
-                if db.closed or db.broken:
+                if _closed_if_lost(db, exc):
                     raise StoreUnavailable(f"PostgreSQL connection lost: {_first_line(exc)}") from exc
                 if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):  # e.g. cancelled, shutting down
                     raise StoreUnavailable(f"PostgreSQL did not complete the statement: {_first_line(exc)}") from exc
@@ -351,8 +358,7 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
             try:
                 return _Connection(db).rows(sql, args)
             except psycopg.Error as exc:
-                if db.closed or db.broken or _hung_up(exc):
-                    db.close()  # it holds no transaction (autocommit): the next read, or _query's retry, opens anew
+                if _closed_if_lost(db, exc):  # the next read, or _query's retry, opens a new one
                     raise StoreUnavailable(f"PostgreSQL connection lost: {_first_line(exc)}") from exc
                 if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
                     raise StoreUnavailable(f"PostgreSQL did not complete the statement: {_first_line(exc)}") from exc

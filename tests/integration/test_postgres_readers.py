@@ -85,6 +85,9 @@ class _HungUpSocket:
     def execute(self, *args: object, **kwargs: object) -> object:
         raise psycopg.OperationalError("connection socket closed")
 
+    def transaction(self) -> object:
+        raise psycopg.OperationalError("connection socket closed")
+
     def close(self) -> None:
         self.closed = True
         self.real.close()
@@ -99,3 +102,17 @@ def test_a_read_whose_socket_hung_up_before_libpq_noticed_is_answered_on_a_new_c
     assert store.log_size() == 1  # retried once, on a new connection
     assert hung.closed, "the dead connection was left open"
     assert store._reader is not hung
+
+
+def test_a_write_whose_socket_hung_up_is_refused_as_lost_and_the_next_write_opens_a_new_connection(
+        store: PostgresStore) -> None:
+    """The same race on the writers' connection: the write is not known to have happened (StoreUnavailable), and the
+    dead connection must not be used again."""
+    store.append_accesses([log_entry(1)])
+    hung = _HungUpSocket(store._db)
+    store._db = hung  # type: ignore[assignment]
+    with pytest.raises(StoreUnavailable, match="connection lost"):
+        store.add_revocation("0bad")
+    assert hung.closed, "the dead connection was left open"
+    store.add_revocation("0bad")  # on a new connection
+    assert store.revocations() == {"0bad"}
