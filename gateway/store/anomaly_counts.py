@@ -14,7 +14,7 @@ items, and principals idle beyond every window and the cooldown are removed (`pr
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import ClassVar
 
@@ -50,6 +50,8 @@ ANOMALY_TABLES_POSTGRES = _TABLES.format(text="ctext", real="DOUBLE PRECISION",
                                          without_rowid="")
 
 _TABLE_OF = {True: ("anomaly_subjects", "subject"), False: ("anomaly_requests", "id")}  # distinct? -> table, key
+BATCH_READ_LIMIT = 1000
+"""count_anomalies_many reads a batch's windows whole: a threshold above this is counted entry by entry instead."""
 
 
 class AnomalyCounts:
@@ -110,6 +112,36 @@ class AnomalyCounts:
                     fired.append((kind, count))
         return fired
 
+    def count_anomalies_many(self, principal: str, observations: Sequence[tuple[float, Sequence[Tally]]],
+                             cooldown: float) -> list[list[tuple[str, int]]]:
+        """count_anomalies for several entries of `principal` (each its time and tallies), in their order, in one
+        transaction: for each, what count_anomalies called on it in turn would return, and the same rows left.
+
+        Counting entry by entry costs a dozen statements and three waits each, and on PostgreSQL that was half of a
+        call's cost. Here the batch reads the principal's latest time, last alerts and window rows (each window
+        holds at most its threshold of rows), plays the entries through them in memory (`_Windows`, the rules of
+        the statements count_anomalies runs) and writes back what changed: four waits and a few statements for
+        the whole batch. A lone entry, or a window above BATCH_READ_LIMIT, is counted entry by entry as before.
+        """
+        if len(observations) < 2 or any(
+                threshold > BATCH_READ_LIMIT for _, tallies in observations for _, _, threshold, _ in tallies):
+            return [self.count_anomalies(principal, now, tallies, cooldown) for now, tallies in observations]
+        distinct: dict[str, bool] = {}
+        for _, tallies in observations:
+            kinds = [kind for kind, *_ in tallies]
+            if len(set(kinds)) != len(kinds):
+                raise ValueError(f"anomaly tallies of one entry repeat a kind: {kinds}")
+            for kind, subjects, _, _ in tallies:
+                if distinct.setdefault(kind, subjects is not None) != (subjects is not None):
+                    raise ValueError(f"anomaly kind {kind!r} counted both as people and as requests")
+        with self._write(f"anomaly:{principal}") as sql:
+            if self.ANOMALY_SESSION:
+                sql.send(self.ANOMALY_SESSION)
+            windows = _Windows.read(sql, principal, distinct)
+            results = [windows.count(now, tallies, cooldown) for now, tallies in observations]
+            windows.write(sql)
+        return results
+
     @staticmethod
     def _add(sql: Sql, principal: str, kind: str, subjects: tuple[str, ...] | None, expired: float,
              at: float) -> str:
@@ -153,3 +185,99 @@ def _real(value: object) -> float:
     if isinstance(value, float | int) and not isinstance(value, bool):
         return float(value)
     raise TypeError(f"the database returned {type(value).__name__} where a time belongs")
+
+
+_Key = str | tuple[int, int]
+"""A window row: a subject (blind index), or a request: (0, its id) stored, (1, n) the batch's n-th new one — so
+that ordering by (t, key) orders requests as their ids do (new ids come after every stored one)."""
+
+
+class _Windows:
+    """One principal's latest time, last alerts and the windows of a batch's kinds, read once and played in memory
+    by the rules of count_anomalies' statements; `write` stores what changed."""
+
+    def __init__(self, principal: str, latest: float | None, fired: dict[str, float | None],
+                 rows: dict[str, dict[_Key, float]], distinct: Mapping[str, bool]) -> None:
+        self.principal, self.latest, self.fired, self.rows, self.distinct = principal, latest, fired, rows, distinct
+        self._stored = {kind: dict(window) for kind, window in rows.items()}
+        self._stored_fired = dict(fired)
+        self._new = 0
+
+    @classmethod
+    def read(cls, sql: Sql, principal: str, distinct: Mapping[str, bool]) -> _Windows:
+        kinds = list(distinct)
+        last = ", (SELECT fired FROM anomaly_alerts WHERE principal = ? AND kind = ?)"
+        head = sql.rows("SELECT (SELECT latest FROM anomaly_principals WHERE principal = ?)" + last * len(kinds),
+                        [principal, *(v for kind in kinds for v in (principal, kind))])[0]
+        latest = None if head[0] is None else _real(head[0])
+        fired = {kind: None if value is None else _real(value) for kind, value in zip(kinds, head[1:], strict=True)}
+        rows: dict[str, dict[_Key, float]] = {kind: {} for kind in kinds}
+        for people in (True, False):
+            mine = [kind for kind in kinds if distinct[kind] == people]
+            if not mine:
+                continue
+            table, key = _TABLE_OF[people]
+            found = sql.rows(f"SELECT kind, {key}, t FROM {table} WHERE principal = ? AND kind IN "
+                             f"({', '.join('?' * len(mine))})", [principal, *mine])
+            for kind, k, t in found:
+                rows[as_str(kind)][as_str(k) if people else (0, as_int(k))] = _real(t)
+        return cls(principal, latest, fired, rows, distinct)
+
+    def count(self, now: float, tallies: Sequence[Tally], cooldown: float) -> list[tuple[str, int]]:
+        """One entry, as count_anomalies counts it: at the later of `now` and the latest, into each window, expired
+        rows dropped, the oldest beyond the threshold dropped, an alert unless one fired within the cooldown."""
+        at = now if self.latest is None else max(now, self.latest)
+        self.latest = at
+        fired: list[tuple[str, int]] = []
+        for kind, subjects, threshold, span in tallies:
+            window = self.rows[kind]
+            if subjects is None:
+                window[(1, self._new)] = at
+                self._new += 1
+            else:
+                for subject in dict.fromkeys(subjects):
+                    window[subject] = at
+            for key in [key for key, t in window.items() if t <= at - span]:
+                del window[key]
+            count = len(window)
+            if count > threshold:
+                for key in sorted(window, key=lambda k: (window[k], k))[:count - threshold]:
+                    del window[key]
+                count = threshold
+            last = self.fired[kind]
+            if count >= threshold and (last is None or at - last >= cooldown):
+                self.fired[kind] = at
+                fired.append((kind, count))
+        return fired
+
+    def write(self, sql: Sql) -> None:
+        """Store the changes: the latest time, rows gone and rows new or moved, alerts fired (sent, not waited for:
+        the commit waits for them all)."""
+        p = self.principal
+        if self.latest is not None:
+            sql.send("INSERT INTO anomaly_principals (principal, latest) VALUES (?, ?) ON CONFLICT (principal) DO "
+                     "UPDATE SET latest = CASE WHEN excluded.latest > anomaly_principals.latest THEN excluded.latest "
+                     "ELSE anomaly_principals.latest END", (p, self.latest))
+        for kind, window in self.rows.items():
+            stored = self._stored[kind]
+            gone = [key for key in stored if key not in window]
+            if self.distinct[kind]:
+                if gone:
+                    sql.send_many("DELETE FROM anomaly_subjects WHERE principal = ? AND kind = ? AND subject = ?",
+                                  [(p, kind, key) for key in gone])
+                moved = [(p, kind, key, t) for key, t in window.items() if stored.get(key) != t]
+                if moved:
+                    sql.send_many("INSERT INTO anomaly_subjects (principal, kind, subject, t) VALUES (?, ?, ?, ?) "
+                                  "ON CONFLICT (principal, kind, subject) DO UPDATE SET t = excluded.t", moved)
+                continue
+            if gone:
+                sql.send_many("DELETE FROM anomaly_requests WHERE id = ?",
+                              [(key[1],) for key in gone if isinstance(key, tuple)])
+            new = sorted((key, t) for key, t in window.items() if isinstance(key, tuple) and key[0] == 1)
+            if new:  # in the order they came: their ids keep it
+                sql.send_many("INSERT INTO anomaly_requests (principal, kind, t) VALUES (?, ?, ?)",
+                              [(p, kind, t) for _, t in new])
+        for kind, at in self.fired.items():
+            if at is not None and at != self._stored_fired[kind]:
+                sql.send("INSERT INTO anomaly_alerts (principal, kind, fired) VALUES (?, ?, ?) ON CONFLICT "
+                         "(principal, kind) DO UPDATE SET fired = excluded.fired", (p, kind, at))

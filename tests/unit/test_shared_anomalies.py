@@ -38,6 +38,7 @@ class Recording:
     prune_result: int = 0
     calls: list[tuple[str, float, list[Tally], float]] = field(default_factory=list)
     prunes: list[tuple[float, int]] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)  # sizes of the count_anomalies_many calls
 
     def count_anomalies(self, principal: str, now: float, tallies: Sequence[Tally],
                         cooldown: float) -> list[tuple[str, int]]:
@@ -45,6 +46,11 @@ class Recording:
             raise self.fail
         self.calls.append((principal, now, list(tallies), cooldown))
         return [(kind, self.fire[kind]) for kind, *_ in tallies if kind in self.fire]
+
+    def count_anomalies_many(self, principal: str, observations: Sequence[tuple[float, Sequence[Tally]]],
+                             cooldown: float) -> list[list[tuple[str, int]]]:
+        self.batches.append(len(observations))
+        return [self.count_anomalies(principal, now, tallies, cooldown) for now, tallies in observations]
 
     def prune_anomalies(self, idle_before: float, limit: int) -> int:
         self.prunes.append((idle_before, limit))
