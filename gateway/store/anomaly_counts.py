@@ -120,7 +120,7 @@ class AnomalyCounts:
         Counting entry by entry costs a dozen statements and three waits each, and on PostgreSQL that was half of a
         call's cost. Here the batch reads the principal's latest time, last alerts and window rows (each window
         holds at most its threshold of rows), plays the entries through them in memory (`_Windows`, the rules of
-        the statements count_anomalies runs) and writes back what changed: four waits and a few statements for
+        the statements count_anomalies runs) and writes back what changed: two waits and a few statements for
         the whole batch. A lone entry, or a window above BATCH_READ_LIMIT, is counted entry by entry as before.
         """
         if len(observations) < 2 or any(
@@ -205,22 +205,26 @@ class _Windows:
 
     @classmethod
     def read(cls, sql: Sql, principal: str, distinct: Mapping[str, bool]) -> _Windows:
+        """Everything the batch's kinds need, in one statement (one wait): the latest time, each kind's last alert
+        and its window's rows."""
         kinds = list(distinct)
-        last = ", (SELECT fired FROM anomaly_alerts WHERE principal = ? AND kind = ?)"
-        head = sql.rows("SELECT (SELECT latest FROM anomaly_principals WHERE principal = ?)" + last * len(kinds),
-                        [principal, *(v for kind in kinds for v in (principal, kind))])[0]
-        latest = None if head[0] is None else _real(head[0])
-        fired = {kind: None if value is None else _real(value) for kind, value in zip(kinds, head[1:], strict=True)}
+        among = f"WHERE principal = ? AND kind IN ({', '.join('?' * len(kinds))})"
+        windows = (f" UNION ALL SELECT 1, kind, NULL, NULL, fired FROM anomaly_alerts {among}"
+                   f" UNION ALL SELECT 2, kind, subject, NULL, t FROM anomaly_subjects {among}"
+                   f" UNION ALL SELECT 3, kind, NULL, id, t FROM anomaly_requests {among}") if kinds else ""
+        found = sql.rows(
+            "SELECT 0, '', CAST(NULL AS TEXT), CAST(NULL AS BIGINT), latest FROM anomaly_principals WHERE principal = ?"
+            + windows, [principal, *(v for _ in range(3 if kinds else 0) for v in (principal, *kinds))])
+        latest: float | None = None
+        fired: dict[str, float | None] = dict.fromkeys(kinds)
         rows: dict[str, dict[_Key, float]] = {kind: {} for kind in kinds}
-        for people in (True, False):
-            mine = [kind for kind in kinds if distinct[kind] == people]
-            if not mine:
-                continue
-            table, key = _TABLE_OF[people]
-            found = sql.rows(f"SELECT kind, {key}, t FROM {table} WHERE principal = ? AND kind IN "
-                             f"({', '.join('?' * len(mine))})", [principal, *mine])
-            for kind, k, t in found:
-                rows[as_str(kind)][as_str(k) if people else (0, as_int(k))] = _real(t)
+        for source, kind, subject, row_id, t in found:
+            if source == 0:
+                latest = _real(t)
+            elif source == 1:
+                fired[as_str(kind)] = _real(t)
+            elif distinct[as_str(kind)] == (source == 2):  # a kind's rows in the other table are not its window
+                rows[as_str(kind)][as_str(subject) if source == 2 else (0, as_int(row_id))] = _real(t)
         return cls(principal, latest, fired, rows, distinct)
 
     def count(self, now: float, tallies: Sequence[Tally], cooldown: float) -> list[tuple[str, int]]:

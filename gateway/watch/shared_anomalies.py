@@ -17,6 +17,7 @@ import collections
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -161,6 +162,11 @@ class SharedAnomalyDetector:
             mine.wake.acquire()  # counted, or asked to take over the counting
             if mine.done:
                 return
+        else:
+            # Calls come in groups (the access log answers a batch of them at once): give up the GIL once, so that
+            # those just behind queue now and are counted with this one, not in a transaction of their own after it
+            # (on PostgreSQL at 16 in flight: half the transactions counted one entry without this, a tenth with it).
+            time.sleep(0)
         while True:
             leaving = True
             try:

@@ -162,3 +162,13 @@ def test_a_window_above_the_read_limit_is_counted_entry_by_entry(pair: tuple[Sto
     assert many.count_anomalies_many("a/1/b", observations, 0.0) == [
         one.count_anomalies("a/1/b", now, t, 0.0) for now, t in observations]
     assert tables(many) == tables(one)
+
+
+def test_a_batch_of_entries_that_count_towards_nothing_moves_only_the_latest_time(pair: tuple[Store, Store]) -> None:
+    """Entries may count towards no kind (as count_anomalies, the principal's latest time still moves)."""
+    one, many = pair
+    observations: list[Observation] = [(50.0, []), (40.0, []), (60.0, [])]
+    assert many.count_anomalies_many("a/1/b", observations, 0.0) == [[], [], []]
+    for now, t in observations:
+        one.count_anomalies("a/1/b", now, t, 0.0)
+    assert tables(many) == tables(one) and tables(many)["principals"] == [("a/1/b", 60.0)]
