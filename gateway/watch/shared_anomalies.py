@@ -13,13 +13,11 @@ warmed from the last day of the access log.
 """
 from __future__ import annotations
 
-import collections
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from gateway.audit.entry import AccessEntry
 from gateway.errors import GatewayError
@@ -32,6 +30,7 @@ from gateway.watch.anomalies import (
     alert_message,
     counted,
 )
+from gateway.watch.combining import Combiner
 
 log = logging.getLogger("permitgw.watch")
 
@@ -42,6 +41,15 @@ in seconds); the store's anomaly_counts.Tally."""
 PRUNE_EVERY_SECONDS = 60.0  # of entry time: how often a process removes idle principals' windows
 PRUNE_BATCH = 200  # principals removed per pass at most (a pass that fills it is followed by another at once)
 MAX_BATCH = 64  # observations one thread counts for the others at most, before it lets another take over
+
+
+class _Observation(NamedTuple):
+    """One entry to count: its principal, time, tallies and the cooldown of the settings it was made with."""
+
+    principal: str
+    now: float
+    tallies: list[Tally]
+    cooldown: float
 
 
 @runtime_checkable
@@ -69,25 +77,6 @@ class SharedAnomalyError(GatewayError):
     """The store cannot keep anomaly counts shared between processes."""
 
 
-class _Observation:
-    """One entry waiting to be counted. Its thread sleeps on `wake` (a C-level lock, taken at creation), released
-    once by the counting thread: when the entry is counted (`done`), or to hand the counting over to it."""
-
-    __slots__ = ("principal", "now", "tallies", "cooldown", "fired", "error", "done", "wake")
-
-    def __init__(self, principal: str, now: float, tallies: list[Tally], cooldown: float) -> None:
-        self.principal, self.now, self.tallies, self.cooldown = principal, now, tallies, cooldown
-        self.fired: list[tuple[str, int]] = []
-        self.error: BaseException | None = None
-        self.done = False
-        self.wake = threading.Lock()
-        self.wake.acquire()
-
-    def finish(self, fired: list[tuple[str, int]] | None, error: BaseException | None = None) -> None:
-        self.fired, self.error, self.done = fired or [], error, True
-        self.wake.release()
-
-
 class SharedAnomalyDetector:
     """Anomaly alerts counted in the database: the combined traffic of every process using it.
 
@@ -109,10 +98,20 @@ class SharedAnomalyDetector:
         self._pruning = threading.Lock()
         self._next_prune = -math.inf
         self.failures = 0  # observations that could not be counted
-        self._waiting: collections.deque[_Observation] = collections.deque()
-        self._mutex = threading.Lock()  # over _waiting and _leading
-        self._leading = False  # a thread is counting the waiting observations (or has been asked to)
-        self.batches = 0  # transactions (or lone counts) made for the observations
+        # Calls at once each waited for the principal's transaction in turn; now one thread counts every waiting
+        # observation, a principal's in one transaction (gateway/watch/combining.py).
+        self._combiner: Combiner[_Observation, list[tuple[str, int]]] = Combiner(
+            self._count_batch, lambda o: (o.principal, o.cooldown), max_batch=MAX_BATCH)
+
+    @property
+    def batches(self) -> int:
+        """Transactions made to count the observations."""
+        return self._combiner.batches
+
+    @property
+    def waiting(self) -> int:
+        """Observations queued for the counting thread."""
+        return self._combiner.waiting
 
     @property
     def settings(self) -> AnomalySettings:
@@ -133,93 +132,27 @@ class SharedAnomalyDetector:
         tallies: list[Tally] = [
             (kind, tuple(dict.fromkeys(entry.people())) if kind == BULK_LOOKUP else None, rule.threshold,
              rule.window_seconds) for kind, rule in kinds if rule.threshold is not None]
-        mine = _Observation(entry.principal, seconds, tallies, settings.cooldown_seconds)
-        self._count(mine)
-        if mine.error is not None:  # any failure of the database: log it, never fail the call
-            exc = mine.error
+        try:
+            fired = self._combiner.submit(_Observation(entry.principal, seconds, tallies, settings.cooldown_seconds))
+        except Exception as exc:  # any failure of the database: log it, never fail the call
             log.error("anomaly counts unavailable, entry of %s not counted: %s: %s", entry.principal,
                       type(exc).__name__, " ".join(str(exc).split()))
             return []
-        fired = mine.fired
         self._prune(seconds, settings)
         return [Alert(kind, entry.principal, count, rules[kind].window_seconds,
                       alert_message(kind, entry.principal, count, rules[kind].window_seconds))
                 for kind, count in fired]
 
-    def _count(self, mine: _Observation) -> None:
-        """Count `mine`, with whatever else is waiting. Calls at once each waited for the principal's transaction in
-        turn; now one thread at a time counts every waiting observation (one transaction per principal among them)
-        while the others sleep until theirs is done.
-
-        Nothing is left waiting and no thread counts for ever: the counting thread, once its own entry is done,
-        hands the counting over to the first one still waiting (its wake-up) or, if none is, stops counting — under
-        `_mutex`, where a newcomer finding no one counting starts counting itself."""
-        with self._mutex:
-            self._waiting.append(mine)
-            counting = not self._leading
-            self._leading = True
-        if not counting:
-            mine.wake.acquire()  # counted, or asked to take over the counting
-            if mine.done:
-                return
-        else:
-            # Calls come in groups (the access log answers a batch of them at once): give up the GIL once, so that
-            # those just behind queue now and are counted with this one, not in a transaction of their own after it
-            # (on PostgreSQL at 16 in flight: half the transactions counted one entry without this, a tenth with it).
-            time.sleep(0)
-        while True:
-            leaving = True
-            try:
-                self._count_waiting()
-                leaving = mine.done
-            finally:
-                with self._mutex:
-                    successor = None
-                    if not self._waiting:
-                        self._leading = False
-                    elif leaving:
-                        successor = self._waiting[0]  # still queued: nobody else releases its wake-up now
-                if successor is not None:
-                    successor.wake.release()
-            if leaving:
-                return
-
-    def _count_waiting(self) -> None:
-        """(the counting thread) Count up to MAX_BATCH waiting observations, each principal's in their order; every
-        one taken is finished, counted or with the error that stopped it."""
-        with self._mutex:
-            taken = [self._waiting.popleft() for _ in range(min(len(self._waiting), MAX_BATCH))]
-        groups: list[list[_Observation]] = []
-        by_principal: dict[str, list[_Observation]] = {}
-        for o in taken:
-            last = by_principal.get(o.principal)
-            if last is None or last[-1].cooldown != o.cooldown:  # a policy reload between two: counted apart, in order
-                last = by_principal[o.principal] = []
-                groups.append(last)
-            last.append(o)
-        for group in groups:
-            principal, cooldown = group[0].principal, group[0].cooldown
-            try:
-                self.batches += 1
-                if len(group) == 1:
-                    results = [self._counter.count_anomalies(principal, group[0].now, group[0].tallies, cooldown)]
-                else:
-                    results = self._counter.count_anomalies_many(
-                        principal, [(o.now, o.tallies) for o in group], cooldown)
-                if len(results) != len(group):
-                    raise SharedAnomalyError(f"{len(results)} counts for {len(group)} entries")
-            except BaseException as exc:
-                self.failures += len(group)  # here, in the one counting thread: no count is lost to a race
-                for o in group:
-                    o.finish(None, exc)
-                if not isinstance(exc, Exception):
-                    for o in taken:
-                        if not o.done:
-                            o.finish(None, exc)
-                    raise
-                continue
-            for o, fired in zip(group, results, strict=True):
-                o.finish(fired)
+    def _count_batch(self, batch: list[_Observation]) -> list[list[tuple[str, int]]]:
+        """(the combiner's working thread) Count a principal's observations, made with one cooldown, in order."""
+        principal, cooldown = batch[0].principal, batch[0].cooldown
+        try:
+            if len(batch) == 1:
+                return [self._counter.count_anomalies(principal, batch[0].now, batch[0].tallies, cooldown)]
+            return self._counter.count_anomalies_many(principal, [(o.now, o.tallies) for o in batch], cooldown)
+        except Exception:
+            self.failures += len(batch)  # here, in the one working thread: no count is lost to a race
+            raise
 
     def _prune(self, seconds: float, settings: AnomalySettings) -> None:
         """Now and then (by entry time), forget principals idle beyond every window and the cooldown; one thread

@@ -21,8 +21,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from gateway.watch.combining import Combiner
 from gateway.watch.quotas import (
     DAY,
     HOUR,
@@ -37,6 +38,17 @@ from gateway.watch.quotas import (
 SWEEP_EVERY = HOUR  # how often a process drops the rows of principals idle for SWEEP_AGE
 SWEEP_AGE = 2 * DAY  # well beyond any window (and any clock skew between replicas)
 _FREE = QuotaOutcome(True, "", 0, None, None)
+MAX_BATCH = 64  # checks one thread makes for the others at most, before it lets another take over
+
+
+class _Check(NamedTuple):
+    """One check to make: who asks about which subjects when, under which windows and warning ratio."""
+
+    principal: str
+    subjects: set[str]
+    now: float
+    windows: list[tuple[str, float, int]]
+    alert_ratio: float
 
 
 class QuotaRows(Protocol):
@@ -75,14 +87,23 @@ class QuotaLedger(Protocol):
 class SharedQuotaCounter:
     """Distinct subjects per principal in the last hour and day, counted in the database (see the module).
 
-    Thread-safe as the store is: each check is one transaction of its own. Unlimited roles and requests about no
-    person never reach the database.
+    Thread-safe: the checks of calls made at once are made by one thread, a principal's in one transaction, each
+    seeing what the ones before it recorded. Unlimited roles and requests about no person never reach the database.
     """
 
     def __init__(self, settings: QuotaSettings, ledger: QuotaLedger, *, clock: Callable[[], float] = time.time
                  ) -> None:
         self._settings, self._ledger, self._clock = settings, ledger, clock
         self._swept_at: float | None = None
+        # Checks at once each waited for the principal's transaction in turn; now one thread makes every waiting
+        # check, a principal's in one transaction (gateway/watch/combining.py).
+        self._combiner: Combiner[_Check, QuotaOutcome] = Combiner(
+            self._check_batch, lambda c: (c.principal, None), max_batch=MAX_BATCH)
+
+    @property
+    def batches(self) -> int:
+        """Transactions made for the checks."""
+        return self._combiner.batches
 
     @property
     def settings(self) -> QuotaSettings:
@@ -101,24 +122,33 @@ class SharedQuotaCounter:
             return _FREE
         now = self._clock()
         self._sweep(now)
-        windows = limited_windows(limits)
-        with self._ledger.quota_rows(principal_id, now - DAY) as rows:
-            usage = rows.usage([now - length for _, length, _ in windows], subjects)
-            uses = [WindowUse(name, length, lim, count, len(subjects) - known)
-                    for (name, length, lim), (count, known) in zip(windows, usage, strict=True)]
-            refused = refusal(uses)
-            if refused is not None:
-                return refused
-            rows.record(subjects, now)
+        return self._combiner.submit(_Check(principal_id, subjects, now, limited_windows(limits), settings.alert_ratio))
 
-            def warn(use: WindowUse) -> bool:
-                last = rows.warned_at(use.name)
-                if last is not None and now - last < use.length:
-                    return False
-                rows.warn(use.name, now)
-                return True
+    def _check_batch(self, batch: list[_Check]) -> list[QuotaOutcome]:
+        """(the combiner's working thread) A principal's checks, in the order they came, in one transaction: each
+        sees what the ones before it recorded, as one transaction each would have; none is answered before the
+        commit, and if the transaction fails every one of them fails (closed)."""
+        with self._ledger.quota_rows(batch[0].principal, min(c.now for c in batch) - DAY) as rows:
+            return [self._decide(rows, c) for c in batch]
 
-            return granted(uses, settings.alert_ratio, warn)
+    @staticmethod
+    def _decide(rows: QuotaRows, c: _Check) -> QuotaOutcome:
+        uses = [WindowUse(name, length, lim, count, len(c.subjects) - known)
+                for (name, length, lim), (count, known) in zip(c.windows, rows.usage(
+                    [c.now - length for _, length, _ in c.windows], c.subjects), strict=True)]
+        refused = refusal(uses)
+        if refused is not None:
+            return refused
+        rows.record(c.subjects, c.now)
+
+        def warn(use: WindowUse) -> bool:
+            last = rows.warned_at(use.name)
+            if last is not None and c.now - last < use.length:
+                return False
+            rows.warn(use.name, c.now)
+            return True
+
+        return granted(uses, c.alert_ratio, warn)
 
     def _sweep(self, now: float) -> None:
         """Once every SWEEP_EVERY (and at the first check): drop the rows of principals idle for SWEEP_AGE."""

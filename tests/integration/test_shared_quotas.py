@@ -188,3 +188,49 @@ def test_postgres_out_of_reach_fails_the_check_then_heals(data: DataDir) -> None
             assert sorted(s for _, s, _ in quota_table(store)) == ["a", "b"]
         finally:
             store.close()
+
+
+def test_checks_made_at_once_share_one_transaction_each_seeing_the_ones_before(
+        replicas: Callable[[], Store], backend: str, data: DataDir, request: pytest.FixtureRequest) -> None:  # noqa: F811
+    """While another session holds the principal's lock, the first check waits for it and nine more queue behind
+    it; they are then made in one transaction, in the order they came, exactly as one by one: six people allowed
+    in all, the warning at the fifth, the seventh on refused — and only the allowed ones recorded."""
+    clock = FakeClock()
+    store = replicas()
+    counter = SharedQuotaCounter(SIX, store, clock=clock)
+    assert counter.check(SCHOOL, "school", "before").allowed  # its hourly sweep done before the lock is taken
+    who = people(store, 10)
+    outcomes: dict[str, tuple[bool, int, str | None]] = {}
+    failures: list[BaseException] = []
+
+    def ask(subject: str) -> None:
+        try:
+            out = counter.check(SCHOOL, "school", subject)
+            outcomes[subject] = (out.allowed, out.count, out.alert)
+        except BaseException as exc:  # any failure at all fails the test
+            failures.append(exc)
+
+    if backend == "postgres":
+        holder = psycopg.connect(request.getfixturevalue("pg_dsn"))
+        holder.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       (f"permitgw:{request.getfixturevalue('pg_schema')}:quota:{SCHOOL}",))
+    else:
+        holder = sqlite3.connect(str(data.database), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    threads = []
+    try:
+        for n, subject in enumerate(who):  # one after another: each queued before the next starts
+            threads.append(threading.Thread(target=ask, args=(subject,), daemon=True))
+            threads[-1].start()
+            wait_until(lambda n=n: counter._combiner.waiting == n, "the check to queue")  # noqa: SLF001
+    finally:
+        holder.rollback() if backend == "postgres" else holder.execute("ROLLBACK")
+        holder.close()
+    for t in threads:
+        t.join(timeout=60)
+    assert failures == [] and not any(t.is_alive() for t in threads)
+    assert counter.batches == 3  # "before"; the first of the ten alone (it waited for the lock); the nine others
+    got = [outcomes[s] for s in who]
+    assert [(ok, count) for ok, count, _ in got] == [(True, i) for i in range(2, 7)] + [(False, 6)] * 5
+    assert [alert for *_, alert in got] == [None] * 3 + [QUOTA_WARNING, None] + [QUOTA_EXCEEDED] * 5
+    assert sorted(s for _, s, _ in quota_table(store)) == sorted(["before", *who[:5]])

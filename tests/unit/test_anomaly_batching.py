@@ -91,7 +91,7 @@ def test_calls_at_once_are_counted_together_and_each_gets_its_own_answer() -> No
     assert counter.inside.wait(DEADLINE)
     times = [WED_22 + i for i in range(1, 11)]
     rest, got_rest = observe_in_threads(d, times)
-    until(lambda: len(d._waiting) == len(times), "every other call waits")  # noqa: SLF001
+    until(lambda: d.waiting == len(times), "every other call waits")
     counter.open.set()
     join(first + rest)
     assert got == {WED_22: [(DENIED_STORM, int(WED_22))]}
@@ -110,7 +110,7 @@ def test_a_principals_entries_reach_the_counter_in_the_order_they_came() -> None
     for i in range(1, 6):  # started one after another: each queued before the next starts
         more, _ = observe_in_threads(d, [WED_22 + i], principal="school/330203/S1" if i % 2 else "clinic/330204/C")
         threads += more
-        until(lambda n=i: len(d._waiting) == n, "the call waits")  # noqa: SLF001
+        until(lambda n=i: d.waiting == n, "the call waits")
     counter.open.set()
     join(first + threads)
     batches = {calls[0][0]: [t for _, t in calls] for calls in counter.calls[1:]}
@@ -156,7 +156,7 @@ def test_a_failed_batch_costs_its_entries_alerts_never_the_call_and_the_next_is_
     first, got_first = observe_in_threads(d, [WED_22])
     assert counter.inside.wait(DEADLINE)
     rest, got = observe_in_threads(d, [WED_22 + i for i in range(1, 5)])
-    until(lambda: len(d._waiting) == 4, "every other call waits")  # noqa: SLF001
+    until(lambda: d.waiting == 4, "every other call waits")
     counter.open.set()
     join(first + rest)
     assert got_first == {WED_22: []} and len(got) == 4 and all(v == [] for v in got.values())
