@@ -1,8 +1,8 @@
 """Anomaly counts kept in the database, so that every gateway process on it counts the combined traffic.
 
 With several replicas (or pre-forked workers) each process sees only its share of a principal's calls; a burst
-spread over them would stay below every threshold if each counted alone. Here the windows live in tables, and one
-observation is one serialised transaction per principal (PostgreSQL: an advisory lock on
+spread over them would stay below every threshold if each counted alone. Here the windows live in tables, and
+observations are counted in transactions serialised per principal (PostgreSQL: an advisory lock on
 `permitgw:<schema>:anomaly:<principal>`; SQLite: BEGIN IMMEDIATE): add what the entry counts towards, drop what
 left the window, count, and record the alert in `anomaly_alerts` — so a threshold crossing is seen by exactly one
 process, which alone raises the alert, however the calls were spread.

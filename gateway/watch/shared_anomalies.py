@@ -4,7 +4,8 @@ Replicas behind a load balancer (or pre-forked workers) each see a share of a pr
 process's memory, a burst spread over N of them stays below every threshold. `SharedAnomalyDetector` applies the
 same rules as anomalies.AnomalyDetector — which kinds an entry counts towards, office hours, thresholds, windows,
 cooldown, messages — but keeps the windows in the database (store/anomaly_counts.py behind the `AnomalyCounter`
-port), where each observation is one transaction serialised per principal: the counts are of every process's
+port), where a principal's observations are counted in transactions serialised per principal (those made at once
+in one): the counts are of every process's
 entries, and a threshold crossing raises exactly one alert in the whole cluster, in the process that crossed it.
 
 `anomaly_watch` decides which detector a gateway uses: the shared one on PostgreSQL (replicas), or when forced
@@ -145,11 +146,9 @@ class SharedAnomalyDetector:
 
     def _count_batch(self, batch: list[_Observation]) -> list[list[tuple[str, int]]]:
         """(the combiner's working thread) Count a principal's observations, made with one cooldown, in order."""
-        principal, cooldown = batch[0].principal, batch[0].cooldown
         try:
-            if len(batch) == 1:
-                return [self._counter.count_anomalies(principal, batch[0].now, batch[0].tallies, cooldown)]
-            return self._counter.count_anomalies_many(principal, [(o.now, o.tallies) for o in batch], cooldown)
+            return self._counter.count_anomalies_many(batch[0].principal, [(o.now, o.tallies) for o in batch],
+                                                      batch[0].cooldown)
         except Exception:
             self.failures += len(batch)  # here, in the one working thread: no count is lost to a race
             raise

@@ -1,8 +1,9 @@
 """Quotas counted in the database, so that every replica and pre-forked worker of one gateway shares one count.
 
 The in-memory QuotaTracker (gateway.watch.quotas) counts per process: behind a load balancer with N replicas a
-harvester would get N times the quota. Here each check-and-record is one serialised transaction on the
-principal's rows in the store (per-principal advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite): read how
+harvester would get N times the quota. Here each check-and-record runs in a serialised transaction on the
+principal's rows in the store (per-principal advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite; the checks of
+calls made at once in one such transaction, one after another): read how
 many distinct subjects the principal was allowed in the hour and the day, decide with the same rules as the
 tracker (refusal, granted: one decision for both), and record the subjects only when allowed. So the count is
 exact at the boundary even when the calls arrive at once on different processes.
