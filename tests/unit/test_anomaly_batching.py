@@ -8,11 +8,11 @@ entries, never the call, and the next batch is counted.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from gateway.watch.anomalies import DENIED_STORM
 from gateway.watch.shared_anomalies import MAX_BATCH, SharedAnomalyDetector, Tally
+from tests.helpers import wait_until
 from tests.unit.test_anomalies import WED_22, entry, make_settings, rules
 
 DEADLINE = 30.0  # seconds an observed event may take to happen before the test fails
@@ -56,14 +56,6 @@ def detector(counter: Gated) -> SharedAnomalyDetector:
     return SharedAnomalyDetector(make_settings(default=rules(bulk=None, off=None, storm=1)), counter)
 
 
-def until(condition: Callable[[], bool], what: str) -> None:
-    """Wait for an observed condition, with a deadline (never a fixed sleep)."""
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.001)
-
-
 def observe_in_threads(d: SharedAnomalyDetector, times: list[float], principal: str = "school/330203/S1",
                        ) -> tuple[list[threading.Thread], dict[float, list[tuple[str, int]]]]:
     got: dict[float, list[tuple[str, int]]] = {}
@@ -91,7 +83,7 @@ def test_calls_at_once_are_counted_together_and_each_gets_its_own_answer() -> No
     assert counter.inside.wait(DEADLINE)
     times = [WED_22 + i for i in range(1, 11)]
     rest, got_rest = observe_in_threads(d, times)
-    until(lambda: d.waiting == len(times), "every other call waits")
+    wait_until(lambda: d.waiting == len(times), "every other call waits", DEADLINE)
     counter.open.set()
     join(first + rest)
     assert got == {WED_22: [(DENIED_STORM, int(WED_22))]}
@@ -110,7 +102,7 @@ def test_a_principals_entries_reach_the_counter_in_the_order_they_came() -> None
     for i in range(1, 6):  # started one after another: each queued before the next starts
         more, _ = observe_in_threads(d, [WED_22 + i], principal="school/330203/S1" if i % 2 else "clinic/330204/C")
         threads += more
-        until(lambda n=i: d.waiting == n, "the call waits")
+        wait_until(lambda n=i: d.waiting == n, "the call waits", DEADLINE)
     counter.open.set()
     join(first + threads)
     batches = {calls[0][0]: [t for _, t in calls] for calls in counter.calls[1:]}
@@ -156,7 +148,7 @@ def test_a_failed_batch_costs_its_entries_alerts_never_the_call_and_the_next_is_
     first, got_first = observe_in_threads(d, [WED_22])
     assert counter.inside.wait(DEADLINE)
     rest, got = observe_in_threads(d, [WED_22 + i for i in range(1, 5)])
-    until(lambda: d.waiting == 4, "every other call waits")
+    wait_until(lambda: d.waiting == 4, "every other call waits", DEADLINE)
     counter.open.set()
     join(first + rest)
     assert got_first == {WED_22: []} and len(got) == 4 and all(v == [] for v in got.values())
