@@ -140,3 +140,19 @@ def test_constructor_requires_canonical_form() -> None:
         IdNumber("11010519491231002x")
     with pytest.raises(InvalidIdNumber):
         IdNumber(" 11010519491231002X")
+
+
+STANDARD_WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]  # GB 11643: W_i = 2^(i-1) mod 11, from the right
+
+
+@given(st.text("0123456789", min_size=17, max_size=17))
+def test_check_char_is_the_standards_weighted_sum(first17: str) -> None:
+    total = sum(int(d) * w for d, w in zip(first17, STANDARD_WEIGHTS, strict=True))
+    assert check_char(first17) == "10X98765432"[total % 11]
+
+
+@pytest.mark.parametrize("bad", ["", "1" * 16, "1" * 18, "1234567890123456A", "1234567890123456 ", "１" * 17,
+                                 "²" * 17, "١" * 17])
+def test_check_char_refuses_anything_but_17_ascii_digits(bad: str) -> None:
+    with pytest.raises(ValueError):
+        check_char(bad)
