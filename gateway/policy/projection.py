@@ -42,12 +42,17 @@ def keep_only(msg: Message, paths: Iterable[str]) -> None:
                 keep_only(item, tree[field.name])
 
 
-def project(msg: Message, groups: Iterable[str], fields: Mapping[str, tuple[str, ...]]) -> Message:
+def project(msg: Message, groups: Iterable[str], fields: Mapping[str, tuple[str, ...]],
+            known: Mapping[str, IdNumber] | None = None) -> Message:
+    """Keep the granted groups' fields; mask identity fields unless `identity-full` is granted. `known` maps
+    canonical numbers the caller already validated to their IdNumber (masked without being parsed again);
+    any other value is parsed here, and blanked if it is not a valid number."""
     granted = set(groups)
     keep_only(msg, {p for g in granted if g in fields for p in fields[g]})
     if "identity-full" not in granted:
         for name in fields.get("identity-masked", ()):
             value = getattr(msg, name, "")
             if value:
-                setattr(msg, name, mask_text(value))
+                who = known.get(value) if known else None
+                setattr(msg, name, who.masked() if who is not None else mask_text(value))
     return msg
