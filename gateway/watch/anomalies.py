@@ -62,6 +62,11 @@ class AnomalySettings:
     default: RoleRules
     roles: dict[str, RoleRules]  # role -> its rules with overrides applied; every role of ROLES
     cooldown_seconds: int
+    _horizon: int = field(init=False, repr=False, compare=False)  # horizon(), worked out once: asked every call
+
+    def __post_init__(self) -> None:
+        longest = max(self.cooldown_seconds, *(r.longest_window() for r in (self.default, *self.roles.values())))
+        object.__setattr__(self, "_horizon", longest)
 
     def for_role(self, role: str) -> RoleRules:
         """The role's rules; a role the file does not know is watched with the defaults."""
@@ -69,7 +74,7 @@ class AnomalySettings:
 
     def horizon(self) -> int:
         """How long a principal's history can matter: its longest window, or the cooldown."""
-        return max(self.cooldown_seconds, *(r.longest_window() for r in (self.default, *self.roles.values())))
+        return self._horizon
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import random
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -552,3 +553,12 @@ def test_malformed_and_missing_files(tmp_path: Path) -> None:
         load_anomalies(tmp_path)
     with pytest.raises(PolicyError, match="anomalies.toml.*TOMLDecodeError"):
         load_anomalies(_write(tmp_path, "[bulk_lookup\nsubjects = 1"))
+
+
+@pytest.mark.parametrize(("cooldown_min", "school_bulk_min", "expected_min"), [(30, 10, 30), (5, 10, 30), (5, 90, 90),
+                                                                             (120, 90, 120)])
+def test_horizon_is_the_longest_window_of_any_role_or_the_cooldown(cooldown_min: int, school_bulk_min: int,
+                                                                    expected_min: int) -> None:
+    settings = make_settings(cooldown_min, school=rules(bulk_min=school_bulk_min))
+    assert settings.horizon() == expected_min * 60
+    assert replace(settings, cooldown_seconds=200 * 60).horizon() == 200 * 60  # worked out again for a new value
