@@ -45,6 +45,7 @@ _GUARDED = {"grpc.health.v1.Health/": "HEALTH", "grpc.reflection.v1alpha.ServerR
             "grpc.reflection.v1.ServerReflection/": "REFLECTION"}
 
 Deserializer = Callable[[bytes], Any]
+Decoder = Callable[[bytes, grpc.ServicerContext], Any]  # raw request bytes to the request, or a logged refusal
 log = logging.getLogger("permitgw.server")
 
 
@@ -84,16 +85,23 @@ class Intake(grpc.ServerInterceptor):
         self.arrivals = arrivals
         self.max_request_bytes = max_request_bytes
         self.method_bytes = method_bytes  # a method's own cap (policies/limits.toml), checked before decoding
+        # per served method (a bounded set: only methods some handler serves get here): its handler, the name the
+        # log records, its guard and its decoder, worked out on its first call instead of on every call
+        self._served: dict[str, tuple[grpc.RpcMethodHandler, str, str, Decoder]] = {}
 
     def intercept_service(self, continuation: Callable[[Any], grpc.RpcMethodHandler | None],
                           details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
-        method = loggable_method(details.method or "")  # runs on gRPC's polling thread: no I/O here
+        raw = details.method or ""  # runs on gRPC's polling thread, for every call: no I/O here, little work
         found = continuation(details)
         if found is None:
-            return grpc.stream_stream_rpc_method_handler(self._unknown(method))
-        guard = "" if method.startswith(OWN_SERVICES) else next(
-            (reason for prefix, reason in _GUARDED.items() if method.startswith(prefix)), "OTHER_SERVICE")
-        return self._wrap(found, method, guard)
+            return grpc.stream_stream_rpc_method_handler(self._unknown(loggable_method(raw)))
+        served = self._served.get(raw)
+        if served is None or served[0] is not found:
+            method = loggable_method(raw)
+            guard = "" if method.startswith(OWN_SERVICES) else next(
+                (reason for prefix, reason in _GUARDED.items() if method.startswith(prefix)), "OTHER_SERVICE")
+            served = self._served[raw] = (found, method, guard, self._decoder(method, found.request_deserializer))
+        return self._wrap(found, *served[1:])
 
     # --- handlers ----------------------------------------------------------------------------------------
     def _unknown(self, method: str) -> Callable[[Iterator[bytes], grpc.ServicerContext], Any]:
@@ -103,8 +111,7 @@ class Intake(grpc.ServerInterceptor):
 
         return behaviour
 
-    def _wrap(self, h: grpc.RpcMethodHandler, method: str, guard: str) -> grpc.RpcMethodHandler:
-        decode = self._decoder(method, h.request_deserializer)
+    def _wrap(self, h: grpc.RpcMethodHandler, method: str, guard: str, decode: Decoder) -> grpc.RpcMethodHandler:
         out = h.response_serializer
         if not h.request_streaming:
             inner = behaviour(h)
@@ -135,7 +142,7 @@ class Intake(grpc.ServerInterceptor):
         make = grpc.stream_stream_rpc_method_handler if h.response_streaming else grpc.stream_unary_rpc_method_handler
         return make(streaming, request_deserializer=None, response_serializer=out)
 
-    def _decoder(self, method: str, deserialize: Deserializer | None) -> Callable[[bytes, grpc.ServicerContext], Any]:
+    def _decoder(self, method: str, deserialize: Deserializer | None) -> Decoder:
         def decode(raw: bytes, context: grpc.ServicerContext) -> Any:
             if len(raw) > self.max_request_bytes:
                 self._refuse(Call(method=method), context, errors.Refused(

@@ -266,6 +266,7 @@ class LimitInterceptor(grpc.ServerInterceptor):
         self.calls = Slots(server.calls_per_principal)
         self.streams = Slots(server.streams)
         self.watchdog = StreamWatchdog(clock)
+        self._limited: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}  # method: (served, wrapped)
 
     def _refuse(self, method: str, context: grpc.ServicerContext, refused: errors.Refused) -> None:
         self.on_refused(method, context, refused)  # logs it; aborts with UNAVAILABLE if the log is down
@@ -294,10 +295,17 @@ class LimitInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
                           details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        """(gRPC's polling thread, every call) The served method's handler wrapped in its limits: built on the
+        method's first call and kept (the wrapper holds nothing of one call; only served methods get here)."""
         handler = continuation(details)
         if handler is None:
             return None
-        method = details.method.lstrip("/")
+        known = self._limited.get(details.method)
+        if known is None or known[0] is not handler:
+            known = self._limited[details.method] = (handler, self._limit(handler, details.method.lstrip("/")))
+        return known[1]
+
+    def _limit(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         limit = self.methods.of(method)
         s = self.server
         kwargs = {"request_deserializer": handler.request_deserializer,
