@@ -80,11 +80,23 @@ class Stated(Protocol):
     def operator_id(self) -> str: ...
 
 
+_PEMS = "_permitgw_peer_pems"  # where peer_certificates keeps them on a call's context
+
+
 def peer_certificates(context: grpc.ServicerContext) -> Sequence[bytes]:
-    """The PEMs of the caller's verified certificate chain, the client's own first; empty without one."""
+    """The PEMs of the caller's verified certificate chain, the client's own first; empty without one.
+
+    Kept on the call's context after the first look: the limits and the gate both ask, and gRPC builds the whole
+    auth context (every property, keys decoded) each time it is asked. A call's peer does not change."""
+    kept = getattr(context, _PEMS, None)
+    if kept is not None:
+        return cast(Sequence[bytes], kept)
     # grpc-stubs types auth_context() as str -> bytes; gRPC gives a list of bytes per property
     found = cast(Mapping[str, Sequence[bytes]], context.auth_context())
-    return found.get("x509_pem_cert") or []
+    pems = found.get("x509_pem_cert") or []
+    with contextlib.suppress(AttributeError):  # a context that takes no attributes is asked again next time
+        setattr(context, _PEMS, pems)
+    return pems
 
 
 def certificate_fingerprint(pem: bytes) -> str:
@@ -239,7 +251,7 @@ class Gate:
         """
         table = call.table or self.policy.table
         fields = table.catalogue.fields.get(call.method, {})
-        project(msg, call.groups, fields)
+        project(msg, call.groups, fields, {who.value: who for who in call.parsed.values()})
         self.log(call, Decision.ALLOW, reason)
         granted = {path for g in call.groups for path in fields.get(g, ())}
         if attest and attest in granted and call.last_entry is not None:
@@ -264,9 +276,9 @@ class Gate:
             for alert in self.anomalies.observe(entry):  # bulk lookups, off-hours bursts, denied storms
                 self.audit.append(alert_entry(entry, alert))
         label = call.method if call.known_method else "unknown"  # callers cannot mint metric series
-        self.metrics.requests.labels(label, decision, reason).inc()
+        self.metrics.count(label, decision, reason)
         if mark_logged:
-            self.metrics.latency.labels(label).observe(time.perf_counter() - call.started)
+            self.metrics.time(label, time.perf_counter() - call.started)
         return seq
 
     def revocation_alarm(self, damage: str) -> None:

@@ -13,6 +13,24 @@ class Metrics:
         self.latency = Histogram("permitgw_request_seconds", "Time from call to logged answer", ("method",),
                                  registry=self.registry,
                                  buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
+        # Each label set's series, looked up once: prometheus_client's labels() validates and locks on every call,
+        # and every call of the gateway counts itself. Bounded as the labels are (methods, decisions, reasons).
+        self._counted: dict[tuple[str, str, str], Counter] = {}
+        self._timed: dict[str, Histogram] = {}
+
+    def count(self, method: str, decision: str, reason: str) -> None:
+        """One logged call."""
+        series = self._counted.get((method, decision, reason))
+        if series is None:
+            series = self._counted[(method, decision, reason)] = self.requests.labels(method, decision, reason)
+        series.inc()
+
+    def time(self, method: str, seconds: float) -> None:
+        """How long a call took until its answer was logged."""
+        series = self._timed.get(method)
+        if series is None:
+            series = self._timed[method] = self.latency.labels(method)
+        series.observe(seconds)
 
     def serve(self, listen: str) -> None:
         host, _, port = listen.rpartition(":")
