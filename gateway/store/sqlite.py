@@ -177,8 +177,12 @@ class SqliteStore(SqlStore, QuotaSql, AnomalyCounts):
         if self._readers is None:
             with self._lock:
                 return self._sql.rows(sql, args)
-        with self._readers.connection() as db:
+        readers = self._readers
+        db = readers.take()
+        try:
             return db.execute(sql, tuple(args)).fetchall()
+        finally:
+            readers.give_back(db)
 
     @contextmanager
     def _write(self, serialise: str | None = None) -> Iterator[Sql]:

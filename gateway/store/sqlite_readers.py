@@ -29,7 +29,11 @@ class Readers:
         self._idle: list[sqlite3.Connection] = []
         self._opened = 0
         self._closed = False
-        self._free = threading.Condition()
+        # One plain lock guards the pool (taken with C-level `with`, as every read takes and gives back); the
+        # condition on it is waited on only when every connection is lent, and notified only if someone waits.
+        self._mutex = threading.Lock()
+        self._free = threading.Condition(self._mutex)
+        self._waiting = 0
 
     @property
     def opened(self) -> int:
@@ -39,14 +43,16 @@ class Readers:
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
         """A reader connection for the duration of the block (one statement or a few, all reads)."""
-        db = self._take()
+        db = self.take()
         try:
             yield db
         finally:
-            self._give_back(db)
+            self.give_back(db)
 
-    def _take(self) -> sqlite3.Connection:
-        with self._free:
+    def take(self) -> sqlite3.Connection:
+        """A connection lent to this thread until `give_back` (the store's one-statement reads call these two
+        directly: a context manager costs more than the lending)."""
+        with self._mutex:
             while True:
                 if self._closed:
                     raise StoreError("the store is closed")
@@ -55,28 +61,35 @@ class Readers:
                 if self._opened < self._size:
                     self._opened += 1
                     break
-                if not self._free.wait(self._wait):
+                self._waiting += 1
+                try:
+                    woke = self._free.wait(self._wait)
+                finally:
+                    self._waiting -= 1
+                if not woke:
                     raise StoreUnavailable(f"all {self._size} reader connections stayed busy for {self._wait:.0f} s")
         try:
             return self._open()
         except BaseException:
-            with self._free:
+            with self._mutex:
                 self._opened -= 1
-                self._free.notify()
+                if self._waiting:
+                    self._free.notify()
             raise
 
-    def _give_back(self, db: sqlite3.Connection) -> None:
-        with self._free:
+    def give_back(self, db: sqlite3.Connection) -> None:
+        with self._mutex:
             if not self._closed:
                 self._idle.append(db)
-                self._free.notify()
+                if self._waiting:
+                    self._free.notify()
                 return
             self._opened -= 1
         db.close()
 
     def close(self) -> None:
         """Close the idle connections now and each lent one when it comes back; no connection is lent after."""
-        with self._free:
+        with self._mutex:
             self._closed = True
             idle, self._idle = self._idle, []
             self._opened -= len(idle)

@@ -13,7 +13,7 @@ from gateway.store.port import StoreError, StoreUnavailable
 from gateway.store.sqlite import SqliteStore
 from gateway.store.sqlite_readers import Readers
 from tests import helpers
-from tests.helpers import write_held_open
+from tests.helpers import wait_until, write_held_open
 
 store = helpers.sqlite_store  # the fixture: the data directory's SQLite store
 
@@ -88,10 +88,10 @@ def test_a_waiting_read_gets_the_connection_given_back(tmp_path: Path) -> None:
     made: list[sqlite3.Connection] = []
     pool = Readers(_opener(tmp_path, made)._open, size=1, wait=DEADLINE)
     got: list[sqlite3.Connection] = []
-    taken = pool._take()
-    waiter = threading.Thread(target=lambda: got.append(pool._take()))
+    taken = pool.take()
+    waiter = threading.Thread(target=lambda: got.append(pool.take()))
     waiter.start()
-    pool._give_back(taken)
+    pool.give_back(taken)
     waiter.join(DEADLINE)
     assert got == [taken] and pool.opened == 1
 
@@ -111,3 +111,55 @@ def test_closing_closes_idle_connections_now_and_lent_ones_on_return(tmp_path: P
     assert pool.opened == 0
     with pytest.raises(StoreError, match="closed"), pool.connection():
         pass
+
+
+def test_closing_wakes_a_read_waiting_for_a_connection(tmp_path: Path) -> None:
+    made: list[sqlite3.Connection] = []
+    pool = Readers(_opener(tmp_path, made)._open, size=1, wait=DEADLINE)
+    taken = pool.take()
+    failed: list[BaseException] = []
+
+    def wait_for_one() -> None:
+        try:
+            pool.take()
+        except StoreError as exc:
+            failed.append(exc)
+
+    waiter = threading.Thread(target=wait_for_one)
+    waiter.start()
+    wait_until(lambda: pool._waiting == 1, "the read waiting for a connection")
+    pool.close()
+    waiter.join(DEADLINE)
+    assert not waiter.is_alive() and len(failed) == 1 and "closed" in str(failed[0])
+    pool.give_back(taken)
+    assert pool.opened == 0
+
+
+def test_many_threads_share_a_small_pool(tmp_path: Path) -> None:
+    made: list[sqlite3.Connection] = []
+    pool = Readers(_opener(tmp_path, made)._open, size=2, wait=DEADLINE)
+    lent: set[int] = set()
+    errors: list[BaseException] = []
+    guard = threading.Lock()
+
+    def reader() -> None:
+        try:
+            for _ in range(300):
+                db = pool.take()
+                with guard:
+                    assert id(db) not in lent, "a connection lent to two threads at once"
+                    lent.add(id(db))
+                db.execute("SELECT 1").fetchall()
+                with guard:
+                    lent.discard(id(db))
+                pool.give_back(db)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(DEADLINE * 4)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert len(made) <= 2 and pool.opened == len(made)
