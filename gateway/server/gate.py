@@ -111,7 +111,7 @@ def certificate_fingerprint(pem: bytes) -> str:
 def context_id(value: str, name: str) -> str:
     """A case or operator id as the log may record it, or INVALID_ARGUMENT (the value is never echoed)."""
     v = fold_width(value).strip()
-    if v and not (_CONTEXT_ID.fullmatch(v) and sum(c.isdigit() for c in v) <= MAX_CONTEXT_DIGITS):
+    if v and not (_CONTEXT_ID.fullmatch(v) and sum(map(str.isdigit, v)) <= MAX_CONTEXT_DIGITS):
         raise errors.invalid_argument(name, "1 to 64 ASCII letters, digits and - _ . / : # ( ), not starting with "
                                       f"punctuation other than (, with at most {MAX_CONTEXT_DIGITS} digits in all")
     return v

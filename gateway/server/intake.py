@@ -71,7 +71,7 @@ def behaviour(h: grpc.RpcMethodHandler) -> Callable[[Any, grpc.ServicerContext],
 def loggable_method(raw: str) -> str:
     """The method name as the access log may record it: the name, or UNREADABLE_METHOD."""
     name = raw[1:] if raw.startswith("/") else raw
-    if _METHOD.fullmatch(name) and sum(c.isdigit() for c in name) <= _MAX_METHOD_DIGITS:
+    if _METHOD.fullmatch(name) and sum(map(str.isdigit, name)) <= _MAX_METHOD_DIGITS:
         return name
     return UNREADABLE_METHOD
 

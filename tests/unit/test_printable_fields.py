@@ -29,3 +29,19 @@ def test_a_method_name_is_logged_only_when_it_looks_like_one() -> None:
     assert loggable_method("/permitgw.v1.PermitService/GetPermitStatus") == "permitgw.v1.PermitService/GetPermitStatus"
     for raw in (f"/x.Y/{make_id()}", "/x.Y/a\nb", "/" + "a" * 300 + "/M", "", "/no-slash", "/x.Y/名字"):
         assert loggable_method(raw) == UNREADABLE_METHOD, raw
+
+
+def test_a_context_id_with_too_many_digits_is_refused_without_echoing_it() -> None:
+    from gateway.server.errors import Refused
+    from gateway.server.gate import MAX_CONTEXT_DIGITS, context_id
+
+    most = "CASE-" + "1" * MAX_CONTEXT_DIGITS
+    assert context_id(f" {most} ", "context.case_id") == most
+    assert context_id("", "context.case_id") == ""
+    for bad in ("CASE-" + "1" * (MAX_CONTEXT_DIGITS + 1), make_id(), "A" + "１" * (MAX_CONTEXT_DIGITS + 1)):
+        try:
+            context_id(bad, "context.case_id")
+        except Refused as refused:
+            assert "context.case_id" in refused.message and bad not in refused.message
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
