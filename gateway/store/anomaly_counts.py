@@ -52,6 +52,7 @@ ANOMALY_TABLES_POSTGRES = _TABLES.format(text="ctext", real="DOUBLE PRECISION",
 _TABLE_OF = {True: ("anomaly_subjects", "subject"), False: ("anomaly_requests", "id")}  # distinct? -> table, key
 BATCH_READ_LIMIT = 1000
 """count_anomalies_many reads a batch's windows whole: a threshold above this is counted entry by entry instead."""
+ROWS_PER_STATEMENT = 200  # rows a batch's write-back sends in one statement (SQLite allows 32,766 arguments)
 
 
 class AnomalyCounts:
@@ -181,6 +182,16 @@ class AnomalyCounts:
         return {t: as_int(n) for t, n in zip(tables, row, strict=True)}
 
 
+def _send_rows(sql: Sql, statement: str, marks: str, rows: Sequence[tuple[object, ...]],
+               first: tuple[object, ...] = ()) -> None:
+    """Send `statement` once per ROWS_PER_STATEMENT rows, its {} the rows' `marks` joined by commas, its arguments
+    `first` then every row's values: on PostgreSQL a batch's rows are one statement each otherwise (executemany in
+    pipeline mode), and each statement costs psycopg's Python more than its rows. Nothing for no rows."""
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        part = rows[start:start + ROWS_PER_STATEMENT]
+        sql.send(statement.format(", ".join([marks] * len(part))), [*first, *(v for row in part for v in row)])
+
+
 def _real(value: object) -> float:
     if isinstance(value, float | int) and not isinstance(value, bool):
         return float(value)
@@ -266,21 +277,18 @@ class _Windows:
             stored = self._stored[kind]
             gone = [key for key in stored if key not in window]
             if self.distinct[kind]:
-                if gone:
-                    sql.send_many("DELETE FROM anomaly_subjects WHERE principal = ? AND kind = ? AND subject = ?",
-                                  [(p, kind, key) for key in gone])
+                _send_rows(sql, "DELETE FROM anomaly_subjects WHERE principal = ? AND kind = ? AND subject IN ({})",
+                           "?", [(key,) for key in gone], (p, kind))
                 moved = [(p, kind, key, t) for key, t in window.items() if stored.get(key) != t]
-                if moved:
-                    sql.send_many("INSERT INTO anomaly_subjects (principal, kind, subject, t) VALUES (?, ?, ?, ?) "
-                                  "ON CONFLICT (principal, kind, subject) DO UPDATE SET t = excluded.t", moved)
+                _send_rows(sql, "INSERT INTO anomaly_subjects (principal, kind, subject, t) VALUES {} ON CONFLICT "
+                                "(principal, kind, subject) DO UPDATE SET t = excluded.t", "(?, ?, ?, ?)", moved)
                 continue
-            if gone:
-                sql.send_many("DELETE FROM anomaly_requests WHERE id = ?",
-                              [(key[1],) for key in gone if isinstance(key, tuple)])
+            _send_rows(sql, "DELETE FROM anomaly_requests WHERE id IN ({})", "?",
+                       [(key[1],) for key in gone if isinstance(key, tuple)])
             new = sorted((key, t) for key, t in window.items() if isinstance(key, tuple) and key[0] == 1)
-            if new:  # in the order they came: their ids keep it
-                sql.send_many("INSERT INTO anomaly_requests (principal, kind, t) VALUES (?, ?, ?)",
-                              [(p, kind, t) for _, t in new])
+            # in the order they came: a multi-row VALUES inserts its rows, and draws their ids, in order
+            _send_rows(sql, "INSERT INTO anomaly_requests (principal, kind, t) VALUES {}", "(?, ?, ?)",
+                       [(p, kind, t) for _, t in new])
         for kind, at in self.fired.items():
             if at is not None and at != self._stored_fired[kind]:
                 sql.send("INSERT INTO anomaly_alerts (principal, kind, fired) VALUES (?, ?, ?) ON CONFLICT "

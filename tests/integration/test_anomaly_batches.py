@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.store import anomaly_counts
 from gateway.store.anomaly_counts import BATCH_READ_LIMIT, Tally
 from gateway.store.crypto import FieldCipher
 from gateway.store.postgres import PostgresStore
@@ -114,6 +115,18 @@ def test_batches_count_as_one_entry_at_a_time(pair: tuple[Store, Store], seed: i
         singly, batched = both(pair, principal, observations, cooldown, rng)
         assert batched == singly
         assert any(singly), "the case should set off alerts"
+    assert tables(pair[1]) == tables(pair[0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_write_back_split_over_several_statements_counts_alike(pair: tuple[Store, Store], seed: int,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's rows go ROWS_PER_STATEMENT to a statement; with 2, every write-back of a batch is split."""
+    monkeypatch.setattr(anomaly_counts, "ROWS_PER_STATEMENT", 2)
+    rng = random.Random(2000 + seed)
+    observations, cooldown, _ = generated(100 + seed, 120)
+    singly, batched = both(pair, "school/330203/A", observations, cooldown, rng)
+    assert batched == singly and any(singly)
     assert tables(pair[1]) == tables(pair[0])
 
 
