@@ -13,7 +13,10 @@ What it does not show: time spent waiting (fsync, locks, thread wake-ups cost mo
 under valgrind threads take turns on one core, so the log's batches differ from a real run's (the writer's
 instructions per call with them). Compare two versions of the code with this; judge speed with server_vs_echo.py.
 Needs valgrind (Debian's package). A run takes minutes (callgrind runs the server ~50 times slower).
+With --backend postgres the gateway serves a fresh PostgreSQL database of the run's own (as server_vs_echo.py's);
+only the gateway's process is counted, not PostgreSQL's.
 Run: .venv/bin/python bench/call_instructions.py [--calls 1000] [--warmup 200] [--rounds 2] [--concurrency 16]
+     [--backend sqlite|postgres]
 """
 from __future__ import annotations
 
@@ -28,12 +31,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import grpc
 from echo_server import METHOD as ECHO_METHOD
 from load_client import credentials
-from server_vs_echo import BIN, ENROL, HERE, PERMIT, check_answers, prepare
+from pg_bench import own_database
+from server_vs_echo import BIN, ENROL, HERE, PERMIT, check_answers, prepare, prepare_postgres
 
 METHODS = {"GetPermitStatus": PERMIT, "CheckEnrollment": ENROL}
 START_SECONDS = 600  # callgrind starts the server ~50 times slower than usual
@@ -102,15 +107,22 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=200, help="calls of each method before counting")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                    help="the gateway's store (postgres: a database of the run's own at 127.0.0.1:5432, whose "
+                         "server's instructions are not counted: only the gateway's process)")
     args = ap.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("needs valgrind (apt-get install valgrind)")
     root = Path(tempfile.mkdtemp(prefix="permitgw-bench-instr-"))
     procs: list[subprocess.Popen[str]] = []
+    cleanup = ExitStack()
     try:
         data, school, requests = prepare(root)
+        served = data
+        if args.backend == "postgres":
+            served = prepare_postgres(root, data, cleanup.enter_context(own_database()))  # dropped last
         gateway, gw_address = _under_callgrind([sys.executable, str(BIN / "permitgw"), "serve", "--data",
-                                                str(data.root), "--listen", "127.0.0.1:0"], root)
+                                                str(served.root), "--listen", "127.0.0.1:0"], root)
         procs.append(gateway)
         threads = str(data.config()["server"]["workers"])
         echo, echo_address = _under_callgrind([sys.executable, str(HERE / "echo_server.py"), "--data",
@@ -132,7 +144,8 @@ def main() -> None:
                     raise SystemExit(f"{name}: {failed} calls were not OK")
                 results[name].append(_last_dump_total(root, proc.pid) / args.calls)
         print(f"{_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
-              f"callgrind; {args.calls} calls per figure, {args.concurrency} in flight, {args.warmup} warm-up calls")
+              f"callgrind; {args.backend}; {args.calls} calls per figure, {args.concurrency} in flight, "
+              f"{args.warmup} warm-up calls")
         print("| target | instructions per call (rounds) | echo's per call over the target's |")
         print("| --- | ---: | ---: |")
         echo_count = min(results["echo"])
@@ -142,7 +155,10 @@ def main() -> None:
     finally:
         for proc in procs:
             _stop(proc)
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            cleanup.close()  # the PostgreSQL database, after its gateway stopped
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
