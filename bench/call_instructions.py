@@ -27,7 +27,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,10 +37,10 @@ import grpc
 from echo_server import METHOD as ECHO_METHOD
 from load_client import credentials
 from pg_bench import own_database
-from server_vs_echo import BIN, ENROL, HERE, PERMIT, check_answers, prepare, prepare_postgres
+from server_vs_echo import BIN, ENROL, HERE, PERMIT, check_answers, prepare, prepare_postgres, shut_down
 
 METHODS = {"GetPermitStatus": PERMIT, "CheckEnrollment": ENROL}
-START_SECONDS = 600  # callgrind starts the server ~50 times slower than usual
+START_SECONDS = 600  # callgrind starts (and stops) the server ~50 times slower than usual
 
 
 async def _calls(address: str, prefix: Path, method: str, request: bytes, total: int, concurrency: int) -> int:
@@ -91,14 +90,6 @@ def _under_callgrind(argv: list[str], out_dir: Path) -> tuple[subprocess.Popen[s
         proc.kill()
         raise SystemExit(f"{argv[1]} did not start under valgrind: {line!r}")
     return proc, m.group(1)
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=START_SECONDS)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def main() -> None:
@@ -153,12 +144,7 @@ def main() -> None:
             print(f"| {name} | {min(counts):,.0f} ({', '.join(f'{c:,.0f}' for c in counts)}) | "
                   f"{echo_count / min(counts):.2f} |")
     finally:
-        for proc in procs:
-            _stop(proc)
-        try:
-            cleanup.close()  # the PostgreSQL database, after its gateway stopped
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+        shut_down(procs, cleanup, root, wait=START_SECONDS)
 
 
 if __name__ == "__main__":

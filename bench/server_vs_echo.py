@@ -143,6 +143,22 @@ def start(argv: list[str], pinned: bool) -> tuple[subprocess.Popen[str], str]:
     return proc, m.group(1)
 
 
+def shut_down(procs: list[subprocess.Popen[str]], cleanup: ExitStack, root: Path, wait: float = 60.0) -> None:
+    """Stop the servers (SIGTERM, then kill after `wait` s), then what `cleanup` holds (a PostgreSQL database, after
+    its gateway stopped), then remove the run's directory."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    try:
+        cleanup.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def check_answers(address: str, school: Path, requests: dict[str, bytes]) -> None:
     """One call of each method, decoded: the bench measures real answers, not refusals."""
     with grpc.secure_channel(address, credentials(school),
@@ -264,17 +280,7 @@ def main() -> None:
                   "anomaly counts are kept in the database, shared by replicas: more transactions per call)")
     finally:
         os.sched_setaffinity(0, own_cores)  # make bench runs the next benchmark in this process
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        try:
-            cleanup.close()  # the PostgreSQL database, after its gateway stopped
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+        shut_down(procs, cleanup, root)
 
 
 if __name__ == "__main__":
