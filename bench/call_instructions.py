@@ -37,7 +37,7 @@ import grpc
 from echo_server import METHOD as ECHO_METHOD
 from load_client import credentials
 from pg_bench import own_database
-from server_vs_echo import BIN, ENROL, HERE, PERMIT, check_answers, prepare, prepare_postgres, shut_down
+from server_vs_echo import BIN, ENROL, HERE, PERMIT, check_answers, prepare, prepare_postgres, shut_down, start
 
 METHODS = {"GetPermitStatus": PERMIT, "CheckEnrollment": ENROL}
 START_SECONDS = 600  # callgrind starts (and stops) the server ~50 times slower than usual
@@ -81,15 +81,9 @@ def _last_dump_total(out_dir: Path, pid: int) -> int:
 
 
 def _under_callgrind(argv: list[str], out_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--dump-instr=no", f"--callgrind-out-file={out_dir}/cg.%p",
-                             *argv], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"serving on (\S+)", line)
-    if not m:
-        proc.kill()
-        raise SystemExit(f"{argv[1]} did not start under valgrind: {line!r}")
-    return proc, m.group(1)
+    """The server of argv started under callgrind (not pinned: valgrind runs its threads one at a time anyway)."""
+    return start(["valgrind", "--tool=callgrind", "--dump-instr=no", f"--callgrind-out-file={out_dir}/cg.%p", *argv],
+                 pinned=False)
 
 
 def main() -> None:
