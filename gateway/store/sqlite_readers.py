@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from gateway.store.port import StoreError, StoreUnavailable
 
@@ -40,18 +39,9 @@ class Readers:
         """Connections open now (idle or lent)."""
         return self._opened
 
-    @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        """A reader connection for the duration of the block (one statement or a few, all reads)."""
-        db = self.take()
-        try:
-            yield db
-        finally:
-            self.give_back(db)
-
     def take(self) -> sqlite3.Connection:
-        """A connection lent to this thread until `give_back` (the store's one-statement reads call these two
-        directly: a context manager costs more than the lending)."""
+        """A connection lent to this thread until `give_back` (for one statement or a few, all reads; the caller
+        gives it back in a `finally`: a context manager would cost a read more than the lending)."""
         with self._mutex:
             while True:
                 if self._closed:
@@ -78,6 +68,7 @@ class Readers:
             raise
 
     def give_back(self, db: sqlite3.Connection) -> None:
+        """Return a connection `take` lent (closed instead if the pool was closed meanwhile)."""
         with self._mutex:
             if not self._closed:
                 self._idle.append(db)

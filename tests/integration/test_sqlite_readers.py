@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,16 @@ def test_a_read_only_store_reads_on_its_one_connection(store: SqliteStore, data:
         reader.close()
 
 
+@contextmanager
+def lent(pool: Readers) -> Iterator[sqlite3.Connection]:
+    """A connection of the pool for the block, as the store's reads take and give one back."""
+    db = pool.take()
+    try:
+        yield db
+    finally:
+        pool.give_back(db)
+
+
 def _opener(tmp_path: Path, made: list[sqlite3.Connection]) -> Readers:
     def open_reader() -> sqlite3.Connection:
         db = sqlite3.connect(str(tmp_path / "r.db"), check_same_thread=False, isolation_level=None)
@@ -74,12 +86,12 @@ def _opener(tmp_path: Path, made: list[sqlite3.Connection]) -> Readers:
 def test_the_pool_opens_no_more_than_its_size_and_reuses_connections(tmp_path: Path) -> None:
     made: list[sqlite3.Connection] = []
     pool = _opener(tmp_path, made)
-    with pool.connection() as a, pool.connection() as b:
+    with lent(pool) as a, lent(pool) as b:
         assert a is not b and pool.opened == 2
-        with pytest.raises(StoreUnavailable, match="reader connections stayed busy"), pool.connection():
+        with pytest.raises(StoreUnavailable, match="reader connections stayed busy"), lent(pool):
             pass
     for _ in range(10):
-        with pool.connection() as again:
+        with lent(pool) as again:
             assert again in (a, b)
     assert len(made) == 2
 
@@ -99,8 +111,8 @@ def test_a_waiting_read_gets_the_connection_given_back(tmp_path: Path) -> None:
 def test_closing_closes_idle_connections_now_and_lent_ones_on_return(tmp_path: Path) -> None:
     made: list[sqlite3.Connection] = []
     pool = _opener(tmp_path, made)
-    with pool.connection():
-        with pool.connection():
+    with lent(pool):
+        with lent(pool):
             pass  # given back idle
         pool.close()
         with pytest.raises(sqlite3.ProgrammingError):
@@ -109,7 +121,7 @@ def test_closing_closes_idle_connections_now_and_lent_ones_on_return(tmp_path: P
     with pytest.raises(sqlite3.ProgrammingError):
         made[0].execute("SELECT 1")
     assert pool.opened == 0
-    with pytest.raises(StoreError, match="closed"), pool.connection():
+    with pytest.raises(StoreError, match="closed"), lent(pool):
         pass
 
 
