@@ -3,6 +3,7 @@ leaves the old policy in force; no request is dropped or half-decided; each log 
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
 import os
 import signal
@@ -43,7 +44,8 @@ class Load:
         self.proc, self.address = serve(self.data)
         assert self.proc.stdout is not None
         self.output = ServerOutput(self.proc.stdout)
-        self.outcomes: list[str] = []
+        self.calls: list[tuple[int, str]] = []  # (when the call started: a number from _starts, its outcome)
+        self._starts = itertools.count()  # next() is atomic: each call and each "now" gets its own number
         self.stop = threading.Event()
         self.req = permit_pb2.GetPermitStatusRequest(
             context=common_pb2.RequestContext(purpose="compulsory-education"), id_number=people[0].id_number)
@@ -55,18 +57,26 @@ class Load:
         with channel(self.address, self.prefix) as ch:
             stub = permit_pb2_grpc.PermitServiceStub(ch)
             while not self.stop.is_set():
+                started = next(self._starts)
                 try:
                     stub.GetPermitStatus(self.req, timeout=10)
-                    self.outcomes.append("OK")
+                    self.calls.append((started, "OK"))
                 except grpc.RpcError as err:
-                    self.outcomes.append(err.code().name)
+                    self.calls.append((started, err.code().name))
+
+    @property
+    def outcomes(self) -> list[str]:
+        """Every outcome so far, in the order the calls ended."""
+        return [outcome for _, outcome in self.calls]
 
     def next_outcomes(self, count: int = 20) -> list[str]:
-        """The next `count` outcomes of calls started after now (one call per thread may still be in flight
-        under the policy it was authorised with: those are skipped)."""
-        n = len(self.outcomes) + len(self.threads)
-        wait_until(lambda: len(self.outcomes) >= n + count, "the load to go on")
-        return self.outcomes[n:n + count]
+        """The outcomes of `count` calls started after now (the first to end). Calls in flight now were authorised
+        under the policy in force when they started, and may end after later calls of other threads: they are left
+        out by when they started, not by how many calls end first."""
+        now = next(self._starts)
+        wait_until(lambda: sum(started > now for started, _ in self.calls) >= count, "the load to go on")
+        later = sorted(call for call in self.calls if call[0] > now)
+        return [outcome for _, outcome in later[:count]]
 
     def finish(self) -> str:
         self.stop.set()
