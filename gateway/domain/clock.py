@@ -155,5 +155,8 @@ def _system_today() -> _dt.date:
 
 
 def rfc3339(at: _dt.datetime) -> str:
-    """An instant as the access log writes it: UTC, microseconds, `Z`."""
-    return at.astimezone(_dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """An instant as the access log writes it: UTC, microseconds, `Z`. (Formatted without its time zone, then `Z`
+    added: isoformat formats a UTC offset as a second string, and every entry of the log asks for one of these.)"""
+    if at.tzinfo is None:
+        raise InvalidClock("an instant without a UTC offset is not an instant")
+    return at.astimezone(_dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

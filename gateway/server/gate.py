@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, cast
+from typing import Protocol, TypeVar
 
 import grpc
 from cryptography import x509
@@ -86,16 +86,23 @@ _PEMS = "_permitgw_peer_pems"  # where peer_certificates keeps them on a call's 
 def peer_certificates(context: grpc.ServicerContext) -> Sequence[bytes]:
     """The PEMs of the caller's verified certificate chain, the client's own first; empty without one.
 
-    Kept on the call's context after the first look: the limits and the gate both ask, and gRPC builds the whole
-    auth context (every property, keys decoded) each time it is asked. A call's peer does not change."""
-    kept = getattr(context, _PEMS, None)
-    if kept is not None:
-        return cast(Sequence[bytes], kept)
+    Kept in the call's context's attributes after the first look: the limits and the gate both ask, and gRPC builds
+    the whole auth context (every property, keys decoded) each time it is asked. A call's peer does not change. Read
+    and written through the context's `__dict__` (gRPC's context is a plain object): a missing attribute asked of
+    getattr costs an AttributeError raised and dropped, on every call. A context without one is asked each time."""
+    try:
+        attrs: dict[str, object] | None = context.__dict__
+    except AttributeError:
+        attrs = None
+    if attrs is not None:
+        kept = attrs.get(_PEMS)
+        if kept is not None:
+            return kept  # type: ignore[return-value]  # only ever the list stored below
     # grpc-stubs types auth_context() as str -> bytes; gRPC gives a list of bytes per property
-    found = cast(Mapping[str, Sequence[bytes]], context.auth_context())
+    found: Mapping[str, Sequence[bytes]] = context.auth_context()  # type: ignore[assignment]
     pems = found.get("x509_pem_cert") or []
-    with contextlib.suppress(AttributeError):  # a context that takes no attributes is asked again next time
-        setattr(context, _PEMS, pems)
+    if attrs is not None:
+        attrs[_PEMS] = pems
     return pems
 
 

@@ -107,3 +107,21 @@ def test_the_system_clocks_today_changes_exactly_at_ningbo_midnight(monkeypatch:
             assert clock.today() == clock.ningbo_date(_dt.datetime.fromtimestamp(t, _dt.UTC))
     finally:
         clock.install(None)
+
+
+@pytest.mark.parametrize(("at", "text"), [
+    (_dt.datetime(2026, 6, 15, 12, 0, 0, 250000, tzinfo=clock.CHINA), "2026-06-15T04:00:00.250000Z"),
+    (_dt.datetime(2026, 6, 15, 4, 0, tzinfo=_dt.UTC), "2026-06-15T04:00:00.000000Z"),  # microseconds always shown
+    (_dt.datetime(2026, 1, 1, 0, 30, 0, 1, tzinfo=_dt.timezone(_dt.timedelta(hours=-5, minutes=-30))),
+     "2026-01-01T06:00:00.000001Z"),
+    (_dt.datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=_dt.UTC), "2025-12-31T23:59:59.999999Z"),
+])
+def test_rfc3339_is_utc_with_microseconds_and_z(at: _dt.datetime, text: str) -> None:
+    assert clock.rfc3339(at) == text
+    assert clock.rfc3339(at) == at.astimezone(_dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def test_rfc3339_refuses_a_local_time() -> None:
+    """A datetime without an offset would be read in the machine's time zone: a different instant per machine."""
+    with pytest.raises(clock.InvalidClock):
+        clock.rfc3339(_dt.datetime(2026, 6, 15, 12, 0))

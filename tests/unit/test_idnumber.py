@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.domain.idnumber import IdNumber, InvalidIdNumber, check_char
+from gateway.domain.idnumber import IdNumber, InvalidIdNumber, check_char, fold_width
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "idnumbers.csv"
 ID_CHARS = "0123456789X"
@@ -156,3 +156,18 @@ def test_check_char_is_the_standards_weighted_sum(first17: str) -> None:
 def test_check_char_refuses_anything_but_17_ascii_digits(bad: str) -> None:
     with pytest.raises(ValueError):
         check_char(bad)
+
+
+_FOLDED = {chr(cp): chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
+
+
+@given(st.text(max_size=40))
+def test_fold_width_folds_exactly_the_full_width_forms(text: str) -> None:
+    """ASCII text comes back unchanged without a table lookup; any other text is folded character by character."""
+    assert fold_width(text) == "".join(_FOLDED.get(ch, ch) for ch in text)
+
+
+def test_fold_width_of_ascii_is_the_text_itself() -> None:
+    text = "110101199003071234"
+    assert fold_width(text) is text
+    assert fold_width("\uff11\uff10\u3000x") == "10 x" and fold_width("") == ""

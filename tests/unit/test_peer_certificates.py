@@ -45,3 +45,12 @@ def test_a_context_that_takes_no_attributes_is_asked_each_time() -> None:
     ctx = _Sealed({"x509_pem_cert": [b"PEM-1"]})
     assert peer_certificates(ctx) == [b"PEM-1"] and peer_certificates(ctx) == [b"PEM-1"]  # type: ignore[arg-type]
     assert ctx.asked == 2
+
+
+def test_the_certificates_are_kept_as_an_attribute_of_the_context() -> None:
+    """Kept where a later ask of the same call finds them (gRPC's context is a plain object), and nowhere else."""
+    ctx = _Context({"x509_pem_cert": [b"PEM-1"]})
+    peer_certificates(ctx)  # type: ignore[arg-type]
+    assert [name for name in vars(ctx) if name not in ("props", "asked")] == ["_permitgw_peer_pems"]
+    ctx.props = {"x509_pem_cert": [b"PEM-OTHER"]}  # a call's peer does not change: the kept answer stands
+    assert peer_certificates(ctx) == [b"PEM-1"] and ctx.asked == 1  # type: ignore[arg-type]
