@@ -41,6 +41,8 @@ class AccessEntry:
     subjects: tuple[str, ...] = ()  # blind indexes of the other people the call is about: sorted, distinct
 
     def __post_init__(self) -> None:
+        if self.subjects == ():  # most calls are about one person: nothing to sort (an empty list still becomes ())
+            return
         others = tuple(sorted(set(self.subjects) - {self.subject, ""}))
         if others != self.subjects:
             object.__setattr__(self, "subjects", others)

@@ -27,6 +27,13 @@ QUOTA_EXCEEDED = "QUOTA_EXCEEDED"  # the same code as gateway.policy.decisions.R
 class QuotaLimits:
     per_hour: int | None  # None: unlimited; 0: no single-person lookups
     per_day: int | None
+    # (name, length, limit) of the windows limited, day first: worked out once, every check of the role reads it
+    windows: tuple[tuple[str, float, int], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pairs = (("day", DAY, self.per_day), ("hour", HOUR, self.per_hour))
+        object.__setattr__(self, "windows", tuple((name, length, lim) for name, length, lim in pairs
+                                                  if lim is not None))
 
     @property
     def unlimited(self) -> bool:
@@ -46,8 +53,11 @@ class QuotaSettings:
         return self.limits.get(role, NONE_ALLOWED)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class QuotaOutcome:
+    """A check's outcome: a value, never changed once built. (Not frozen: one is built per check, and a frozen
+    dataclass sets each field through object.__setattr__ — four times the cost.)"""
+
     allowed: bool
     window: str  # "hour" | "day" the outcome speaks of, "" when no limit applies (no subject, unlimited role)
     count: int  # distinct subjects in that window, this request included when allowed
@@ -55,10 +65,10 @@ class QuotaOutcome:
     alert: str | None  # QUOTA_WARNING, QUOTA_EXCEEDED or None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WindowUse:
     """One limited window as a check sees it: distinct subjects already in it, and how many of the request's
-    subjects are new to it (not asked about within its length)."""
+    subjects are new to it (not asked about within its length). A value, not frozen, like QuotaOutcome."""
 
     name: str  # "hour" | "day"
     length: float
@@ -91,8 +101,7 @@ def granted(uses: Sequence[WindowUse], ratio: float, warn: Callable[[WindowUse],
 
 def limited_windows(limits: QuotaLimits) -> list[tuple[str, float, int]]:
     """(name, length, limit) of the windows a role is limited in, day first."""
-    pairs = (("day", DAY, limits.per_day), ("hour", HOUR, limits.per_hour))
-    return [(name, length, lim) for name, length, lim in pairs if lim is not None]
+    return list(limits.windows)
 
 
 class QuotaCounter(Protocol):
@@ -174,9 +183,9 @@ def _decide(p: _Principal, limits: QuotaLimits, ratio: float, subjects: Collecti
     p.prune(now)
     p.last_active = now
     uses = []
-    for name, length, lim in limited_windows(limits):
+    for name, length, lim in limits.windows:
         seen = p.window(name).seen
-        uses.append(WindowUse(name, length, lim, len(seen), sum(s not in seen for s in subjects)))
+        uses.append(WindowUse(name, length, lim, len(seen), len(subjects) - sum(map(seen.__contains__, subjects))))
     refused = refusal(uses)
     if refused is not None:
         return refused

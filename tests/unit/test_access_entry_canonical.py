@@ -46,3 +46,13 @@ text = st.text(max_size=12)
 def test_any_entry_matches_the_definition(values: list[str], others: list[str]) -> None:
     entry = AccessEntry(*values, subjects=tuple(others))
     assert entry.canonical_bytes() == by_definition(entry)
+
+
+def test_the_others_are_always_a_sorted_tuple_without_the_subject() -> None:
+    base = dict(time="2026-06-15T04:00:00.000000Z", principal="p", serial="0a", role="school", org="o",
+                district="330203", method="m", purpose="", case_id="", operator_id="", subject="aa",
+                decision="allow", reason="R", policy_version="v")
+    assert AccessEntry(**base).subjects == ()  # type: ignore[arg-type]
+    assert AccessEntry(**base, subjects=[]).subjects == ()  # type: ignore[arg-type]
+    assert type(AccessEntry(**base, subjects=[]).subjects) is tuple  # type: ignore[arg-type]
+    assert AccessEntry(**base, subjects=("cc", "aa", "bb", "", "cc")).subjects == ("bb", "cc")  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from gateway.watch.quotas import (
     QuotaLimits,
     QuotaSettings,
     QuotaTracker,
+    limited_windows,
     subject_key,
 )
 
@@ -468,3 +469,17 @@ def test_a_blind_index_counts_once_however_it_arrives() -> None:
     assert t.check("school/330203/A", "school", "ab" * 32).count == 1
     assert t.check("school/330203/A", "school", "ab" * 32, "cd" * 32).count == 2  # the first is not new
     assert t.check("school/330203/A", "school", "AB" * 32).count == 3  # another text: another subject
+
+
+@pytest.mark.parametrize(("per_hour", "per_day", "windows"), [
+    (10, 50, (("day", DAY, 50), ("hour", HOUR, 10))),
+    (None, 50, (("day", DAY, 50),)),
+    (10, None, (("hour", HOUR, 10),)),
+    (0, 0, (("day", DAY, 0), ("hour", HOUR, 0))),
+    (None, None, ()),
+])
+def test_a_roles_limited_windows_are_worked_out_once_day_first(per_hour: int | None, per_day: int | None,
+                                                               windows: tuple[tuple[str, float, int], ...]) -> None:
+    limits = QuotaLimits(per_hour, per_day)
+    assert limits.windows == windows and limited_windows(limits) == list(windows)
+    assert limits == QuotaLimits(per_hour, per_day) and "windows" not in repr(limits)
