@@ -6,9 +6,11 @@ A call that reveals something about several people (a child and the adults named
 """
 from __future__ import annotations
 
+import bisect
 import json
 import operator
 from dataclasses import asdict, dataclass, fields
+from json.encoder import encode_basestring  # the C escaper json.dumps uses for text when ensure_ascii=False
 
 from gateway.domain import clock
 
@@ -52,8 +54,24 @@ class AccessEntry:
         return (self.subject, *self.subjects) if self.subject else self.subjects
 
     def canonical_bytes(self) -> bytes:
-        d = dict(zip(_HASHED, _hashed_values(self), strict=True))
-        if self.subjects:  # absent when empty: entries written before the field existed verify unchanged
+        """Sorted-key compact JSON of the hashed fields (and `subjects` when there are others), UTF-8.
+
+        Written out field by field in the fixed key order, each text escaped by the encoder json.dumps uses: the
+        same bytes as json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) of the dictionary
+        (tests/unit/test_access_entry_canonical.py), at a third of its cost — every call's entry is hashed, and a
+        CheckEnrollment's twice. A field that is not text goes through the general encoder."""
+        try:
+            parts = list(map(operator.add, _PREFIXES, map(encode_basestring, _sorted_values(self))))
+            if self.subjects:  # absent when empty: entries written before the field existed verify unchanged
+                parts.insert(_SUBJECTS_AT, ',"subjects":[' + ",".join(map(encode_basestring, self.subjects)) + "]")
+        except TypeError:
+            return self._canonical_generic()
+        parts.append("}")
+        return "".join(parts).encode("utf-8")
+
+    def _canonical_generic(self) -> bytes:
+        d: dict[str, object] = dict(zip(_HASHED, _hashed_values(self), strict=True))
+        if self.subjects:
             d["subjects"] = list(self.subjects)
         return _CANONICAL.encode(d).encode("utf-8")
 
@@ -66,6 +84,11 @@ class AccessEntry:
 _HASHED = tuple(f.name for f in fields(AccessEntry) if f.name not in ("seq", "subjects"))
 _hashed_values = operator.attrgetter(*_HASHED)
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_SORTED = tuple(sorted(_HASHED))
+_sorted_values = operator.attrgetter(*_SORTED)
+_PREFIXES = tuple(("," if i else "{") + encode_basestring(name) + ":" for i, name in enumerate(_SORTED))
+_SUBJECTS_AT = bisect.bisect(_SORTED, "subjects")  # where "subjects" goes among the sorted keys (before "time")
+assert 0 < _SUBJECTS_AT <= len(_SORTED)
 
 
 def now_rfc3339() -> str:

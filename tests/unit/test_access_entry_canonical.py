@@ -56,3 +56,14 @@ def test_the_others_are_always_a_sorted_tuple_without_the_subject() -> None:
     assert AccessEntry(**base, subjects=[]).subjects == ()  # type: ignore[arg-type]
     assert type(AccessEntry(**base, subjects=[]).subjects) is tuple  # type: ignore[arg-type]
     assert AccessEntry(**base, subjects=("cc", "aa", "bb", "", "cc")).subjects == ("bb", "cc")  # type: ignore[arg-type]
+
+
+def test_escapes_and_a_field_that_is_not_text_match_the_definition_too() -> None:
+    """Quotes, backslashes, control characters and non-ASCII text are escaped as json.dumps escapes them; a value
+    that is not text (never written by the gateway) takes the general encoder, with the same result."""
+    values = ['"q"', "back\\slash", "line\nbreak\x01", "宁波 ñ", "", "\u2028", "tab\t", "é", "x" * 40, "/", "<>&",
+              "\x7f", "\ud7ff", "end"]
+    entry = AccessEntry(*values, subjects=("b\"b", "a\\a"))  # type: ignore[arg-type]
+    assert entry.canonical_bytes() == by_definition(entry)
+    odd = dataclasses.replace(entry, decision=7)  # type: ignore[arg-type]
+    assert odd.canonical_bytes() == by_definition(odd) and b'"decision":7' in odd.canonical_bytes()
