@@ -33,8 +33,12 @@ def statement(entry: AccessEntry, seq: int, origin: str) -> dict[str, Any]:
             "method": entry.method, "policy_version": entry.policy_version}
 
 
+# One encoder for every statement: json.dumps with options builds a new encoder per call (half its cost here).
+_STATEMENT = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def sign(entry: AccessEntry, seq: int, origin: str, key: Ed25519PrivateKey) -> bytes:
-    body = f"{HEADER}\n{json.dumps(statement(entry, seq, origin), sort_keys=True, separators=(',', ':'))}\n"
+    body = f"{HEADER}\n{_STATEMENT.encode(statement(entry, seq, origin))}\n"
     return sign_note(body.encode("utf-8"), origin, key)
 
 
