@@ -27,8 +27,11 @@ class AttestationError(GatewayError, ValueError):
     """The attestation or its bundle does not verify; the message says which part."""
 
 
-def statement(entry: AccessEntry, seq: int, origin: str) -> dict[str, Any]:
-    return {"log": origin, "index": seq - 1, "leaf": leaf_hash(entry.canonical_bytes()).hex(),
+def statement(entry: AccessEntry, seq: int, origin: str, leaf: bytes | None = None) -> dict[str, Any]:
+    """What an attestation states; `leaf` is the entry's leaf hash when the caller already has it."""
+    if leaf is None:
+        leaf = leaf_hash(entry.canonical_bytes())
+    return {"log": origin, "index": seq - 1, "leaf": leaf.hex(),
             "decision": entry.reason, "subject": entry.subject, "principal": entry.principal, "time": entry.time,
             "method": entry.method, "policy_version": entry.policy_version}
 
@@ -37,8 +40,8 @@ def statement(entry: AccessEntry, seq: int, origin: str) -> dict[str, Any]:
 _STATEMENT = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
-def sign(entry: AccessEntry, seq: int, origin: str, key: Ed25519PrivateKey) -> bytes:
-    body = f"{HEADER}\n{_STATEMENT.encode(statement(entry, seq, origin))}\n"
+def sign(entry: AccessEntry, seq: int, origin: str, key: Ed25519PrivateKey, leaf: bytes | None = None) -> bytes:
+    body = f"{HEADER}\n{_STATEMENT.encode(statement(entry, seq, origin, leaf))}\n"
     return sign_note(body.encode("utf-8"), origin, key)
 
 

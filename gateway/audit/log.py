@@ -192,6 +192,10 @@ class AuditLog:
         Raises LogUnavailable if the log cannot be written, is closing, or does not confirm within
         wait_seconds: no call waits forever.
         """
+        return self.append_leaf(entry)[0]
+
+    def append_leaf(self, entry: AccessEntry) -> tuple[int, bytes]:
+        """`append`, also giving the entry's leaf hash (an answer's attestation states it: not hashed twice)."""
         if self._closing.is_set():
             raise LogUnavailable("the access log is closed: the gateway is shutting down")
         pending = _Pending(entry)
@@ -202,7 +206,7 @@ class AuditLog:
             raise LogUnavailable(f"the access log did not confirm the entry within {self.wait_seconds:g} s")
         if pending.error is not None:
             raise pending.error
-        return pending.seq
+        return pending.seq, pending.leaf
 
     def _run(self) -> None:
         _lower_priority(WRITER_NICENESS)
@@ -462,9 +466,10 @@ class AuditLog:
             raise InconsistentCheckpointError(f"the stored tree at size {size} is not a prefix of the signed head")
         return cp, sign_checkpoint(cp, self.origin, self._key)
 
-    def attest(self, entry: AccessEntry, seq: int) -> bytes:
-        """A signed attestation of a logged decision (gateway/audit/attestation.py)."""
-        return attestation.sign(entry, seq, self.origin, self._key)
+    def attest(self, entry: AccessEntry, seq: int, leaf: bytes | None = None) -> bytes:
+        """A signed attestation of a logged decision (gateway/audit/attestation.py); `leaf`, the entry's leaf hash
+        if the caller has it (append_leaf), else it is computed."""
+        return attestation.sign(entry, seq, self.origin, self._key, leaf)
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop taking entries, let the writer finish its batch and sign a last checkpoint (bounded wait)."""

@@ -155,8 +155,10 @@ def _system_today() -> _dt.date:
 
 
 def rfc3339(at: _dt.datetime) -> str:
-    """An instant as the access log writes it: UTC, microseconds, `Z`. (Formatted without its time zone, then `Z`
-    added: isoformat formats a UTC offset as a second string, and every entry of the log asks for one of these.)"""
+    """An instant as the access log writes it: UTC, microseconds, `Z`. (Every entry of the log asks for one: the
+    UTC instant's "+00:00" is cut off rather than replaced in a search, and an instant already in UTC is not
+    converted.)"""
     if at.tzinfo is None:
         raise InvalidClock("an instant without a UTC offset is not an instant")
-    return at.astimezone(_dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    utc = at if at.tzinfo is _dt.UTC else at.astimezone(_dt.UTC)
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # [:-6]: "+00:00"

@@ -65,6 +65,7 @@ class Call:
     known_method: bool = True  # False for a method no servicer has: metrics count those under one label
     last_entry: AccessEntry | None = None
     last_seq: int = 0
+    last_leaf: bytes | None = None  # the last entry's leaf hash, for the answer's attestation
     logged: bool = field(default=False)
     parsed: dict[str, IdNumber] = field(default_factory=dict)  # raw identity numbers admit parsed, by their text
 
@@ -262,7 +263,7 @@ class Gate:
         self.log(call, Decision.ALLOW, reason)
         granted = {path for g in call.groups for path in fields.get(g, ())}
         if attest and attest in granted and call.last_entry is not None:
-            setattr(msg, attest, self.audit.attest(call.last_entry, call.last_seq))
+            setattr(msg, attest, self.audit.attest(call.last_entry, call.last_seq, call.last_leaf))
         return msg
 
     def answered(self, call: Call, reason: str) -> int:
@@ -276,9 +277,9 @@ class Gate:
             Caller.of(call.principal, call.fingerprint), method=call.method, purpose=call.purpose,
             case_id=call.case_id, operator_id=call.operator_id, subject=call.subject, subjects=call.subjects,
             decision=decision, reason=reason, policy_version=call.policy_version or self.policy.table.version)
-        seq = self.audit.append(entry)
+        seq, leaf = self.audit.append_leaf(entry)
         call.logged = call.logged or mark_logged
-        call.last_entry, call.last_seq = entry, seq
+        call.last_entry, call.last_seq, call.last_leaf = entry, seq, leaf
         if decision != Decision.ALERT:
             for alert in self.anomalies.observe(entry):  # bulk lookups, off-hours bursts, denied storms
                 self.audit.append(alert_entry(entry, alert))

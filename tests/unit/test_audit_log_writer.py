@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.audit import attestation
 from gateway.audit.entry import AccessEntry
 from gateway.audit.log import WRITER_NICENESS, AuditLog, LogUnavailable
 from gateway.audit.port import HeadSigner
@@ -180,3 +181,13 @@ def test_the_writer_runs_below_the_threads_that_answer(audit: AuditLog) -> None:
     assert writer is not None and writer != threading.get_native_id()
     own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert os.getpriority(os.PRIO_PROCESS, writer) == max(own, WRITER_NICENESS)
+
+
+def test_append_leaf_gives_the_sequence_number_and_the_leaf_the_log_stored(store: FlakyStore,
+                                                                           audit: AuditLog) -> None:
+    first = audit.append(entry(1))
+    seq, leaf = audit.append_leaf(entry(2))
+    assert seq == first + 1 and leaf == leaf_hash(entry(2).canonical_bytes())
+    attested = attestation.read(audit.attest(entry(2), seq, leaf), audit.verifier)
+    assert attested == attestation.read(audit.attest(entry(2), seq), audit.verifier)  # the same statement
+    assert attested["leaf"] == leaf.hex() and attested["index"] == seq - 1

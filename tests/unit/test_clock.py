@@ -7,6 +7,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.domain import clock
 
@@ -115,6 +117,7 @@ def test_the_system_clocks_today_changes_exactly_at_ningbo_midnight(monkeypatch:
     (_dt.datetime(2026, 1, 1, 0, 30, 0, 1, tzinfo=_dt.timezone(_dt.timedelta(hours=-5, minutes=-30))),
      "2026-01-01T06:00:00.000001Z"),
     (_dt.datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=_dt.UTC), "2025-12-31T23:59:59.999999Z"),
+    (_dt.datetime(2026, 3, 1, 8, 0, tzinfo=_dt.timezone(_dt.timedelta(0), "GMT")), "2026-03-01T08:00:00.000000Z"),
 ])
 def test_rfc3339_is_utc_with_microseconds_and_z(at: _dt.datetime, text: str) -> None:
     assert clock.rfc3339(at) == text
@@ -125,3 +128,10 @@ def test_rfc3339_refuses_a_local_time() -> None:
     """A datetime without an offset would be read in the machine's time zone: a different instant per machine."""
     with pytest.raises(clock.InvalidClock):
         clock.rfc3339(_dt.datetime(2026, 6, 15, 12, 0))
+
+
+@given(st.datetimes(min_value=_dt.datetime(1900, 1, 2), max_value=_dt.datetime(2200, 1, 1),
+                    timezones=st.sampled_from([_dt.UTC, clock.CHINA, _dt.timezone(_dt.timedelta(hours=-9, minutes=-30)),
+                                               _dt.timezone(_dt.timedelta(0), "GMT")])))
+def test_rfc3339_of_any_instant_is_its_utc_isoformat_with_z(at: _dt.datetime) -> None:
+    assert clock.rfc3339(at) == at.astimezone(_dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
