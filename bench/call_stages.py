@@ -11,8 +11,9 @@ worker threads, its polling thread, the access log's writer, gRPC's C-core threa
 Stages nest (gate.answer includes gate.log, which includes auditlog.append…): each figure is inclusive. Thread CPU
 counts a thread's own CPU, user and kernel, not its waits: the work of taking the GIL back after a SQLite step or a
 lock wait shows in the stage that gave it up. Each wrapped call adds two clock reads (~0.3 µs); the writer's stages
-run once per batch (their "/call" column says how often). Run: .venv/bin/python bench/call_stages.py [--seconds 4]
-[--concurrency 16]
+run once per batch (their "/call" column says how often). With --backend postgres the gateway serves a fresh
+PostgreSQL database of the run's own, as in server_vs_echo.py (PostgreSQL's own CPU is not counted).
+Run: .venv/bin/python bench/call_stages.py [--seconds 4] [--concurrency 16] [--backend sqlite|postgres]
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ STAGES = [  # (module, owner in it or "" for a module function, function, label)
     ("gateway.server.gate", "", "context_id", "gate.context_id"),
     ("gateway.server.gate", "Gate", "_check_quota", "gate._check_quota"),
     ("gateway.watch.quotas", "QuotaTracker", "check", "quotas.check"),
+    ("gateway.watch.shared_quotas", "SharedQuotaCounter", "check", "shared_quotas.check (PostgreSQL)"),
     ("gateway.store.sql_core", "SqlStore", "latest_district", "store.latest_district"),
     ("gateway.store.sql_core", "SqlStore", "permits", "store.permits"),
     ("gateway.store.sql_core", "SqlStore", "guardianships", "store.guardianships"),
@@ -49,6 +51,7 @@ STAGES = [  # (module, owner in it or "" for a module function, function, label)
     ("gateway.server.gate", "", "access_entry", "access.access_entry"),
     ("gateway.audit.log", "AuditLog", "append", "auditlog.append (hand-off and wait)"),
     ("gateway.watch.anomalies", "AnomalyDetector", "observe", "anomalies.observe"),
+    ("gateway.watch.shared_anomalies", "SharedAnomalyDetector", "observe", "shared_anomalies.observe (PostgreSQL)"),
     ("gateway.server.metrics", "Metrics", "count", "metrics.count"),
     ("gateway.server.metrics", "Metrics", "time", "metrics.time"),
     ("gateway.audit.log", "AuditLog", "attest", "auditlog.attest"),
@@ -145,26 +148,33 @@ def main() -> None:
     import platform
 
     from load_client import run
-    from server_vs_echo import ENROL, PERMIT, check_answers, prepare, shut_down, start
+    from pg_bench import own_database
+    from server_vs_echo import ENROL, PERMIT, check_answers, prepare, prepare_postgres, shut_down, start
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                    help="the gateway's store (postgres: a database of the run's own at 127.0.0.1:5432, whose server's "
+                         "CPU is not counted: only the gateway's threads)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="permitgw-bench-stages-"))
     control = root / "control"
     control.mkdir()
     procs = []
+    cleanup = ExitStack()
     try:
         data, school, requests = prepare(root)
+        if args.backend == "postgres":
+            data = prepare_postgres(root, data, cleanup.enter_context(own_database()))  # dropped last
         load = os.getloadavg()
         gateway, address = start([sys.executable, __file__, "--serve", str(control), "serve", "--data",
                                   str(data.root), "--listen", "127.0.0.1:0"], pinned=True)
         procs.append(gateway)
         check_answers(address, school, requests)
         print(f"{_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, server "
-              f"pinned to core 0; {args.concurrency} in flight, {args.seconds:g} s per method; load average before "
-              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+              f"pinned to core 0; {args.backend}; {args.concurrency} in flight, {args.seconds:g} s per method; load "
+              f"average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         for name, method in (("GetPermitStatus", PERMIT), ("CheckEnrollment", ENROL)):
             run(address, school, method, requests[name], concurrency=args.concurrency, seconds=1.0, warmup=0.5)
             _ask(control, "on")
@@ -187,7 +197,7 @@ def main() -> None:
                     print(f"| {kind} | {ns / 1000 / n:,.1f} | |")
         print(f"\nload average after {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
-        shut_down(procs, ExitStack(), root)
+        shut_down(procs, cleanup, root)
 
 
 if __name__ == "__main__":
