@@ -140,3 +140,14 @@ def test_a_signed_log_batch_waits_twice(store: PostgresStore, tmp_path: Path) ->
                  tmp_path) == 2
     assert signed == [1, 9] and store.latest_checkpoint() is not None
     assert store.latest_checkpoint().note == "head 9 over 'head 1 over None'"  # type: ignore[union-attr]
+
+
+def test_a_quota_transaction_bounds_its_lock_wait_and_skips_its_flush_and_only_it(store: PostgresStore) -> None:
+    """lock_timeout 5 s and synchronous_commit off hold inside a quota check's transaction (postgres.py says why),
+    and end with it: the lane's next transaction of another kind has the session's settings again."""
+    with store.quota_rows(PRINCIPAL, forget_before=0.0) as rows:
+        inside = rows._sql.rows("SELECT current_setting('lock_timeout'), current_setting('synchronous_commit')")
+    assert [tuple(r) for r in inside] == [("5s", "off")]
+    with store._transaction("quota") as sql:
+        after = sql.rows("SELECT current_setting('lock_timeout'), current_setting('synchronous_commit')")
+    assert [tuple(r) for r in after] == [("0", "on")]
