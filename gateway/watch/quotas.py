@@ -99,11 +99,6 @@ def granted(uses: Sequence[WindowUse], ratio: float, warn: Callable[[WindowUse],
     return QuotaOutcome(True, fullest.name, fullest.count + fullest.new, fullest.limit, None)
 
 
-def limited_windows(limits: QuotaLimits) -> list[tuple[str, float, int]]:
-    """(name, length, limit) of the windows a role is limited in, day first."""
-    return list(limits.windows)
-
-
 class QuotaCounter(Protocol):
     """What the request pipeline asks of a quota counter: the in-memory QuotaTracker below (one process), or
     gateway.watch.shared_quotas.SharedQuotaCounter (every replica and worker on one database)."""

@@ -32,7 +32,6 @@ from gateway.watch.quotas import (
     QuotaSettings,
     WindowUse,
     granted,
-    limited_windows,
     refusal,
 )
 
@@ -48,7 +47,7 @@ class _Check(NamedTuple):
     principal: str
     subjects: set[str]
     now: float
-    windows: list[tuple[str, float, int]]
+    windows: tuple[tuple[str, float, int], ...]  # the role's limited windows, day first (QuotaLimits.windows)
     alert_ratio: float
 
 
@@ -123,7 +122,7 @@ class SharedQuotaCounter:
             return _FREE
         now = self._clock()
         self._sweep(now)
-        return self._combiner.submit(_Check(principal_id, subjects, now, limited_windows(limits), settings.alert_ratio))
+        return self._combiner.submit(_Check(principal_id, subjects, now, limits.windows, settings.alert_ratio))
 
     def _check_batch(self, batch: list[_Check]) -> list[QuotaOutcome]:
         """(the combiner's working thread) A principal's checks, in the order they came, in one transaction: each
