@@ -314,15 +314,18 @@ class FakeQuotaLedger:
     unavailable: bool = False
     transactions: int = 0
     sweeps: list[float] = field(default_factory=list)
+    forgets: list[float | None] = field(default_factory=list)  # each transaction's forget_before, in order
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
-    def quota_rows(self, principal: str, forget_before: float) -> Iterator[FakeQuotaRows]:
+    def quota_rows(self, principal: str, forget_before: float | None) -> Iterator[FakeQuotaRows]:
         with self._lock:
             if self.unavailable:
                 raise StoreUnavailable("the quota ledger is unreachable")
             self.transactions += 1
-            rows = FakeQuotaRows({s: at for s, at in self.seen.get(principal, {}).items() if at > forget_before},
+            self.forgets.append(forget_before)
+            kept = self.seen.get(principal, {})
+            rows = FakeQuotaRows({s: at for s, at in kept.items() if forget_before is None or at > forget_before},
                                  dict(self.warned.get(principal, {})))
             yield rows
             self.seen[principal], self.warned[principal] = rows.seen, rows.warned

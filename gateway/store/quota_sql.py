@@ -92,9 +92,10 @@ class QuotaSql:
         raise NotImplementedError
 
     @contextmanager
-    def quota_rows(self, principal: str, forget_before: float) -> Iterator[QuotaRows]:
+    def quota_rows(self, principal: str, forget_before: float | None) -> Iterator[QuotaRows]:
         with self._quota_write(principal) as sql:
-            sql.send("DELETE FROM quota_seen WHERE principal = ? AND seen <= ?", (principal, forget_before))
+            if forget_before is not None:
+                sql.send("DELETE FROM quota_seen WHERE principal = ? AND seen <= ?", (principal, forget_before))
             yield QuotaRows(sql, principal)
 
     def forget_quotas(self, before: float) -> int:

@@ -10,8 +10,9 @@ exact at the boundary even when the calls arrive at once on different processes.
 
 What is stored: per principal and subject (the hex blind index the gate computes, never an identity number) the
 time of its latest allowed ask, and per principal and window when it last warned. Rows older than a day are of
-no window: the principal's own are dropped in its transaction, everyone's in a sweep once an hour (rows of a
-principal idle for two days), so the tables stay bounded by what the quotas allow in a day.
+no window: the principal's own are dropped in its transaction (at most once every FORGET_EVERY: the clean-up is a
+statement of its own, and a check's cost on PostgreSQL is its statements), everyone's in a sweep once an hour (rows
+of a principal idle for two days), so the tables stay bounded by what the quotas allow in a day and ten minutes.
 
 No replay at start: the rows survive a restart. Time comes from the injected clock, never the database's.
 A store that cannot be reached raises (the store's StoreUnavailable): the request fails closed, never answered
@@ -37,6 +38,7 @@ from gateway.watch.quotas import (
 
 SWEEP_EVERY = HOUR  # how often a process drops the rows of principals idle for SWEEP_AGE
 SWEEP_AGE = 2 * DAY  # well beyond any window (and any clock skew between replicas)
+FORGET_EVERY = 10 * 60.0  # how often (seconds) a principal's check also drops that principal's rows older than a day
 _FREE = QuotaOutcome(True, "", 0, None, None)
 MAX_BATCH = 64  # checks one thread makes for the others at most, before it lets another take over
 
@@ -74,9 +76,10 @@ class QuotaRows(Protocol):
 class QuotaLedger(Protocol):
     """The port the store implements (gateway.store.quota_sql)."""
 
-    def quota_rows(self, principal: str, forget_before: float) -> AbstractContextManager[QuotaRows]:
+    def quota_rows(self, principal: str, forget_before: float | None) -> AbstractContextManager[QuotaRows]:
         """The principal's rows, in one transaction serialised with every other holder of this principal's rows in
-        any process; its rows seen at or before `forget_before` are dropped first. Committed on a normal exit."""
+        any process; its rows seen at or before `forget_before` (unless None) are dropped first. Committed on a
+        normal exit."""
         ...
 
     def forget_quotas(self, before: float) -> int:
@@ -95,6 +98,9 @@ class SharedQuotaCounter:
                  ) -> None:
         self._settings, self._ledger, self._clock = settings, ledger, clock
         self._swept_at: float | None = None
+        # principal -> when a check of its last dropped its rows older than a day; emptied by every sweep, so it
+        # holds at most the principals that asked within an hour
+        self._forgot: dict[str, float] = {}
         # Checks at once each waited for the principal's transaction in turn; now one thread makes every waiting
         # check, a principal's in one transaction (gateway/watch/combining.py).
         self._combiner: Combiner[_Check, QuotaOutcome] = Combiner(
@@ -128,8 +134,14 @@ class SharedQuotaCounter:
         """(the combiner's working thread) A principal's checks, in the order they came, in one transaction: each
         sees what the ones before it recorded, as one transaction each would have; none is answered before the
         commit, and if the transaction fails every one of them fails (closed)."""
-        with self._ledger.quota_rows(batch[0].principal, min(c.now for c in batch) - DAY) as rows:
-            return [self._decide(rows, c) for c in batch]
+        principal, now = batch[0].principal, min(c.now for c in batch)
+        last = self._forgot.get(principal)
+        forget = now - DAY if last is None or not last <= now < last + FORGET_EVERY else None
+        with self._ledger.quota_rows(principal, forget) as rows:
+            outcomes = [self._decide(rows, c) for c in batch]
+        if forget is not None:
+            self._forgot[principal] = now
+        return outcomes
 
     @staticmethod
     def _decide(rows: QuotaRows, c: _Check) -> QuotaOutcome:
@@ -156,3 +168,4 @@ class SharedQuotaCounter:
             return
         self._ledger.forget_quotas(now - SWEEP_AGE)
         self._swept_at = now
+        self._forgot.clear()

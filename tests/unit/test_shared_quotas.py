@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gateway.store.port import StoreUnavailable
 from gateway.watch.quotas import DAY, HOUR, QUOTA_EXCEEDED, QUOTA_WARNING, QuotaTracker
-from gateway.watch.shared_quotas import SWEEP_AGE, SharedQuotaCounter
+from gateway.watch.shared_quotas import FORGET_EVERY, SWEEP_AGE, SharedQuotaCounter
 from tests.fakes import FakeQuotaLedger
 from tests.unit.test_quotas import T0, FakeClock, make_settings
 
@@ -131,3 +131,24 @@ def test_old_rows_are_dropped_the_principals_in_its_check_the_idle_ones_by_an_ho
     clock.advance(SWEEP_AGE - DAY)
     counter.check(P, "school", "later")
     assert ledger.seen["idle"] == {}
+
+
+def test_a_principals_old_rows_are_dropped_at_most_once_every_ten_minutes_not_in_every_check() -> None:
+    """The clean-up is a statement of its own in the check's transaction: made when the principal's last one is
+    FORGET_EVERY old (or the clock went back), skipped otherwise, and made again after a sweep."""
+    counter, ledger, clock = shared(school=(100, 1000))
+    counter.check(P, "school", "a")
+    clock.advance(FORGET_EVERY - 1)
+    counter.check(P, "school", "b")
+    counter.check("other", "school", "a")  # another principal's first check cleans its own rows
+    clock.advance(1)
+    counter.check(P, "school", "c")
+    clock.advance(-5)  # a clock that went back is not trusted to have cleaned recently
+    counter.check(P, "school", "d")
+    assert ledger.forgets == [T0 - DAY, None, T0 + FORGET_EVERY - 1 - DAY, T0 + FORGET_EVERY - DAY,
+                              T0 + FORGET_EVERY - 5 - DAY]
+    clock.advance(HOUR)  # the hourly sweep forgets who cleaned when
+    counter.check(P, "school", "e")
+    counter.check(P, "school", "f")
+    assert ledger.forgets[-2:] == [T0 + FORGET_EVERY - 5 + HOUR - DAY, None]
+    assert len(ledger.sweeps) == 2
