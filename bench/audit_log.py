@@ -110,22 +110,35 @@ def grouped(data: DataDir, store: Store, pool: list[AccessEntry], seconds: float
             threads: int) -> tuple[float, list[float], float]:
     """AuditLog.append from `threads` threads: appends/s, each append's latency, mean entries per transaction."""
     log = open_log(data, store)
-    done = [0] * threads
     lat: list[list[float]] = [[] for _ in range(threads)]
-    start = threading.Barrier(threads + 1)
-    stop = [0.0]
 
-    def worker(i: int) -> None:
+    def worker(i: int, stop: float) -> int:
         mine, k = lat[i], i * 7919
-        start.wait()
-        while time.perf_counter() < stop[0]:
+        while time.perf_counter() < stop:
             t = time.perf_counter()
             log.append(pool[k % len(pool)])
             mine.append(time.perf_counter() - t)
             k += 1
-        done[i] = len(mine)
+        return len(mine)
 
-    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    appended, elapsed = closed_loop(threads, seconds, worker)
+    batches = log.batches
+    log.close()
+    return appended / elapsed, [x for xs in lat for x in xs], appended / max(batches, 1)
+
+
+def closed_loop(threads: int, seconds: float, worker: Callable[[int, float], int]) -> tuple[int, float]:
+    """Run worker(i, stop) on `threads` threads started together; each works until perf_counter() reaches stop
+    and says how many appends it made. All their appends, and the seconds they took."""
+    done = [0] * threads
+    start = threading.Barrier(threads + 1)
+    stop = [0.0]
+
+    def run(i: int) -> None:
+        start.wait()
+        done[i] = worker(i, stop[0])
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
     for t in ts:
         t.start()
     t0 = time.perf_counter()
@@ -133,10 +146,7 @@ def grouped(data: DataDir, store: Store, pool: list[AccessEntry], seconds: float
     start.wait()
     for t in ts:
         t.join()
-    elapsed = time.perf_counter() - t0
-    batches = log.batches
-    log.close()
-    return sum(done) / elapsed, [x for xs in lat for x in xs], sum(done) / max(batches, 1)
+    return sum(done), time.perf_counter() - t0
 
 
 def appends(root_dir: Path, seconds: float, rounds: int, threads: list[int], batch_sizes: list[int],
