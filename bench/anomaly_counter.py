@@ -32,7 +32,7 @@ from gateway.watch.shared_anomalies import SharedAnomalyDetector
 
 START = _dt.datetime(2025, 6, 11, 1, 0, tzinfo=_dt.UTC).timestamp()  # Wednesday 09:00 in China
 CIPHER = FieldCipher(bytes(32), bytes(range(32)))
-RELAXED = "SET LOCAL synchronous_commit TO off"
+RELAXED = PostgresStore.ANOMALY_SETTINGS
 
 
 def settings() -> AnomalySettings:
@@ -123,7 +123,7 @@ def main() -> None:
     try:
         for k, (label, session) in enumerate((("synchronous commit", ""), ("synchronous_commit off", RELAXED))):
             pg = PostgresStore(args.dsn, CIPHER, schema=f"{schema}_{k}")
-            pg.ANOMALY_SESSION = session  # type: ignore[misc]
+            pg.ANOMALY_SETTINGS = session
             cost = per_call(SharedAnomalyDetector(settings(), pg).observe, entries)
             print(f"shared, PostgreSQL ({label}): {cost:8.1f} µs/observe  ({cost / memory:.0f}x)")
             pg.close()

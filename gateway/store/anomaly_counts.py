@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import ClassVar
 
 from gateway.store.sql_core import Row, Sql, as_int, as_str
 
@@ -58,10 +57,6 @@ ROWS_PER_STATEMENT = 200  # rows a batch's write-back sends in one statement (SQ
 class AnomalyCounts:
     """The anomaly windows of every principal, shared by every process on the database (mixed into the stores)."""
 
-    ANOMALY_SESSION: ClassVar[str] = ""
-    """A statement run first in each counting transaction (PostgreSQL: do not wait for the WAL flush — see
-    postgres.py), or nothing."""
-
     def _write(self, serialise: str | None = None) -> AbstractContextManager[Sql]:
         raise NotImplementedError
 
@@ -83,8 +78,6 @@ class AnomalyCounts:
             raise ValueError(f"anomaly tallies of one entry repeat a kind: {kinds}")
         fired: list[tuple[str, int]] = []
         with self._write(f"anomaly:{principal}") as sql:
-            if self.ANOMALY_SESSION:
-                sql.send(self.ANOMALY_SESSION)
             at = _real(sql.rows(  # the later of `now` and the principal's latest, kept
                 "INSERT INTO anomaly_principals (principal, latest) VALUES (?, ?) ON CONFLICT (principal) DO UPDATE "
                 "SET latest = CASE WHEN excluded.latest > anomaly_principals.latest THEN excluded.latest "
@@ -136,8 +129,6 @@ class AnomalyCounts:
                 if distinct.setdefault(kind, subjects is not None) != (subjects is not None):
                     raise ValueError(f"anomaly kind {kind!r} counted both as people and as requests")
         with self._write(f"anomaly:{principal}") as sql:
-            if self.ANOMALY_SESSION:
-                sql.send(self.ANOMALY_SESSION)
             windows = _Windows.read(sql, principal, distinct)
             results = [windows.count(now, tallies, cooldown) for now, tallies in observations]
             windows.write(sql)

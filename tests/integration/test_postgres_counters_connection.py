@@ -144,6 +144,23 @@ def test_a_quota_transaction_takes_its_settings_and_lock_in_one_statement_and_cl
     assert executed(quota, lambda: check(500.0), tmp_path) == 6
 
 
+def test_an_anomaly_count_takes_its_lock_and_its_asynchronous_commit_in_one_statement(
+        store: PostgresStore, tmp_path: Path) -> None:
+    """Its transaction commits without waiting for the WAL flush (postgres.py says why), set in the statement that
+    takes the principal's lock: a count of one kind is BEGIN, that statement, the latest time, the window's insert
+    and clean-up, the read of its count and last alert, and COMMIT."""
+    tallies = [("denied_storm", None, 20, 60)]
+    store.count_anomalies(PRINCIPAL, 1000.0, tallies, 60.0)  # warm
+    anomaly = store._lanes["anomaly"]
+    assert anomaly is not None
+    assert executed(anomaly, lambda: store.count_anomalies(PRINCIPAL, 1001.0, tallies, 60.0), tmp_path) == 7
+    with store._write(f"anomaly:{PRINCIPAL}") as sql:
+        inside = sql.rows("SELECT current_setting('synchronous_commit')")
+    with store._write("access_log") as sql:
+        elsewhere = sql.rows("SELECT current_setting('synchronous_commit')")
+    assert [tuple(r) for r in inside] == [("off",)] and [tuple(r) for r in elsewhere] == [("on",)]
+
+
 def test_the_access_log_does_not_wait_for_the_writers_connection(store: PostgresStore) -> None:
     appended = threading.Event()
     with store._lock:  # the writers' connection is busy (as during an import's batch)
