@@ -50,7 +50,7 @@ STAGES = [  # (module, owner in it or "" for a module function, function, label)
     ("gateway.server.gate", "", "project", "projection.project"),
     ("gateway.server.gate", "Gate", "log", "gate.log"),
     ("gateway.server.gate", "", "access_entry", "access.access_entry"),
-    ("gateway.audit.log", "AuditLog", "append", "auditlog.append (hand-off and wait)"),
+    ("gateway.audit.log", "AuditLog", "append_leaf", "auditlog.append_leaf (hand-off and wait)"),
     ("gateway.watch.anomalies", "AnomalyDetector", "observe", "anomalies.observe"),
     ("gateway.watch.shared_anomalies", "SharedAnomalyDetector", "observe", "shared_anomalies.observe (PostgreSQL)"),
     ("gateway.watch.shared_anomalies", "SharedAnomalyDetector", "_count_batch", "shared_anomalies: a transaction"),
