@@ -142,6 +142,17 @@ def test_the_quota_tables_survive_reopening(replicas: Callable[[], Store], opene
     assert not again.check(SCHOOL, "school", "s6").allowed
 
 
+LOCK_WAIT_BOUND = 60.0  # seconds: well beyond the 5 s lock timeout (PostgreSQL) and busy timeout (SQLite)
+
+
+def _raised(fn: Callable[..., object], *args: object) -> BaseException | None:
+    try:
+        fn(*args)
+    except BaseException as exc:  # handed to the test's thread, which checks it
+        return exc
+    return None
+
+
 def test_a_lock_held_too_long_fails_the_check_and_records_nothing(
         replicas: Callable[[], Store], backend: str, data: DataDir, request: pytest.FixtureRequest) -> None:  # noqa: F811
     clock = FakeClock()
@@ -155,12 +166,18 @@ def test_a_lock_held_too_long_fails_the_check_and_records_nothing(
     else:
         holder = sqlite3.connect(str(data.database), isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
+    outcome: list[BaseException | None] = []
+    checking = threading.Thread(target=lambda: outcome.append(_raised(counter.check, SCHOOL, "school", "second")))
     try:
-        with pytest.raises(StoreUnavailable):
-            counter.check(SCHOOL, "school", "second")
+        checking.start()
+        # bounded: a check that waited for the lock without its timeout would otherwise hang the suite
+        checking.join(LOCK_WAIT_BOUND)
+        assert not checking.is_alive(), f"the check still waited for the lock after {LOCK_WAIT_BOUND:g} s"
     finally:
         holder.rollback() if backend == "postgres" else holder.execute("ROLLBACK")
         holder.close()
+        checking.join(LOCK_WAIT_BOUND)
+    assert len(outcome) == 1 and isinstance(outcome[0], StoreUnavailable), outcome
     assert [s for _, s, _ in quota_table(store)] == ["first"]
     assert counter.check(SCHOOL, "school", "second").allowed  # heals by itself
 
