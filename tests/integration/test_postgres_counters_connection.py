@@ -15,7 +15,7 @@ import pytest
 
 from gateway.audit.entry import AccessEntry
 from gateway.store.port import StoreUnavailable
-from gateway.store.postgres import PostgresStore
+from gateway.store.postgres import PostgresStore, _Cursors
 from tests import pg
 from tests.pg import OwnLogin
 
@@ -80,6 +80,43 @@ def test_a_failing_statement_sent_without_waiting_rolls_the_whole_transaction_ba
         rows.record({"aa" * 32}, 1000.0)  # sent, not waited for
         rows._sql.send("SELECT 1 / 0")  # fails on the server; raised when the transaction waits (its commit)
     assert check_quota(store, "bb" * 32, 1001.0) == [(0, 0)]  # the first subject was never recorded
+
+
+def test_statements_reuse_their_lanes_cursors_and_each_read_still_answers_its_own_statement(
+        store: PostgresStore) -> None:
+    """A lane lends its cursors by position (postgres.py _Cursors): the next transaction makes none, and a read sent
+    after statements whose answers were not waited for, on cursors that answered other statements before, gets its
+    own rows — also after a transaction that failed."""
+    def shape(first: int, second: int) -> tuple[list[object], list[object]]:
+        with store._transaction("anomaly") as sql:
+            sql.send("SELECT 0")
+            a = sql.rows("SELECT ?::int", (first,))
+            sql.send("SELECT 1")
+            sql.send("SELECT 2")
+            b = sql.rows("SELECT ?::int, 'b'", (second,))
+        return [tuple(r) for r in a], [tuple(r) for r in b]
+
+    assert shape(10, 20) == ([(10,)], [(20, "b")])
+    kept = list(store._cursors["anomaly"]._kept)
+    assert len(kept) == 7  # BEGIN, five statements, COMMIT
+    assert shape(30, 40) == ([(30,)], [(40, "b")])
+    with pytest.raises(psycopg.errors.DivisionByZero), store._transaction("anomaly") as sql:
+        sql.send("SELECT 1 / 0")
+        sql.rows("SELECT 5")
+    assert shape(50, 60) == ([(50,)], [(60, "b")])
+    assert store._cursors["anomaly"]._kept == kept  # the same cursors throughout
+    assert [r[0] for r in store._query("SELECT ?::int", (7,))] == [7]
+    assert [r[0] for r in store._query("SELECT ?::int", (8,))] == [8]
+
+
+def test_more_statements_than_a_lane_keeps_cursors_for_are_answered_alike(store: PostgresStore) -> None:
+    n = _Cursors.KEEP + 10
+    with store._transaction("quota") as sql:
+        for i in range(n):
+            sql.send("SELECT ?::int", (i,))
+        last = sql.rows("SELECT ?::int", (n,))
+    assert [tuple(r) for r in last] == [(n,)]
+    assert len(store._cursors["quota"]._kept) == _Cursors.KEEP
 
 
 def test_run_in_a_pipelined_transaction_answers_the_real_row_count(store: PostgresStore) -> None:

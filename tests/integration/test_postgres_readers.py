@@ -85,6 +85,9 @@ class _HungUpSocket:
     def execute(self, *args: object, **kwargs: object) -> object:
         raise psycopg.OperationalError("connection socket closed")
 
+    def cursor(self) -> object:
+        return self  # a statement on one of its cursors fails alike
+
     def transaction(self) -> object:
         raise psycopg.OperationalError("connection socket closed")
 
