@@ -110,22 +110,35 @@ class _Cursors:
     takes the k-th cursor, kept for the next. Making a cursor per statement was ~14 of the ~33 us of CPU psycopg
     spends sending a pipelined statement, and the hot transactions run a handful each. A cursor is lent again only
     after everything it was given has been answered: a lane's transaction ends with a COMMIT or ROLLBACK that waits
-    for every result (pipeline.sync), a read fetches its rows. Positions beyond KEEP get a cursor of their own."""
+    for every result (pipeline.sync), a read fetches its rows. Positions beyond KEEP get a cursor of their own. A
+    cursor holds its last answer until it is lent again, so one that answered more than BIG rows (an export, a
+    verification of the whole log) is closed and replaced rather than kept holding them."""
 
     KEEP = 64
+    BIG = 256
 
     def __init__(self, db: Connection) -> None:
         self.db = db
-        self._kept: list[psycopg.Cursor[TupleRow]] = []
+        self._kept: list[psycopg.Cursor[TupleRow] | None] = []
 
     def at(self, position: int) -> psycopg.Cursor[TupleRow]:
         kept = self._kept
         if position < len(kept):
-            return kept[position]
+            found = kept[position]
+            if found is None:
+                found = kept[position] = self.db.cursor()
+            return found
         cursor = self.db.cursor()
         if position == len(kept) and position < self.KEEP:
             kept.append(cursor)
         return cursor
+
+    def answered(self, position: int, rows: int) -> None:
+        """The cursor at `position` answered `rows` rows: a big answer is let go with its cursor."""
+        if rows > self.BIG and position < len(self._kept):
+            cursor, self._kept[position] = self._kept[position], None
+            if cursor is not None:
+                cursor.close()
 
 
 class _Connection:
@@ -149,7 +162,10 @@ class _Connection:
         return self._cursors.at(self._position - 1)
 
     def rows(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
-        return self._cursor().execute(_marks(sql), tuple(args)).fetchall()
+        found = self._cursor().execute(_marks(sql), tuple(args)).fetchall()
+        if self._cursors is not None:
+            self._cursors.answered(self._position - 1, len(found))
+        return found
 
     def run(self, sql: str, args: Sequence[object] = ()) -> int:
         cur = self._cursor().execute(_marks(sql), tuple(args))

@@ -109,6 +109,19 @@ def test_statements_reuse_their_lanes_cursors_and_each_read_still_answers_its_ow
     assert [r[0] for r in store._query("SELECT ?::int", (8,))] == [8]
 
 
+def test_a_read_of_many_rows_does_not_leave_them_held_by_a_kept_cursor(store: PostgresStore) -> None:
+    """A kept cursor holds its last answer until it is lent again: one that answered more than _Cursors.BIG rows
+    (a verification of the whole log, an export) is closed and replaced, a small answer's is kept."""
+    many = _Cursors.BIG + 1
+    assert len(store._query(f"SELECT generate_series(1, {many})")) == many
+    reads = store._cursors["reads"]
+    assert reads._kept == [None]
+    assert [r[0] for r in store._query("SELECT 1")] == [1]
+    kept = reads._kept[0]
+    assert kept is not None and not kept.closed
+    assert [r[0] for r in store._query("SELECT 2")] == [2] and reads._kept == [kept]
+
+
 def test_more_statements_than_a_lane_keeps_cursors_for_are_answered_alike(store: PostgresStore) -> None:
     n = _Cursors.KEEP + 10
     with store._transaction("quota") as sql:
