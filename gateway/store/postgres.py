@@ -360,10 +360,13 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         self._reader = db
         return db
 
-    def _serialise(self, sql: Sql, what: str) -> None:
+    def _serialise(self, sql: Sql, what: str, settings: str = "") -> None:
         """Hold a transaction-level advisory lock on `what` in this schema until COMMIT or ROLLBACK (in pipeline
-        mode the statements sent after it wait for it on the server; their answers come after it is held)."""
-        sql.send("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (self._lock_key(what),))
+        mode the statements sent after it wait for it on the server; their answers come after it is held).
+        `settings` (set_config calls) are made in the same statement: only ones read after the lock is held, at
+        COMMIT, as the order of a target list's expressions is not something to rest on."""
+        sql.send(f"SELECT pg_advisory_xact_lock(hashtextextended(?, 0)){', ' + settings if settings else ''}",
+                 (self._lock_key(what),))
 
     def _cursors_of(self, use: str, db: Connection) -> _Cursors:
         """The cursors kept for a lane's connection or reads' (caller holds its lock); new ones for a new connection."""
@@ -439,11 +442,8 @@ class PostgresStore(SqlStore, QuotaSql, AnomalyCounts):
         lane = ("log" if serialise == "access_log" else
                 "anomaly" if serialise is not None and serialise.startswith("anomaly:") else None)
         with self._transaction(lane) as sql:
-            if serialise is not None and lane == "anomaly" and self.ANOMALY_SETTINGS:
-                sql.send(f"SELECT pg_advisory_xact_lock(hashtextextended(?, 0)), {self.ANOMALY_SETTINGS}",
-                         (self._lock_key(serialise),))
-            elif serialise is not None:
-                self._serialise(sql, serialise)
+            if serialise is not None:
+                self._serialise(sql, serialise, self.ANOMALY_SETTINGS if lane == "anomaly" else "")
             yield sql
 
     @contextmanager
