@@ -207,12 +207,29 @@ def appends(root_dir: Path, seconds: float, rounds: int, threads: list[int], bat
             pg_vs = f" {ratio:>11.2f} |"
         print(f"| {name:<38} |{''.join(cells)}{pg_vs}")
     for backend in stores:
+        line = ceiling_line({n: statistics.median(rates[(n, backend)]) for n in names}, 16)
+        if line:
+            print(line + (f" ({LABEL[backend]})" if both else ""))
+    for backend in stores:
         if lat16[backend]:
             label = f" ({LABEL[backend]})" if both or backend != "sqlite" else ""
             print(f"AuditLog.append latency at 16 threads{label}: median "
                   f"{statistics.median(m for m, _ in lat16[backend]) * 1e3:.2f} ms, "
                   f"p99 {statistics.median(p for _, p in lat16[backend]) * 1e3:.2f} ms (median over rounds); "
                   f"one-per-transaction append: {1e3 / base[backend]:.2f} ms each")
+
+
+def ceiling_line(rates: dict[str, float], threads: int) -> str | None:
+    """What the store allows T threads, when both figures were measured: T callers who each wait for their entry
+    to be durable never form a batch of more than T, so one writer committing batches of T back to back, with no
+    callers to hand off to or wake, is the most any hand-off to this store can reach at T threads."""
+    grouped_rate = rates.get(f"AuditLog.append, {threads} threads")
+    alone = rates.get(f"append_accesses, batches of {threads}")
+    if grouped_rate is None or alone is None:
+        return None
+    return (f"at {threads} threads a batch holds at most {threads} entries: the store alone, committing batches of "
+            f"{threads} back to back, makes {alone:,.0f}/s; AuditLog.append from {threads} threads makes "
+            f"{grouped_rate:,.0f}/s, {grouped_rate / alone:.2f} of it")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -464,7 +481,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="length of each append measurement")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,4,16,64")
-    ap.add_argument("--batches", default="100,1000")
+    ap.add_argument("--batches", default="16,100,1000",
+                    help="batch sizes of append_accesses alone; 16 is the ceiling of 16 threads (ceiling_line)")
     ap.add_argument("--proofs", type=int, default=2000)
     ap.add_argument("--skip-appends", action="store_true")
     ap.add_argument("--backends", default=None,
