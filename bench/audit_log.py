@@ -222,13 +222,15 @@ def appends(root_dir: Path, seconds: float, rounds: int, threads: list[int], bat
 def ceiling_line(rates: dict[str, float], threads: int) -> str | None:
     """What the store allows T threads, when both figures were measured: T callers who each wait for their entry
     to be durable never form a batch of more than T, so one writer committing batches of T back to back, with no
-    callers to hand off to or wake, is the most any hand-off to this store can reach at T threads."""
+    callers to hand off to or wake (and, as `batched` commits them, no signed checkpoint), is more than any hand-off
+    to this store can reach at T threads."""
     grouped_rate = rates.get(f"AuditLog.append, {threads} threads")
     alone = rates.get(f"append_accesses, batches of {threads}")
     if grouped_rate is None or alone is None:
         return None
     return (f"at {threads} threads a batch holds at most {threads} entries: the store alone, committing batches of "
-            f"{threads} back to back, makes {alone:,.0f}/s; AuditLog.append from {threads} threads makes "
+            f"{threads} back to back (no callers, no signed checkpoint), makes {alone:,.0f}/s; AuditLog.append from "
+            f"{threads} threads makes "
             f"{grouped_rate:,.0f}/s, {grouped_rate / alone:.2f} of it")
 
 

@@ -13,7 +13,7 @@ def test_the_ceiling_compares_the_threads_with_the_store_committing_batches_of_a
     line = bench.ceiling_line({"AuditLog.append, 16 threads": 6_500.0, "append_accesses, batches of 16": 15_000.0,
                                "append_accesses, batches of 100": 23_000.0}, 16)
     assert line is not None
-    assert "batches of 16 back to back, makes 15,000/s" in line
+    assert "batches of 16 back to back (no callers, no signed checkpoint), makes 15,000/s" in line
     assert "from 16 threads makes 6,500/s, 0.43 of it" in line
 
 
