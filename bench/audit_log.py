@@ -230,8 +230,7 @@ def ceiling_line(rates: dict[str, float], threads: int) -> str | None:
         return None
     return (f"at {threads} threads a batch holds at most {threads} entries: the store alone, committing batches of "
             f"{threads} back to back (no callers, no signed checkpoint), makes {alone:,.0f}/s; AuditLog.append from "
-            f"{threads} threads makes "
-            f"{grouped_rate:,.0f}/s, {grouped_rate / alone:.2f} of it")
+            f"{threads} threads makes {grouped_rate:,.0f}/s, {grouped_rate / alone:.2f} of it")
 
 
 # ---------------------------------------------------------------------------------------------------------------
